@@ -1,0 +1,53 @@
+# jmlink-analytics: every target sets up its own local .venv first, so a fresh clone needs
+# only `make report` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+DAYS ?= 30
+
+.PHONY: help setup fonts test lint report bench cassettes cassettes-live clean
+
+help:
+	@echo "make report          write a full report of the built-in sandbox app to report/"
+	@echo "make test            run the test suite (sets up .venv and a CJK font first)"
+	@echo "make lint            ruff"
+	@echo "make bench           run the benchmarks (prints ratios)"
+	@echo "make cassettes       re-record every cassette against the sandbox"
+	@echo "make cassettes-live  record read-only cassettes against the real API (needs JMLINK_* variables)"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python >= 3.11 is needed (found $$($(PYTHON) --version))" >&2; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Channel names are Chinese: the plots need a CJK font. Installs Debian's WenQuanYi Micro Hei
+# when no CJK font is present (needs root or sudo; skipped with a note otherwise).
+fonts:
+	@bash scripts/ensure-cjk-font.sh
+
+test: $(STAMP) fonts
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check jmlink_analytics tests benchmarks scripts
+
+report: $(STAMP)
+	$(VENV)/bin/jmlink-analytics report --sandbox --days $(DAYS) --platform split --out report/
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+cassettes: $(STAMP)
+	$(PY) -m scripts.record_cassettes --out cassettes
+
+cassettes-live: $(STAMP)
+	$(PY) -m scripts.record_cassettes --live --out cassettes/live
+
+clean:
+	rm -rf report .pytest_cache .ruff_cache

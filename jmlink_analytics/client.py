@@ -1,0 +1,454 @@
+"""``JMLinkClient``: the JMLink REST API over HTTP, and nothing of pandas.
+
+It authenticates, validates every argument before sending, keeps each endpoint's
+sliding-window rate limit across threads, retries what is worth retrying, and turns
+every failure into a typed :class:`~jmlink_analytics.errors.JMLinkError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from ._dates import DateLike, format_date, to_date
+from ._ratelimit import EndpointLimiter, normalize_rate_limits
+from ._version import __version__
+from .errors import (
+    AuthError,
+    JMLinkError,
+    RateLimitError,
+    ResponseFormatError,
+    TransportError,
+    error_from_response,
+)
+
+__all__ = ["DEFAULT_BASE_URL", "PLATFORMS", "JMLinkClient", "LinksPage", "MissingCredentialsError"]
+
+logger = logging.getLogger("jmlink_analytics")
+
+DEFAULT_BASE_URL = "https://api.jmlk.co"
+#: The values the stat endpoint's ``platform`` parameter accepts.
+PLATFORMS = ("all", "ios", "android")
+MAX_PAGE_SIZE = 500
+COUNTERS = ("exposure_count", "click_count", "open_count", "install_count")
+#: How many times ``iter_links`` pages through the listing again when it did not add up.
+MAX_LISTING_PASSES = 4
+
+_sleep = time.sleep  # one seam, so tests and cassette replay can make waits instant
+
+
+class MissingCredentialsError(AuthError):
+    """No credentials were given: set ``JMLINK_APP_KEY`` and ``JMLINK_MASTER_SECRET``."""
+
+
+@dataclass(frozen=True)
+class LinksPage:
+    """One page of ``GET /v1/links``.
+
+    Attributes
+    ----------
+    total : int
+        The number of links of the app (not of this page).
+    records : list of dict
+        The page's link records, as the API sent them.
+    """
+
+    total: int
+    records: list[dict[str, Any]] = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"LinksPage(total={self.total}, records=<{len(self.records)} records>)"
+
+
+class _BasicAuth(requests.auth.HTTPBasicAuth):
+    """HTTP Basic auth whose repr never shows the secret."""
+
+    def __repr__(self) -> str:
+        return f"<BasicAuth app_key={_mask(self.username)} master_secret=***>"
+
+
+def _mask(value: str) -> str:
+    return value if len(value) <= 8 else f"{value[:4]}…{value[-4:]}"
+
+
+def _check_int(value: Any, name: str, low: int, high: int | None = None) -> int:
+    allowed = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be {allowed}; got {type(value).__name__} {value!r}")
+    if value < low or (high is not None and value > high):
+        raise ValueError(f"{name} must be {allowed}; got {value!r}")
+    return value
+
+
+def check_platform(platform: Any, name: str = "platform") -> str:
+    """Return ``platform`` if it is one of ``all``, ``ios``, ``android``, else raise ``ValueError``."""
+    if not isinstance(platform, str) or platform not in PLATFORMS:
+        raise ValueError(f"{name} must be one of 'all', 'ios', 'android'; got {platform!r}")
+    return platform
+
+
+def check_link_key(link_key: Any, name: str = "link_key") -> str:
+    """Return ``link_key`` if it is a non-empty string without control characters."""
+    if not isinstance(link_key, str):
+        raise TypeError(f"{name} must be a non-empty string; got {type(link_key).__name__} {link_key!r}")
+    if not link_key or not link_key.strip() or any(ord(ch) < 32 or ord(ch) == 127 for ch in link_key):
+        raise ValueError(f"{name} must be a non-empty string without control characters; got {link_key!r}")
+    return link_key
+
+
+def _path_segment(value: str) -> str:
+    """Percent-encode ``value`` as exactly one path segment ('/' included; '.' and '..' too)."""
+    encoded = quote(value, safe="")
+    if encoded in (".", ".."):
+        encoded = encoded.replace(".", "%2E")
+    return encoded
+
+
+class JMLinkClient:
+    """A client of the JMLink REST API.
+
+    Parameters
+    ----------
+    app_key : str
+        The app's appKey (the HTTP Basic user name).
+    master_secret : str
+        The app's masterSecret (the HTTP Basic password). It is never shown in a repr,
+        a log line or an exception.
+    base_url : str, default "https://api.jmlk.co"
+        The API's root. TLS certificates are verified.
+    timeout : float or (float, float), default 30.0
+        Seconds to wait for a connection and for each read.
+    max_retries : int, default 5
+        How many times a request that failed for a passing reason (3011, a 5xx without
+        JSON, a timeout, a refused or reset connection) is sent again; 3006 answers are
+        waited out and retried up to the same number of times. Other errors are final.
+    rate_limits : mapping, optional
+        ``{"links": (calls, seconds), "stats": (calls, seconds)}``; the documented
+        ``{"links": (100, 60), "stats": (500, 60)}`` by default. No trailing window of
+        ``seconds`` ever holds more than ``calls`` requests of that endpoint across all
+        threads using this client.
+    session : requests.Session, optional
+        A session to send with; it is used as is and never closed by the client.
+    backoff_factor : float, default 0.5
+        The first retry waits about this many seconds, doubling on each retry.
+    backoff_max : float, default 30.0
+        The longest wait between two retries.
+
+    Examples
+    --------
+    >>> with JMLinkClient.from_env() as client:                  # doctest: +SKIP
+    ...     page = client.get_links_page(page_size=50)
+    ...     rows = client.get_link_stats(page.records[0]["link_key"], "2024-05-01", "2024-05-07")
+    """
+
+    def __init__(
+        self,
+        app_key: str,
+        master_secret: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float | tuple[float, float] = 30.0,
+        max_retries: int = 5,
+        rate_limits: Mapping[str, tuple[int, float]] | None = None,
+        session: requests.Session | None = None,
+        backoff_factor: float = 0.5,
+        backoff_max: float = 30.0,
+    ):
+        for value, name in ((app_key, "app_key"), (master_secret, "master_secret")):
+            if not isinstance(value, str) or not value.strip():
+                raise MissingCredentialsError(
+                    f"{name} must be a non-empty string (set JMLINK_APP_KEY and JMLINK_MASTER_SECRET)"
+                )
+        self.base_url = self._check_base_url(base_url)
+        self.timeout = self._check_timeout(timeout)
+        self.max_retries = _check_int(max_retries, "max_retries", 0)
+        for value, name in ((backoff_factor, "backoff_factor"), (backoff_max, "backoff_max")):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"{name} must be a number >= 0; got {value!r}")
+        self.backoff_factor = float(backoff_factor)
+        self.backoff_max = float(backoff_max)
+        self.rate_limits = normalize_rate_limits(rate_limits)
+        self.app_key = app_key
+        self._auth = _BasicAuth(app_key, master_secret)
+        self._limiters = {name: EndpointLimiter(name, calls, seconds)
+                          for name, (calls, seconds) in self.rate_limits.items()}
+        self._owns_session = session is None
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+        self.session = session
+        self._headers = {"User-Agent": f"jmlink-analytics/{__version__} (+python-requests)",
+                         "Accept": "application/json"}
+
+    # -- construction helpers -------------------------------------------------------------
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> JMLinkClient:
+        """Build a client from ``JMLINK_APP_KEY``, ``JMLINK_MASTER_SECRET`` and ``JMLINK_BASE_URL``.
+
+        Parameters
+        ----------
+        environ : mapping, optional
+            Where to read the variables; ``os.environ`` by default.
+        **kwargs
+            Passed on to :class:`JMLinkClient` (``base_url`` overrides ``JMLINK_BASE_URL``).
+
+        Raises
+        ------
+        MissingCredentialsError
+            When either credential variable is unset or empty.
+        """
+        env = os.environ if environ is None else environ
+        app_key = env.get("JMLINK_APP_KEY", "").strip()
+        secret = env.get("JMLINK_MASTER_SECRET", "").strip()
+        missing = [name for name, value in (("JMLINK_APP_KEY", app_key), ("JMLINK_MASTER_SECRET", secret))
+                   if not value]
+        if missing:
+            raise MissingCredentialsError(
+                f"missing credentials: set {' and '.join(missing)} "
+                "(the appKey and masterSecret shown in the JMLink web console)"
+            )
+        if env.get("JMLINK_BASE_URL") and "base_url" not in kwargs:
+            kwargs["base_url"] = env["JMLINK_BASE_URL"]
+        return cls(app_key, secret, **kwargs)
+
+    @staticmethod
+    def _check_base_url(base_url: Any) -> str:
+        if not isinstance(base_url, str):
+            raise TypeError(f"base_url must be an http(s) URL string; got {type(base_url).__name__}")
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"base_url must be an http:// or https:// URL; got {base_url!r}")
+        if parts.username or parts.password:
+            raise ValueError("base_url must not carry credentials; pass app_key and master_secret instead")
+        return base_url.rstrip("/")
+
+    @staticmethod
+    def _check_timeout(timeout: Any) -> float | tuple[float, float]:
+        values = timeout if isinstance(timeout, tuple) else (timeout,)
+        if len(values) not in (1, 2) or any(
+            isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 for v in values
+        ):
+            raise ValueError(f"timeout must be a number of seconds > 0 or a (connect, read) pair; got {timeout!r}")
+        return timeout
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(app_key={_mask(self.app_key)!r}, base_url={self.base_url!r})"
+
+    def __enter__(self) -> JMLinkClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the client's connections (an injected session is left open)."""
+        if self._owns_session:
+            self.session.close()
+        for limiter in self._limiters.values():
+            limiter.close()
+
+    # -- endpoints --------------------------------------------------------------------------
+    def get_links_page(self, page_index: int = 1, page_size: int = 20) -> LinksPage:
+        """Fetch one page of the app's short links (``GET /v1/links``).
+
+        Parameters
+        ----------
+        page_index : int, default 1
+            The page number, from 1.
+        page_size : int, default 20
+            Records per page, from 1 to 500.
+
+        Returns
+        -------
+        LinksPage
+            ``total`` (links of the app) and the page's ``records``.
+        """
+        _check_int(page_index, "page_index", 1)
+        _check_int(page_size, "page_size", 1, MAX_PAGE_SIZE)
+        body = self._get("links", "/v1/links", {"page_index": page_index, "page_size": page_size})
+        return _parse_links_page(body)
+
+    def iter_links(self, page_size: int = 500) -> Iterator[dict[str, Any]]:
+        """Yield every link of the app exactly once, paging through the listing.
+
+        The listing is live and its order undocumented, so records are de-duplicated on
+        ``id``; when the pages did not add up (the ``total`` changed, or fewer unique ids
+        than ``total`` came back) the listing is read again, up to a bounded number of
+        passes, so that no link that existed throughout is lost.
+
+        Parameters
+        ----------
+        page_size : int, default 500
+            Records per request, from 1 to 500.
+        """
+        _check_int(page_size, "page_size", 1, MAX_PAGE_SIZE)
+        seen: set[Any] = set()
+        for attempt in range(1, MAX_LISTING_PASSES + 1):
+            totals: set[int] = set()
+            ids_this_pass: set[Any] = set()
+            page_index = 1
+            while True:
+                page = self.get_links_page(page_index, page_size)
+                totals.add(page.total)
+                for record in page.records:
+                    ids_this_pass.add(record["id"])
+                    if record["id"] not in seen:
+                        seen.add(record["id"])
+                        yield record
+                last_page = -(-page.total // page_size)
+                if not page.records or page_index >= last_page:
+                    break
+                page_index += 1
+            if len(totals) == 1 and len(ids_this_pass) >= page.total:
+                return
+            logger.info("link listing shifted while paging (totals %s, %d unique ids); reading it again "
+                        "(pass %d of %d)", sorted(totals), len(ids_this_pass), attempt + 1, MAX_LISTING_PASSES)
+        logger.warning("the link listing kept changing over %d passes; %d links were read",
+                       MAX_LISTING_PASSES, len(seen))
+
+    def get_link_stats(
+        self, link_key: str, start_date: DateLike, end_date: DateLike, platform: str = "all"
+    ) -> list[dict[str, Any]]:
+        """Fetch the daily statistics of one link (``GET /v1/links/{link_key}/stat``).
+
+        Parameters
+        ----------
+        link_key : str
+            The link's key, sent URL-encoded as one path segment.
+        start_date, end_date : str, date, datetime or pandas.Timestamp
+            The first and last day, inclusive (``"yyyy-MM-dd"`` strings accepted).
+        platform : {"all", "ios", "android"}, default "all"
+
+        Returns
+        -------
+        list of dict
+            The API's rows: ``iday`` and the four counters. Days without activity may be
+            missing; the data layer fills them.
+        """
+        check_link_key(link_key)
+        start = to_date(start_date, "start_date")
+        end = to_date(end_date, "end_date")
+        if start > end:
+            raise ValueError(f"start_date must not be after end_date; got {start} > {end}")
+        check_platform(platform)
+        params = {"start_date": format_date(start), "end_date": format_date(end), "platform": platform}
+        body = self._get("stats", f"/v1/links/{_path_segment(link_key)}/stat", params)
+        return _parse_stat_rows(body)
+
+    # -- transport --------------------------------------------------------------------------
+    def _get(self, endpoint: str, path: str, params: dict[str, Any]) -> Any:
+        """Send one GET with rate limiting and retries; return the parsed JSON body."""
+        url = self.base_url + path
+        failures = 0
+        rate_limited = 0
+        while True:
+            self._limiters[endpoint].acquire()
+            started = time.monotonic()
+            try:
+                response = self.session.get(url, params=params, auth=self._auth, headers=self._headers,
+                                            timeout=self.timeout)
+            except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+                elapsed_ms = (time.monotonic() - started) * 1000
+                logger.debug("GET %s -> %s after %.0f ms", path, type(exc).__name__, elapsed_ms)
+                error: JMLinkError = TransportError(f"GET {path} failed: {type(exc).__name__}: {_reason(exc)}")
+                body = None
+            else:
+                elapsed_ms = (time.monotonic() - started) * 1000
+                error = error_from_response(response.status_code, response.content, headers=response.headers)
+                logger.debug("GET %s -> %d%s in %.0f ms", response.request.path_url, response.status_code,
+                             f" ({error.code})" if error is not None and error.code else "", elapsed_ms)
+                body = response.content
+            if error is None:
+                return _json(body, response.status_code)
+            if isinstance(error, RateLimitError):
+                rate_limited += 1
+                if rate_limited > self.max_retries:
+                    raise error
+                delay = self._rate_limit_delay(endpoint, error.retry_after, rate_limited)
+            elif error.retryable:
+                failures += 1
+                if failures > self.max_retries:
+                    raise error
+                delay = self._backoff(failures)
+            else:
+                raise error
+            logger.info("GET %s: %s; retrying in %.1f s", path, error, delay)
+            _sleep(delay)
+
+    def _backoff(self, failures: int) -> float:
+        """Capped exponential backoff with jitter ("equal jitter": half fixed, half random)."""
+        ceiling = min(self.backoff_max, self.backoff_factor * 2 ** (failures - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    def _rate_limit_delay(self, endpoint: str, retry_after: float | None, attempt: int) -> float:
+        """How long to wait after a 3006: the server's word when given, else a growing share of the window."""
+        if retry_after is not None:
+            return min(retry_after, self.rate_limits[endpoint][1] * 2) + random.uniform(0, 0.1)
+        window = self.rate_limits[endpoint][1]
+        return min(window, max(1.0, self.backoff_factor) * 2 ** (attempt - 1)) * random.uniform(0.75, 1.0)
+
+
+def _reason(exc: BaseException) -> str:
+    """A short reason for a transport failure, without the request's headers."""
+    text = str(exc)
+    return text if len(text) <= 300 else text[:300] + "…"
+
+
+def _json(body: bytes | None, status: int) -> Any:
+    import json
+
+    try:
+        return json.loads(body or b"")
+    except ValueError:  # error_from_response already refuses non-JSON; this is a belt for braces
+        raise ResponseFormatError("expected a JSON object, got a body that is not JSON", http_status=status) from None
+
+
+def _parse_links_page(body: Any) -> LinksPage:
+    if not isinstance(body, dict) or "records" not in body or "total" not in body:
+        raise ResponseFormatError(f"GET /v1/links: expected an object with 'total' and 'records'; got {_shape(body)}")
+    total, records = body["total"], body["records"]
+    if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+        raise ResponseFormatError(f"GET /v1/links: 'total' must be a non-negative integer; got {total!r}")
+    if records is None:
+        records = []
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise ResponseFormatError(f"GET /v1/links: 'records' must be a list of objects; got {_shape(records)}")
+    for record in records:
+        if "id" not in record or not isinstance(record.get("link_key"), str):
+            raise ResponseFormatError(f"GET /v1/links: a record lacks 'id' or 'link_key': {_shape(record)}")
+    return LinksPage(total=total, records=records)
+
+
+def _parse_stat_rows(body: Any) -> list[dict[str, Any]]:
+    if not isinstance(body, dict) or "data" not in body:
+        raise ResponseFormatError(f"GET /v1/links/{{link_key}}/stat: expected an object with 'data'; got {_shape(body)}")
+    rows = body["data"]
+    if rows is None:
+        return []
+    if not isinstance(rows, list):
+        raise ResponseFormatError(f"stat answer: 'data' must be a list; got {_shape(rows)}")
+    for row in rows:
+        if not isinstance(row, dict) or not isinstance(row.get("iday"), str):
+            raise ResponseFormatError(f"stat answer: each row needs an 'iday' string; got {_shape(row)}")
+        for counter in COUNTERS:
+            value = row.get(counter, 0)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ResponseFormatError(f"stat answer: {counter} must be a non-negative integer; "
+                                          f"got {value!r} on {row['iday']}")
+    return rows
+
+
+def _shape(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:120] + "…"

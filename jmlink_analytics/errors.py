@@ -1,0 +1,274 @@
+"""Typed errors for every way a JMLink API call can fail, and the one mapping to them.
+
+Every failure a user can meet while talking to the API is a :class:`JMLinkError`
+carrying ``code`` (the API's numeric code, or ``None``), ``http_status`` (or ``None``)
+and ``message``. :func:`error_from_response` is the single place that turns an HTTP
+answer into one of these.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "AuthError",
+    "BlacklistedError",
+    "InvalidRequestError",
+    "JMLinkError",
+    "MethodNotAllowedError",
+    "NotFoundError",
+    "RateLimitError",
+    "ResponseFormatError",
+    "ServerError",
+    "TransportError",
+    "VipRequiredError",
+    "error_from_response",
+]
+
+#: The success code the API documents; a body carrying it is not an error.
+SUCCESS_CODE = 3000
+
+
+class JMLinkError(Exception):
+    """Base class of every error raised for a failed JMLink API call.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong, as the API said it or as the client observed it.
+    code : int or None
+        The API's error code (3001-3011), or ``None`` when there was none.
+    http_status : int or None
+        The HTTP status of the answer, or ``None`` when no answer arrived.
+    """
+
+    def __init__(self, message: str, *, code: int | None = None, http_status: int | None = None):
+        self.message = message
+        self.code = code
+        self.http_status = http_status
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        parts = []
+        if self.code is not None:
+            parts.append(f"JMLink error {self.code}")
+        if self.http_status is not None:
+            parts.append(f"HTTP {self.http_status}")
+        prefix = ", ".join(parts)
+        return f"{prefix}: {self.message}" if prefix else self.message
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(message={self.message!r}, code={self.code!r}, "
+            f"http_status={self.http_status!r})"
+        )
+
+    def __reduce__(self):  # keep keyword-only fields through pickling (multiprocessing, joblib)
+        return (_rebuild, (type(self), self.message, self.code, self.http_status))
+
+    @property
+    def retryable(self) -> bool:
+        """Whether sending the same request again may succeed."""
+        return False
+
+
+def _rebuild(cls: type[JMLinkError], message: str, code: int | None, status: int | None):
+    return cls(message, code=code, http_status=status)
+
+
+class AuthError(JMLinkError):
+    """Missing (3001) or rejected (3002) credentials: check appKey and masterSecret."""
+
+
+class InvalidRequestError(JMLinkError):
+    """The API rejected the request's body or parameters (3003, 3004, 3005)."""
+
+
+class RateLimitError(JMLinkError):
+    """Over the per-minute rate limit (3006), still so after waiting and retrying.
+
+    ``retry_after`` holds the seconds the server asked to wait, when it said so.
+    """
+
+    def __init__(self, message: str, *, code: int | None = None, http_status: int | None = None,
+                 retry_after: float | None = None):
+        super().__init__(message, code=code, http_status=http_status)
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
+class NotFoundError(JMLinkError):
+    """No such API (3007): the base URL or the path is wrong."""
+
+
+class MethodNotAllowedError(JMLinkError):
+    """The HTTP method is not supported for this API (3008)."""
+
+
+class BlacklistedError(JMLinkError):
+    """The app is blacklisted (3009); only JMLink support can lift it."""
+
+
+class VipRequiredError(JMLinkError):
+    """The REST API is a VIP feature and this app has no VIP (3010)."""
+
+
+class ServerError(JMLinkError):
+    """A server-side fault (3011, or an HTTP 5xx answer)."""
+
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
+class ResponseFormatError(JMLinkError):
+    """The answer was not the JSON the API documents (never treated as an empty result)."""
+
+
+class TransportError(JMLinkError):
+    """No usable answer arrived: timeout, refused or reset connection."""
+
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
+_CODE_TO_ERROR: dict[int, type[JMLinkError]] = {
+    3001: AuthError,
+    3002: AuthError,
+    3003: InvalidRequestError,
+    3004: InvalidRequestError,
+    3005: InvalidRequestError,
+    3006: RateLimitError,
+    3007: NotFoundError,
+    3008: MethodNotAllowedError,
+    3009: BlacklistedError,
+    3010: VipRequiredError,
+    3011: ServerError,
+}
+
+_STATUS_TO_ERROR: dict[int, type[JMLinkError]] = {
+    401: AuthError,
+    404: NotFoundError,
+    405: MethodNotAllowedError,
+    429: RateLimitError,
+}
+
+_MAX_BODY_EXCERPT = 200
+
+
+def _excerpt(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_BODY_EXCERPT else text[:_MAX_BODY_EXCERPT] + "…"
+
+
+def error_from_response(
+    http_status: int,
+    body: bytes | str | None,
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> JMLinkError | None:
+    """Map one HTTP answer to the error it means, or ``None`` for a success.
+
+    Parameters
+    ----------
+    http_status : int
+        The HTTP status code of the answer.
+    body : bytes, str or None
+        The raw body of the answer.
+    headers : mapping, optional
+        The answer's headers; ``Retry-After`` / ``X-Rate-Limit-Reset`` are read for 3006.
+
+    Returns
+    -------
+    JMLinkError or None
+        The typed error, or ``None`` when the answer is a success (2xx without an
+        ``error`` object, or with code 3000). A 2xx body that is not JSON is a
+        :class:`ResponseFormatError`; it is never taken for an empty result.
+    """
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
+    parsed: Any = None
+    try:
+        parsed = json.loads(text) if text.strip() else None
+    except ValueError:
+        parsed = None
+
+    error_obj = parsed.get("error") if isinstance(parsed, dict) else None
+    if isinstance(error_obj, dict):
+        code = error_obj.get("code")
+        message = str(error_obj.get("message") or "")
+        if isinstance(code, bool) or not isinstance(code, int):
+            try:
+                code = int(code)
+            except (TypeError, ValueError):
+                code = None
+        if code == SUCCESS_CODE:
+            return None
+        cls = _CODE_TO_ERROR.get(code) if code is not None else None
+        if cls is None:
+            cls = _class_for_status(http_status)
+        if cls is RateLimitError:
+            return RateLimitError(message or "out of freq", code=code, http_status=http_status,
+                                  retry_after=retry_after_seconds(headers))
+        return cls(message or f"unknown error code {code}", code=code, http_status=http_status)
+
+    if 200 <= http_status < 300:
+        if parsed is None:
+            detail = "an empty body" if not text.strip() else f"a body that is not JSON: {_excerpt(text)!r}"
+            return ResponseFormatError(f"expected a JSON object, got {detail}", http_status=http_status)
+        return None
+
+    cls = _class_for_status(http_status)
+    detail = f": {_excerpt(text)!r}" if text.strip() else ""
+    message = f"HTTP {http_status} without a JSON error body{detail}"
+    if cls is RateLimitError:
+        return RateLimitError(message, http_status=http_status, retry_after=retry_after_seconds(headers))
+    return cls(message, http_status=http_status)
+
+
+def _class_for_status(http_status: int) -> type[JMLinkError]:
+    if http_status >= 500:
+        return ServerError
+    return _STATUS_TO_ERROR.get(http_status, InvalidRequestError if http_status >= 400 else ResponseFormatError)
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds to wait that a 3006 answer asked for, from ``Retry-After`` or ``X-Rate-Limit-Reset``.
+
+    ``Retry-After`` is read as seconds (an HTTP date is accepted too). ``X-Rate-Limit-Reset``
+    is read as seconds to wait when small, or as a Unix time (seconds or milliseconds) when
+    large. Missing or unreadable values give ``None``.
+    """
+    if not headers:
+        return None
+    import time
+    from email.utils import parsedate_to_datetime
+
+    lowered = {str(k).lower(): str(v) for k, v in headers.items()}
+    value = lowered.get("retry-after")
+    if value is not None:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+            except (TypeError, ValueError):
+                pass
+    value = lowered.get("x-rate-limit-reset")
+    if value is not None:
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        now = time.time()
+        if number > 1e12:  # Unix time in milliseconds
+            return max(0.0, number / 1000 - now)
+        if number > 1e9:  # Unix time in seconds
+            return max(0.0, number - now)
+        return max(0.0, number)
+    return None
