@@ -30,9 +30,9 @@ def china_today(now: dt.datetime | None = None) -> dt.date:
         The moment to convert (aware, or naive meaning UTC); the current time by default.
     """
     if now is None:
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
     elif now.tzinfo is None:
-        now = now.replace(tzinfo=dt.timezone.utc)
+        now = now.replace(tzinfo=dt.UTC)
     return now.astimezone(CHINA_TZ).date()
 
 

@@ -75,7 +75,7 @@ class EndpointLimiter:
         self.name = name
         self.calls = calls
         self.seconds = seconds
-        window_ms = int(round(seconds * 1000 * (1 + _MARGIN_FRACTION) + _MARGIN_MIN_S * 1000))
+        window_ms = round(seconds * 1000 * (1 + _MARGIN_FRACTION) + _MARGIN_MIN_S * 1000)
         self._limiter = Limiter(InMemoryBucket([Rate(calls, window_ms)]), buffer_ms=5)
 
     def acquire(self) -> float:

@@ -432,7 +432,7 @@ def _parse_links_page(body: Any) -> LinksPage:
 
 def _parse_stat_rows(body: Any) -> list[dict[str, Any]]:
     if not isinstance(body, dict) or "data" not in body:
-        raise ResponseFormatError(f"GET /v1/links/{{link_key}}/stat: expected an object with 'data'; got {_shape(body)}")
+        raise ResponseFormatError(f"stat answer: expected an object with 'data'; got {_shape(body)}")
     rows = body["data"]
     if rows is None:
         return []

@@ -1,0 +1,351 @@
+"""Record the vcrpy cassettes in ``cassettes/`` from real HTTP traffic.
+
+``make cassettes`` (``python -m scripts.record_cassettes --out cassettes``) runs every
+scenario against a local sandbox over a real socket, with a fixed seed and a fixed
+"today", so the recordings are deterministic. ``make cassettes-live`` records the
+read-only scenarios against the real API with ``JMLINK_APP_KEY`` / ``JMLINK_MASTER_SECRET``
+into ``cassettes/live/`` (never run by CI or the tests).
+
+Every cassette is scrubbed: the Authorization header is dropped, any header or body
+carrying the recording's credentials is rewritten, and cookies are removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+import vcr
+import yaml
+
+from jmlink_analytics import errors
+from jmlink_analytics.client import JMLinkClient
+
+SEED = 2024
+TODAY = dt.date(2024, 6, 30)
+START = TODAY - dt.timedelta(days=29)
+#: Recorded sandbox URLs are rewritten to this reserved, never-resolving host, so a replay
+#: can never reach anything, and a random port does not make two recordings differ.
+CANONICAL_BASE = "http://sandbox.jmlink.invalid"
+SCRUBBED = "<scrubbed>"
+
+
+# -- the cassette format: vcrpy's YAML, but with readable Chinese --------------------------------
+class ReadableYamlSerializer:
+    """vcrpy serializer: safe YAML with UTF-8 text kept as is (bodies hold Chinese names)."""
+
+    @staticmethod
+    def serialize(cassette_dict: dict[str, Any]) -> str:
+        return yaml.safe_dump(cassette_dict, allow_unicode=True, sort_keys=True, width=120)
+
+    @staticmethod
+    def deserialize(cassette_string: str) -> dict[str, Any]:
+        return yaml.safe_load(cassette_string)
+
+
+def make_vcr(cassette_dir: Path, *, record_mode: str, base_url: str | None,
+             secrets: tuple[str, ...] = ()) -> vcr.VCR:
+    """A VCR that scrubs credentials and (for sandbox recordings) canonicalizes the base URL."""
+    secrets = tuple(s for s in secrets if s)
+    basic_tokens = tuple(base64.b64encode(s.encode()).decode() for s in secrets)
+
+    def scrub_text(text: str) -> str:
+        for value in (*secrets, *basic_tokens):
+            text = text.replace(value, SCRUBBED)
+        return text
+
+    def before_record_request(request):
+        if base_url and request.uri.startswith(base_url):
+            request.uri = CANONICAL_BASE + request.uri[len(base_url):]
+        request.uri = scrub_text(request.uri)
+        for name in list(request.headers):
+            if name.lower() in ("authorization", "cookie", "proxy-authorization"):
+                del request.headers[name]
+        return request
+
+    def before_record_response(response):
+        headers = response.get("headers", {})
+        for name in list(headers):
+            if name.lower() in ("set-cookie", "authorization", "www-authenticate"):
+                del headers[name]
+        body = response.get("body", {}).get("string")
+        if isinstance(body, bytes):
+            try:
+                body = body.decode("utf-8")
+            except UnicodeDecodeError:
+                return response
+        if isinstance(body, str):
+            response["body"]["string"] = scrub_text(body)
+        return response
+
+    recorder = vcr.VCR(
+        cassette_library_dir=str(cassette_dir),
+        record_mode=record_mode,
+        serializer="readable-yaml",
+        decode_compressed_response=True,
+        filter_headers=["authorization"],
+        before_record_request=before_record_request,
+        before_record_response=before_record_response,
+        match_on=["method", "scheme", "host", "port", "path", "query"],
+    )
+    recorder.register_serializer("readable-yaml", ReadableYamlSerializer())
+    return recorder
+
+
+def replay_vcr(cassette_dir: Path) -> vcr.VCR:
+    """A VCR that only replays: a request not in the cassette raises instead of going out."""
+    return make_vcr(cassette_dir, record_mode="none", base_url=None)
+
+
+# -- scenarios ------------------------------------------------------------------------------
+@dataclass
+class Context:
+    """What a scenario gets: the server to talk to and a way to build clients for it."""
+
+    base_url: str
+    app_key: str
+    master_secret: str
+    sandbox: Any = None  # the Sandbox when recording locally, else None
+    rate_limits: dict[str, tuple[int, float]] | None = None
+
+    def client(self, **kwargs: Any) -> JMLinkClient:
+        kwargs.setdefault("base_url", self.base_url)
+        kwargs.setdefault("backoff_factor", 0)
+        if self.rate_limits is not None:
+            kwargs.setdefault("rate_limits", self.rate_limits)
+        app_key = kwargs.pop("app_key", self.app_key)
+        secret = kwargs.pop("master_secret", self.master_secret)
+        return JMLinkClient(app_key, secret, **kwargs)
+
+    def first_link_key(self) -> str:
+        with self.client() as client:
+            return client.get_links_page(1, 1).records[0]["link_key"]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    run: Callable[[Context], Any]
+    sandbox: dict[str, Any] = field(default_factory=dict)
+    live: bool = False  # read-only and safe to record against the real API
+
+
+def _expect(error_type: type[Exception], action: Callable[[], Any]) -> Exception:
+    try:
+        action()
+    except error_type as exc:
+        return exc
+    raise AssertionError(f"expected {error_type.__name__}")
+
+
+def _links_page(ctx: Context) -> None:
+    with ctx.client() as c:
+        c.get_links_page(1, 20)
+
+
+def _links_full(ctx: Context) -> None:
+    with ctx.client() as c:
+        list(c.iter_links(page_size=500))
+
+
+def _stats(platform: str) -> Callable[[Context], None]:
+    def run(ctx: Context) -> None:
+        key = ctx.first_link_key() if ctx.sandbox is None else ctx.sandbox.app.links[0]["link_key"]
+        with ctx.client() as c:
+            c.get_link_stats(key, START if ctx.sandbox else _live_start(), TODAY if ctx.sandbox else _live_end(),
+                             platform=platform)
+    return run
+
+
+def _live_end() -> dt.date:
+    from jmlink_analytics._dates import china_today
+
+    return china_today() - dt.timedelta(days=2)
+
+
+def _live_start() -> dt.date:
+    return _live_end() - dt.timedelta(days=29)
+
+
+def link_with_most_idle_days(app: Any) -> str:
+    """The sandbox link with the most all-zero days in the recorded range (deterministic)."""
+    def idle_days(link: dict[str, Any]) -> int:
+        rows = app.stats(link["link_key"], START, TODAY, "all")
+        active = sum(1 for r in rows if any(r[k] for k in ("exposure_count", "click_count")))
+        return (TODAY - START).days + 1 - active
+    return max(app.links, key=lambda link: (idle_days(link), link["link_key"]))["link_key"]
+
+
+def _stats_omitted_days(ctx: Context) -> None:
+    with ctx.client() as c:
+        c.get_link_stats(link_with_most_idle_days(ctx.sandbox.app), START, TODAY, platform="all")
+
+
+def _raw_get_without_auth(ctx: Context) -> None:
+    requests.get(ctx.base_url + "/v1/links", params={"page_index": 1, "page_size": 20}, timeout=10)
+
+
+def _wrong_secret(ctx: Context) -> None:
+    with ctx.client(master_secret="not-the-secret") as c:
+        _expect(errors.AuthError, c.get_links_page)
+
+
+def _unknown_link_key(ctx: Context) -> None:
+    with ctx.client() as c:
+        _expect(errors.InvalidRequestError, lambda: c.get_link_stats("ZZZZ", START, TODAY))
+
+
+def _over_the_limit(ctx: Context) -> None:
+    with ctx.client(rate_limits={"links": (100, 60.0)}, max_retries=0) as c:
+        c.get_links_page()
+        _expect(errors.RateLimitError, c.get_links_page)
+
+
+def _wrong_path(ctx: Context) -> None:
+    with ctx.client(base_url=ctx.base_url + "/v2") as c:
+        _expect(errors.NotFoundError, c.get_links_page)
+
+
+def _raw_post(ctx: Context) -> None:
+    requests.post(ctx.base_url + "/v1/links", auth=(ctx.app_key, ctx.master_secret), json={}, timeout=10)
+
+
+def _app_key(attr: str, error: type[Exception]) -> Callable[[Context], None]:
+    def run(ctx: Context) -> None:
+        with ctx.client(app_key=getattr(ctx.sandbox, attr)) as c:
+            _expect(error, c.get_links_page)
+    return run
+
+
+def _server_error(ctx: Context) -> None:
+    with ctx.client(max_retries=0) as c:
+        _expect(errors.ServerError, c.get_links_page)
+
+
+def _retry_then_success(ctx: Context) -> None:
+    ctx.sandbox.fail_next(3011, times=1, endpoint="stats")
+    with ctx.client(max_retries=2) as c:
+        c.get_link_stats(ctx.sandbox.app.links[0]["link_key"], START, TODAY)
+
+
+def _wait_then_success(ctx: Context) -> None:
+    with ctx.client(rate_limits={"links": (100, 1.0)}, max_retries=2) as c:
+        c.get_links_page()
+        c.get_links_page()  # over the sandbox's 1 call per second: 3006, wait Retry-After, retry
+
+
+def _malformed(ctx: Context) -> None:
+    ctx.sandbox.fail_next("malformed", endpoint="links")
+    with ctx.client() as c:
+        _expect(errors.ResponseFormatError, c.get_links_page)
+
+
+def _fetch_stats(ctx: Context) -> None:
+    from jmlink_analytics.data import fetch_stats
+
+    with ctx.client() as c:
+        # one worker: vcrpy's patching is not thread-safe
+        fetch_stats(c, start=TODAY - dt.timedelta(days=13), end=TODAY, platform=["ios", "android"],
+                    max_workers=1, progress=False)
+
+
+SCENARIOS: list[Scenario] = [
+    Scenario("links_page", "one listing page of 20 links", _links_page, {"links": 30}, live=True),
+    Scenario("links_full", "a full listing of 1,250 links in pages of 500", _links_full, {"links": 1250}, live=True),
+    Scenario("stats_all", "30 days of one link, platform all", _stats("all"), live=True),
+    Scenario("stats_ios", "30 days of one link, platform ios", _stats("ios"), live=True),
+    Scenario("stats_android", "30 days of one link, platform android", _stats("android"), live=True),
+    Scenario("stats_omitted_days", "a stat answer that leaves inactive days out", _stats_omitted_days,
+             {"omit_zero_days": True}),
+    Scenario("error_3001", "a request without Authorization", _raw_get_without_auth),
+    Scenario("error_3002", "a wrong masterSecret", _wrong_secret),
+    Scenario("error_3005", "an unknown link key", _unknown_link_key),
+    Scenario("error_3006", "over the links limit (1 per minute), no retry", _over_the_limit,
+             {"rate_limits": {"links": (1, 60.0)}}),
+    Scenario("error_3007", "an unknown API path", _wrong_path),
+    Scenario("error_3008", "a POST where only GET is allowed", _raw_post),
+    Scenario("error_3009", "a blacklisted app", _app_key("blacklisted_app_key", errors.BlacklistedError)),
+    Scenario("error_3010", "an app without VIP", _app_key("novip_app_key", errors.VipRequiredError)),
+    Scenario("error_3011", "a server fault, no retry", _server_error, {"fault_rate": 1.0}),
+    Scenario("retry_3011_then_success", "a 3011, retried, then the stats", _retry_then_success),
+    Scenario("wait_3006_then_success", "a 3006 with Retry-After, waited out, then the page", _wait_then_success,
+             {"rate_limits": {"links": (1, 1.0)}, "retry_after": True}),
+    Scenario("malformed_body", "HTTP 200 with a body that is not JSON", _malformed),
+    Scenario("fetch_stats_split", "fetch_stats of every link, ios and android, 14 days, one worker", _fetch_stats,
+             {"links": 4}),
+]
+SCENARIOS_BY_NAME = {s.name: s for s in SCENARIOS}
+
+
+@contextmanager
+def _sandbox_context(scenario: Scenario) -> Iterator[Context]:
+    from jmlink_analytics.sandbox import Sandbox
+
+    options = {"links": 8, "days": 60, "seed": SEED, "today": TODAY, **scenario.sandbox}
+    with Sandbox(**options) as sb:
+        yield Context(sb.base_url, sb.app_key, sb.master_secret, sandbox=sb,
+                      rate_limits=options.get("rate_limits"))
+
+
+def record(out_dir: Path, names: list[str] | None = None) -> list[Path]:
+    """Record the sandbox scenarios (all, or those named) into ``out_dir``; return the files."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for scenario in SCENARIOS if not names else [SCENARIOS_BY_NAME[n] for n in names]:
+        path = out_dir / f"{scenario.name}.yaml"
+        path.unlink(missing_ok=True)
+        with _sandbox_context(scenario) as ctx:
+            recorder = make_vcr(out_dir, record_mode="all", base_url=ctx.base_url,
+                                secrets=(ctx.master_secret,))
+            with recorder.use_cassette(path.name):
+                scenario.run(ctx)
+        written.append(path)
+    return written
+
+
+def record_live(out_dir: Path) -> list[Path]:
+    """Record the read-only scenarios against the real API named by the ``JMLINK_*`` variables."""
+    probe = JMLinkClient.from_env()
+    ctx = Context(probe.base_url, probe.app_key, probe._auth.password)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for scenario in (s for s in SCENARIOS if s.live):
+        path = out_dir / f"{scenario.name}.yaml"
+        path.unlink(missing_ok=True)
+        recorder = make_vcr(out_dir, record_mode="all", base_url=None, secrets=(ctx.master_secret,))
+        with recorder.use_cassette(path.name):
+            scenario.run(ctx)
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("cassettes"), help="folder to write (default: cassettes)")
+    parser.add_argument("--live", action="store_true", help="record against the real API (JMLINK_* variables)")
+    parser.add_argument("scenario", nargs="*", choices=[[], *SCENARIOS_BY_NAME], help="only these scenarios")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        written = record_live(args.out) if args.live else record(args.out, args.scenario or None)
+    except errors.JMLinkError as exc:
+        print(f"recording failed: {exc}", file=sys.stderr)
+        return 4
+    for path in written:
+        print(path)
+    print(f"{len(written)} cassettes written to {args.out}/", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,48 @@
+"""Shared fixtures: sandboxes on 127.0.0.1 with a fixed seed and a fixed "today"."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+#: Every test that needs a sandbox app uses this "today", so data are deterministic.
+TODAY = dt.date(2024, 6, 30)
+
+
+@pytest.fixture
+def no_wait(monkeypatch):
+    """Make the client's retry waits instant; returns the list of waits it asked for."""
+    waits: list[float] = []
+    monkeypatch.setattr("jmlink_analytics.client._sleep", waits.append)
+    return waits
+
+
+@pytest.fixture
+def make_sandbox():
+    """Start sandboxes on demand (``make_sandbox(links=10, days=30, **options)``); all stop after the test."""
+    from jmlink_analytics.sandbox import Sandbox
+
+    started = []
+
+    def start(**options):
+        options.setdefault("links", 10)
+        options.setdefault("days", 30)
+        options.setdefault("today", TODAY)
+        sandbox = Sandbox(**options)
+        sandbox.start()
+        started.append(sandbox)
+        return sandbox
+
+    yield start
+    for sandbox in started:
+        sandbox.stop()
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    """A small sandbox app shared by a module's tests (read-only use; clear its request log yourself)."""
+    from jmlink_analytics.sandbox import Sandbox
+
+    with Sandbox(links=12, days=40, today=TODAY, seed=7) as sb:
+        yield sb
