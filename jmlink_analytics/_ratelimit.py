@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping
 
 from pyrate_limiter import InMemoryBucket, Limiter, Rate
+from pyrate_limiter.limiter import SingleBucketFactory
 
 __all__ = ["DEFAULT_RATE_LIMITS", "EndpointLimiter", "normalize_rate_limits"]
 
@@ -25,6 +26,8 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[int, float]] = {"links": (100, 60.0), "stat
 #: times, the client counts send times; the margin absorbs the jitter between the two.
 _MARGIN_FRACTION = 0.01
 _MARGIN_MIN_S = 0.05
+#: How often (in calls) timestamps older than the window are dropped from the bucket.
+_LEAK_EVERY = 256
 
 
 def normalize_rate_limits(rate_limits: Mapping[str, tuple[int, float]] | None) -> dict[str, tuple[int, float]]:
@@ -76,7 +79,11 @@ class EndpointLimiter:
         self.calls = calls
         self.seconds = seconds
         window_ms = round(seconds * 1000 * (1 + _MARGIN_FRACTION) + _MARGIN_MIN_S * 1000)
-        self._limiter = Limiter(InMemoryBucket([Rate(calls, window_ms)]), buffer_ms=5)
+        self._bucket = InMemoryBucket([Rate(calls, window_ms)])
+        # No background leak thread (pyrate-limiter starts one with its own asyncio loop per
+        # bucket): old timestamps are dropped inline, every _LEAK_EVERY calls.
+        self._limiter = Limiter(SingleBucketFactory(self._bucket, schedule_leak=False), buffer_ms=5)
+        self._calls_since_leak = 0
 
     def acquire(self) -> float:
         """Block until a request may be sent; return the seconds waited."""
@@ -84,13 +91,15 @@ class EndpointLimiter:
         if not self._limiter.try_acquire(self.name, blocking=True):
             raise RuntimeError(f"rate limiter for {self.name!r} refused a single call")  # cannot happen: weight 1
         waited = time.monotonic() - started
+        self._calls_since_leak += 1
+        if self._calls_since_leak >= _LEAK_EVERY:
+            self._calls_since_leak = 0
+            self._bucket.leak(self._bucket.now())
         if waited > 0.5:
             logger.debug("rate limit %s: waited %.2f s for a slot (%d calls / %.0f s)",
                          self.name, waited, self.calls, self.seconds)
         return waited
 
     def close(self) -> None:
-        """Stop the limiter's background leak thread."""
-        close = getattr(self._limiter, "close", None)
-        if close is not None:
-            close()
+        """Forget the recorded calls."""
+        self._bucket.flush()

@@ -85,7 +85,7 @@ def test_full_listing_in_pages_of_500(replay):
 
 @pytest.mark.parametrize("platform", ["all", "ios", "android"])
 def test_stats_per_platform(replay, sandbox_meta, platform):
-    key = sandbox_meta.app.links[0]["link_key"]
+    key = sandbox_meta.app.links[-1]["link_key"]
     with replay(f"stats_{platform}") as cassette, client(sandbox_meta) as c:
         rows = c.get_link_stats(key, START, TODAY, platform=platform)
     assert rows == sandbox_meta.app.stats(key, START, TODAY, platform)
@@ -93,7 +93,7 @@ def test_stats_per_platform(replay, sandbox_meta, platform):
 
 
 def test_recorded_all_equals_ios_plus_android(replay, sandbox_meta):
-    key = sandbox_meta.app.links[0]["link_key"]
+    key = sandbox_meta.app.links[-1]["link_key"]
     by_platform = {}
     for platform in ("all", "ios", "android"):
         with replay(f"stats_{platform}"), client(sandbox_meta) as c:

@@ -79,7 +79,7 @@ def test_link_key_is_one_path_segment_even_with_a_slash(client, sb):
             client.get_link_stats(key, START, END)
         assert info.value.code == 3005  # unknown link key, not 3007 "api not found"
     assert [r.path for r in api_requests(sb)] == [
-        "/v1/links/a/b/stat", "/v1/links/../stat", "/v1/links/x?y=1/stat", "/v1/links/微信#1/stat"
+        "/v1/links/a%2Fb/stat", "/v1/links/../stat", "/v1/links/x?y=1/stat", "/v1/links/微信#1/stat"
     ]
 
 
