@@ -37,6 +37,9 @@ _EXPORTS: dict[str, str] = {
     "fetch_links": "data",
     "fetch_stats": "data",
     "Store": "store",
+    "StoreInfo": "store",
+    "StoreError": "store",
+    "StoreVersionError": "store",
     "add_rates": "metrics",
     "summarize": "metrics",
     "compare_periods": "metrics",
@@ -90,5 +93,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .plotting import plot_breakdown, plot_funnel, plot_heatmap, plot_platforms, plot_trend
     from .report import to_csv, write_report
     from .sandbox import Sandbox
-    from .store import Store
+    from .store import Store, StoreError, StoreInfo, StoreVersionError
     from .widgets import Dashboard, dashboard

@@ -1,0 +1,265 @@
+"""API records to typed DataFrames: the column schemas, and fast builders on numpy arrays.
+
+Nothing here talks HTTP or SQLite. The stats table is built from a dense "cube" of
+counters, shape ``(4, links, platforms, days)``: each output column is one contiguous
+slice or a repeat/tile of a small array, so no per-row Python object is ever made.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "COUNTERS",
+    "LINK_CATEGORY_COLUMNS",
+    "LINK_COLUMNS",
+    "LINK_TEXT_COLUMNS",
+    "LINK_TIME_COLUMNS",
+    "PLATFORMS",
+    "STATS_COLUMNS",
+    "STRING_DTYPE",
+    "empty_links_frame",
+    "links_frame",
+    "parse_stat_rows",
+    "stats_frame",
+    "stats_frame_from_records",
+]
+
+logger = logging.getLogger("jmlink_analytics")
+
+PLATFORMS: tuple[str, ...] = ("all", "ios", "android")
+COUNTERS: tuple[str, ...] = ("exposure_count", "click_count", "open_count", "install_count")
+STATS_COLUMNS: tuple[str, ...] = ("link_key", "platform", "date", *COUNTERS, "is_partial")
+
+LINK_COLUMNS: tuple[str, ...] = (
+    "id", "link_key", "name", "channel", "app_domain", "share_title", "share_desc",
+    "android_uri", "ios_uri", "jump_link_type", "landing_page", "create_time", "update_time",
+)
+LINK_CATEGORY_COLUMNS = frozenset({"channel", "app_domain", "jump_link_type"})
+LINK_TIME_COLUMNS = frozenset({"create_time", "update_time"})
+LINK_TEXT_COLUMNS = tuple(c for c in LINK_COLUMNS[1:] if c not in LINK_CATEGORY_COLUMNS | LINK_TIME_COLUMNS)
+
+
+def _string_dtype() -> pd.StringDtype:
+    """pandas' default string dtype where it exists (``str``: pandas >= 2.3, missing = NaN).
+
+    On pandas 2.2 ``str`` still means ``object``, so there the nullable ``"string"`` dtype
+    (missing = ``pd.NA``) is used. Either way ``.isna()`` finds JSON nulls and ``""`` stays ``""``.
+    """
+    try:
+        return pd.StringDtype(na_value=np.nan)
+    except TypeError:  # pandas 2.2: no na_value argument
+        return pd.StringDtype()
+
+
+STRING_DTYPE = _string_dtype()
+_TIME_DTYPE = "datetime64[ns]"
+_DATE_DTYPE = "datetime64[ns]"
+#: Always all three categories, whatever was requested, so tables of several fetches concatenate.
+_PLATFORM_DTYPE = pd.CategoricalDtype(pd.Index(list(PLATFORMS), dtype=STRING_DTYPE))
+
+
+# -- links --------------------------------------------------------------------------------
+def _text(value: Any) -> Any:
+    """A text field as a str (numbers the API sent in a text field become their text), None stays None."""
+    if value is None or isinstance(value, str):
+        return value
+    return str(value)
+
+
+def _record_id(record: Mapping[str, Any]) -> int:
+    from .errors import ResponseFormatError
+
+    value = record.get("id")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    raise ResponseFormatError(f"link record {record.get('link_key')!r}: 'id' must be an integer; got {value!r}")
+
+
+def _times(values: list[Any], column: str) -> pd.Series:
+    """Parse "yyyy-MM-dd" and "yyyy-MM-dd HH:mm:ss" (China local time, kept naive); bad text -> NaT, logged."""
+    texts = pd.Series([_text(v) for v in values], dtype=object)
+    parsed = pd.to_datetime(texts, format="ISO8601", errors="coerce")
+    bad = parsed.isna() & texts.notna() & (texts.astype(str).str.strip() != "")
+    if bad.any():
+        logger.warning("%d link record(s) have an unreadable %s (kept as NaT), e.g. %r",
+                       int(bad.sum()), column, texts[bad].iloc[0])
+    return parsed.astype(_TIME_DTYPE)
+
+
+def links_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Build the links table from the API's link records.
+
+    Parameters
+    ----------
+    records : iterable of dict
+        Records as ``GET /v1/links`` sends them. Missing fields count as ``null``;
+        fields the API does not document are left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per record in the given order, the columns of :data:`LINK_COLUMNS`:
+        ``id`` int64; ``channel``, ``app_domain``, ``jump_link_type`` categorical;
+        ``create_time``, ``update_time`` datetime64[ns]; other text :data:`STRING_DTYPE`
+        (``null`` -> missing, ``""`` kept).
+    """
+    records = list(records)
+    if not records:
+        return empty_links_frame()
+    columns: dict[str, Any] = {
+        "id": np.fromiter((_record_id(r) for r in records), dtype=np.int64, count=len(records))
+    }
+    for name in LINK_COLUMNS[1:]:
+        values = [r.get(name) for r in records]
+        if name in LINK_TIME_COLUMNS:
+            columns[name] = _times(values, name).to_numpy()
+        elif name in LINK_CATEGORY_COLUMNS:
+            texts = [_text(v) for v in values]
+            categories = sorted({t for t in texts if t is not None})
+            columns[name] = pd.Categorical(texts, categories=pd.Index(categories, dtype=STRING_DTYPE))
+        else:
+            columns[name] = pd.array([_text(v) for v in values], dtype=STRING_DTYPE)
+    return pd.DataFrame(columns, columns=list(LINK_COLUMNS))
+
+
+def empty_links_frame() -> pd.DataFrame:
+    """The links table with no rows: the same columns and dtypes as :func:`links_frame`."""
+    columns: dict[str, Any] = {}
+    for name in LINK_COLUMNS:
+        if name == "id":
+            columns[name] = np.array([], dtype=np.int64)
+        elif name in LINK_TIME_COLUMNS:
+            columns[name] = np.array([], dtype=_TIME_DTYPE)
+        elif name in LINK_CATEGORY_COLUMNS:
+            columns[name] = pd.Categorical([], categories=pd.Index([], dtype=STRING_DTYPE))
+        else:
+            columns[name] = pd.array([], dtype=STRING_DTYPE)
+    return pd.DataFrame(columns, columns=list(LINK_COLUMNS))
+
+
+# -- stats --------------------------------------------------------------------------------
+def _day_number(value: dt.date) -> int:
+    """Days since 1970-01-01 (numpy's datetime64[D] integer)."""
+    return int(np.datetime64(value, "D").astype(np.int64))
+
+
+def parse_stat_rows(rows: Sequence[Mapping[str, Any]], first_day: dt.date, n_days: int) -> np.ndarray:
+    """The counters of one stat answer as a dense ``(4, n_days)`` int64 array.
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        The API's rows (``iday`` and the four counters), as
+        :meth:`~jmlink_analytics.JMLinkClient.get_link_stats` returns them.
+    first_day : date
+        The first day of the requested range; column 0 of the result.
+    n_days : int
+        The number of days requested.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``out[i, d]`` is counter ``COUNTERS[i]`` on day ``first_day + d``; days the answer
+        left out are 0. Rows outside the range are ignored (and logged); a day sent twice
+        keeps its last row.
+    """
+    out = np.zeros((len(COUNTERS), n_days), dtype=np.int64)
+    if not rows:
+        return out
+    days = np.array([r["iday"] for r in rows], dtype="datetime64[D]").astype(np.int64) - _day_number(first_day)
+    values = np.array([[r.get(c, 0) for c in COUNTERS] for r in rows], dtype=np.int64).T
+    inside = (days >= 0) & (days < n_days)
+    if not inside.all():
+        logger.debug("stat answer: ignored %d row(s) outside the requested %d days from %s",
+                     int((~inside).sum()), n_days, first_day)
+        days, values = days[inside], values[:, inside]
+    out[:, days] = values
+    return out
+
+
+def _codes(n_categories: int) -> type[np.signedinteger]:
+    for dtype in (np.int8, np.int16, np.int32):
+        if n_categories < np.iinfo(dtype).max:
+            return dtype
+    return np.int64
+
+
+def stats_frame(
+    link_keys: Sequence[str],
+    platforms: Sequence[str],
+    start: dt.date,
+    cube: np.ndarray,
+    partial_from: dt.date,
+) -> pd.DataFrame:
+    """Build the tidy stats table from a dense cube of counters.
+
+    Parameters
+    ----------
+    link_keys : sequence of str
+        The links, in the order of the cube's axis 1, **sorted** (they become the
+        categories of ``link_key``, so the table's order is the categories' order).
+    platforms : sequence of str
+        The platforms of axis 2, in the order of :data:`PLATFORMS`.
+    start : date
+        The day of index 0 on axis 3.
+    cube : numpy.ndarray
+        int64, shape ``(4, len(link_keys), len(platforms), n_days)``.
+    partial_from : date
+        Days on or after this one get ``is_partial=True`` (yesterday in China time).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`STATS_COLUMNS`, sorted by link_key, platform, date; RangeIndex.
+    """
+    n_counters, n_links, n_platforms, n_days = cube.shape
+    if n_counters != len(COUNTERS) or n_links != len(link_keys) or n_platforms != len(platforms):
+        raise ValueError(f"cube shape {cube.shape} does not match {len(link_keys)} links x {len(platforms)} platforms")
+    n_rows = n_links * n_platforms * n_days
+    first = np.datetime64(start, "D")
+    dates = (first + np.arange(n_days)).astype(_DATE_DTYPE)
+    partial = dates >= np.datetime64(partial_from, "D")
+    key_codes = np.repeat(np.arange(n_links, dtype=_codes(n_links)), n_platforms * n_days)
+    platform_index = np.array([PLATFORMS.index(p) for p in platforms], dtype=np.int8)
+    platform_codes = np.tile(np.repeat(platform_index, n_days), n_links)
+    key_categories = pd.Index(list(link_keys), dtype=STRING_DTYPE)
+    columns: dict[str, Any] = {
+        "link_key": pd.Categorical.from_codes(key_codes, dtype=pd.CategoricalDtype(key_categories)),
+        "platform": pd.Categorical.from_codes(platform_codes, dtype=_PLATFORM_DTYPE),
+        "date": np.tile(dates, n_links * n_platforms),
+    }
+    flat = np.ascontiguousarray(cube, dtype=np.int64).reshape(len(COUNTERS), n_rows)
+    for i, name in enumerate(COUNTERS):
+        columns[name] = flat[i]
+    columns["is_partial"] = np.tile(partial, n_links * n_platforms)
+    return pd.DataFrame(columns, columns=list(STATS_COLUMNS), copy=False)
+
+
+def stats_frame_from_records(
+    records: Mapping[tuple[str, str], Sequence[Mapping[str, Any]]],
+    start: dt.date,
+    end: dt.date,
+    today: dt.date,
+) -> pd.DataFrame:
+    """Build the stats table from stat answers keyed by ``(link_key, platform)``.
+
+    Every day from ``start`` to ``end`` gets a row for every key and platform present
+    (days an answer left out are 0); ``is_partial`` marks days on or after ``today - 1``.
+    """
+    link_keys = sorted({key for key, _ in records})
+    platforms = [p for p in PLATFORMS if any(p == q for _, q in records)]
+    n_days = (end - start).days + 1
+    cube = np.zeros((len(COUNTERS), len(link_keys), len(platforms), n_days), dtype=np.int64)
+    key_pos = {k: i for i, k in enumerate(link_keys)}
+    for (key, platform), rows in records.items():
+        cube[:, key_pos[key], platforms.index(platform), :] = parse_stat_rows(rows, start, n_days)
+    return stats_frame(link_keys, platforms, start, cube, today - dt.timedelta(days=1))

@@ -1,0 +1,305 @@
+"""``fetch_links`` / ``fetch_stats``: the API's records as typed pandas DataFrames.
+
+``fetch_stats`` fans the stat requests of many links out over a thread pool; the client
+keeps each endpoint's rate limit across those threads, so a large fetch runs at the limit.
+With a :class:`~jmlink_analytics.store.Store`, only days never fetched and days that could
+still change are requested, and every answer is stored as it arrives, so an interrupted
+run (an error, Ctrl-C) resumes where it stopped.
+
+This module knows pandas and the store, and nothing of HTTP.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from ._dates import DateLike, china_today, to_date
+from ._frames import COUNTERS, PLATFORMS, links_frame, parse_stat_rows, stats_frame
+from ._progress import ProgressBar, progress_bar
+from .client import check_link_key, check_platform
+from .errors import JMLinkError
+from .store import Store
+
+if TYPE_CHECKING:
+    from .client import JMLinkClient
+
+__all__ = ["fetch_links", "fetch_stats"]
+
+logger = logging.getLogger("jmlink_analytics")
+
+_ERRORS = ("raise", "warn")
+_LISTED_IN_WARNING = 20  # failed link keys named in the warning (all of them are in df.attrs["failed"])
+
+
+class _Task(NamedTuple):
+    """One request: days ``offset .. offset + n_days - 1`` of link ``key`` on ``platform``."""
+
+    key: int
+    platform: int
+    offset: int
+    n_days: int
+
+
+def fetch_links(client: JMLinkClient, *, store: Store | None = None) -> pd.DataFrame:
+    """Fetch every short link of the app as a typed DataFrame.
+
+    Parameters
+    ----------
+    client : JMLinkClient
+        The client to list links with (``client.iter_links()``).
+    store : Store, optional
+        A cache: its link listing is reused while younger than ``store.max_age``,
+        otherwise the links are listed again and the listing is saved.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per link (unique ``id``), in the order the API listed them, with the
+        API's columns in the API's order: ``id`` (int64), ``link_key``, ``name`` (string),
+        ``channel``, ``app_domain`` (category), ``share_title``, ``share_desc``,
+        ``android_uri``, ``ios_uri`` (string), ``jump_link_type`` (category),
+        ``landing_page`` (string), ``create_time``, ``update_time`` (datetime64[ns],
+        China local time as sent). JSON ``null`` is missing, ``""`` stays ``""``. An app
+        without links gives an empty frame with the same columns and dtypes.
+
+    Examples
+    --------
+    >>> links = fetch_links(client)                                   # doctest: +SKIP
+    >>> links.groupby("channel", observed=True).size()                # doctest: +SKIP
+    """
+    _check_store(store)
+    records = None if store is None else store.load_links(client.app_key, client.base_url)
+    if records is None:
+        records = list(client.iter_links())
+        if store is not None:
+            store.save_links(client.app_key, client.base_url, records)
+    else:
+        logger.debug("fetch_links: %d links from the cache", len(records))
+    return links_frame(records)
+
+
+def fetch_stats(
+    client: JMLinkClient,
+    link_keys: Sequence[str] | pd.Series | pd.Index | str | None = None,
+    *,
+    start: DateLike,
+    end: DateLike | None = None,
+    platform: str | Sequence[str] = "all",
+    store: Store | None = None,
+    max_workers: int = 8,
+    progress: bool | None = None,
+    errors: str = "raise",
+) -> pd.DataFrame:
+    """Fetch daily statistics of many links as one tidy DataFrame.
+
+    Parameters
+    ----------
+    client : JMLinkClient
+        The client; its rate limits hold across all worker threads.
+    link_keys : list, tuple, set, Series, Index, numpy array or str, optional
+        The links (duplicates ignored; one string means one link). ``None``: every link
+        of the app (listed with :func:`fetch_links`, through ``store`` when given).
+    start, end : str, date, datetime or pandas.Timestamp
+        The first and last day, inclusive; ``end=None`` means today in China time (UTC+8).
+    platform : {"all", "ios", "android"} or list of them, default "all"
+    store : Store, optional
+        A cache: only days never fetched, and days fetched while they could still change,
+        are requested; every answer is stored as it arrives.
+    max_workers : int, default 8
+        Concurrent requests.
+    progress : bool or None, default None
+        ``None`` shows a progress bar (a notebook bar under Jupyter, a text bar on stderr
+        elsewhere) when more than 8 requests are needed; ``True`` always; ``False`` never.
+    errors : {"raise", "warn"}, default "raise"
+        ``"raise"``: on the first failed request, pending requests are dropped, in-flight
+        ones end (and are stored), then that :class:`~jmlink_analytics.JMLinkError` is
+        raised. ``"warn"``: links with a failed request are left out, one warning names
+        them, and ``df.attrs["failed"]`` maps each to its error message.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (``link_key``, ``platform``, ``date``) for every date from ``start`` to
+        ``end`` (days the API left out are 0), sorted by those three, with a RangeIndex:
+        ``link_key`` (category, the sorted keys), ``platform`` (category with the
+        categories ``all``, ``ios``, ``android`` whatever was requested), ``date``
+        (datetime64[ns]), ``exposure_count``, ``click_count``, ``open_count``,
+        ``install_count`` (int64), ``is_partial`` (bool: today or yesterday in China time,
+        the day may still change). ``df.attrs["failed"]`` is ``{}`` when nothing failed.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a bad argument, before any request is sent.
+    JMLinkError
+        With ``errors="raise"``, the first failed request's error; also when listing the
+        links for ``link_keys=None`` fails.
+
+    Examples
+    --------
+    >>> stats = fetch_stats(client, start="2024-06-01", platform=["ios", "android"])  # doctest: +SKIP
+    >>> stats.groupby("platform", observed=True)["click_count"].sum()                 # doctest: +SKIP
+    """
+    keys = _check_link_keys(link_keys)
+    today = china_today()
+    first = to_date(start, "start")
+    last = today if end is None else to_date(end, "end")
+    if first > last:
+        raise ValueError(f"start must not be after end; got start={first} > end={last}")
+    platforms = _check_platforms(platform)
+    if isinstance(max_workers, bool) or not isinstance(max_workers, int):
+        raise TypeError(f"max_workers must be an integer >= 1; got {type(max_workers).__name__} {max_workers!r}")
+    if max_workers < 1:
+        raise ValueError(f"max_workers must be an integer >= 1; got {max_workers!r}")
+    if not isinstance(errors, str) or errors not in _ERRORS:
+        raise ValueError(f"errors must be 'raise' or 'warn'; got {errors!r}")
+    if progress is not None and not isinstance(progress, bool):
+        raise TypeError(f"progress must be None, True or False; got {progress!r}")
+    _check_store(store)
+
+    if keys is None:
+        keys = sorted(set(fetch_links(client, store=store)["link_key"].dropna()))
+    started = time.monotonic()
+    n_days = (last - first).days + 1
+    partial_from = today - dt.timedelta(days=1)
+    cube = np.zeros((len(COUNTERS), len(keys), len(platforms), n_days), dtype=np.int64)
+    have = np.zeros((len(keys), len(platforms), n_days), dtype=bool)
+    if store is not None and keys:
+        _load_cached(store, client, keys, platforms, first, last, cube, have)
+    tasks = _missing_ranges(have)
+    logger.info("fetch_stats: %d links x %d platforms x %d days: %d requests (%d of %d days cached)",
+                len(keys), len(platforms), n_days, len(tasks), int(have.sum()), have.size)
+
+    def work(task: _Task) -> np.ndarray:
+        day = first + dt.timedelta(days=task.offset)
+        rows = client.get_link_stats(keys[task.key], day, day + dt.timedelta(days=task.n_days - 1),
+                                     platforms[task.platform])
+        counters = parse_stat_rows(rows, day, task.n_days)
+        if store is not None:
+            final = (np.arange(task.n_days) + (day - partial_from).days) < 0
+            store.save_days(client.app_key, client.base_url, keys[task.key], platforms[task.platform], day,
+                            counters, final)
+        return counters
+
+    failed: dict[str, str] = {}
+    with progress_bar(len(tasks), progress=progress, desc="jmlink stats") as bar:
+        for task, counters in _run(tasks, work, max_workers=max_workers, errors=errors, bar=bar, failed=failed,
+                                   key_of=lambda t: keys[t.key]):
+            cube[:, task.key, task.platform, task.offset:task.offset + task.n_days] = counters
+    if failed:
+        keep = [i for i, key in enumerate(keys) if key not in failed]
+        cube, keys = cube[:, keep], [keys[i] for i in keep]
+        names = sorted(failed)
+        listed = ", ".join(names[:_LISTED_IN_WARNING]) + (", …" if len(names) > _LISTED_IN_WARNING else "")
+        warnings.warn(f"fetch_stats: {len(names)} link(s) failed and are left out: {listed} "
+                      "(df.attrs['failed'] has each error)", UserWarning, stacklevel=2)
+    frame = stats_frame(keys, platforms, first, cube, partial_from)
+    frame.attrs["failed"] = failed
+    logger.info("fetch_stats: %d rows in %.1f s", len(frame), time.monotonic() - started)
+    return frame
+
+
+# -- the fan-out ----------------------------------------------------------------------------
+def _run(tasks: list[_Task], work: Callable[[_Task], np.ndarray], *, max_workers: int, errors: str,
+         bar: ProgressBar, failed: dict[str, str], key_of: Callable[[_Task], str],
+         ) -> Iterator[tuple[_Task, np.ndarray]]:
+    """Run ``work`` over ``tasks`` on a thread pool; yield ``(task, result)`` as results arrive.
+
+    ``errors="warn"`` records failed link keys in ``failed``; ``"raise"`` drops the queue on the
+    first :class:`JMLinkError`, lets in-flight requests end, then raises it. Any other exception
+    (``KeyboardInterrupt`` included) drops the queue and propagates at once.
+    """
+    if not tasks:
+        return
+    executor = ThreadPoolExecutor(max_workers=min(max_workers, len(tasks)), thread_name_prefix="jmlink-fetch")
+    futures: dict[Future[np.ndarray], _Task] = {executor.submit(work, task): task for task in tasks}
+    first_error: JMLinkError | None = None
+    try:
+        for future in as_completed(futures):
+            task = futures[future]
+            bar.update(1)
+            try:
+                result = future.result()
+            except JMLinkError as exc:
+                if errors == "raise":
+                    first_error = exc
+                    break
+                logger.info("fetch_stats: %s (%s) failed: %s", key_of(task), PLATFORMS[task.platform], exc)
+                failed.setdefault(key_of(task), str(exc))
+                continue
+            yield task, result
+    except BaseException:  # Ctrl-C, or an unexpected error: what was stored stays stored
+        executor.shutdown(wait=False, cancel_futures=True)
+        raise
+    if first_error is not None:
+        logger.info("fetch_stats: stopping after %s; waiting for requests in flight", first_error)
+    executor.shutdown(wait=True, cancel_futures=True)
+    if first_error is not None:
+        raise first_error
+
+
+def _missing_ranges(have: np.ndarray) -> list[_Task]:
+    """One task per run of consecutive days not in ``have`` (shape links x platforms x days)."""
+    n_keys, n_platforms, n_days = have.shape
+    missing = np.zeros((n_keys * n_platforms, n_days + 2), dtype=np.int8)
+    missing[:, 1:-1] = ~have.reshape(n_keys * n_platforms, n_days)
+    steps = np.diff(missing, axis=1)
+    rows, starts = np.nonzero(steps == 1)
+    _, stops = np.nonzero(steps == -1)
+    return [_Task(int(r // n_platforms), int(r % n_platforms), int(a), int(b - a))
+            for r, a, b in zip(rows, starts, stops, strict=True)]
+
+
+def _load_cached(store: Store, client: JMLinkClient, keys: list[str], platforms: list[str], first: dt.date,
+                 last: dt.date, cube: np.ndarray, have: np.ndarray) -> None:
+    """Fill ``cube`` with stored days and mark the final ones in ``have``."""
+    block = store.load_days(client.app_key, client.base_url, keys, platforms, first, last)
+    position = np.full(len(PLATFORMS), -1, dtype=np.int64)
+    position[[PLATFORMS.index(p) for p in platforms]] = np.arange(len(platforms))
+    local = position[block.platform]
+    cube[:, block.key_index, local, block.offset] = block.counters
+    have[block.key_index, local, block.offset] = block.final
+
+
+# -- argument checks ------------------------------------------------------------------------
+def _check_store(store: Any) -> None:
+    if store is not None and not isinstance(store, Store):
+        raise TypeError(f"store must be a jmlink_analytics.Store or None; got {type(store).__name__}")
+
+
+def _check_link_keys(link_keys: Any) -> list[str] | None:
+    """``None``, or the sorted unique link keys; each checked with ``check_link_key``."""
+    if link_keys is None:
+        return None
+    if isinstance(link_keys, str):
+        link_keys = [link_keys]
+    elif isinstance(link_keys, (pd.Series, pd.Index, np.ndarray)):
+        link_keys = list(link_keys.tolist())
+    elif not isinstance(link_keys, (list, tuple, set, frozenset)):
+        raise TypeError("link_keys must be None, a link key string, or a list, tuple, set, pandas Series/Index "
+                        f"or numpy array of link key strings; got {type(link_keys).__name__}")
+    for i, key in enumerate(link_keys):
+        check_link_key(key, f"link_keys[{i}]")
+    return sorted(set(link_keys))
+
+
+def _check_platforms(platform: Any) -> list[str]:
+    """The requested platforms, unique, in the order all, ios, android."""
+    if isinstance(platform, (list, tuple, set, frozenset, pd.Series, pd.Index)):
+        values = list(platform)
+        if not values:
+            raise ValueError("platform must be 'all', 'ios', 'android' or a non-empty list of them; got an empty list")
+        for value in values:
+            check_platform(value, "platform")
+    else:
+        values = [check_platform(platform, "platform")]
+    return [p for p in PLATFORMS if p in values]

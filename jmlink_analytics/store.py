@@ -1,0 +1,405 @@
+"""``Store``: the local SQLite cache of links and of stats day by day.
+
+The cache is keyed by the app key *and* the base URL (a sandbox's data never mixes with the
+real API's), never by the secret, which is not stored. For stats it keeps every
+(link, platform, day) that was fetched, zeros included (in blocks of 32 days, see
+``_blocks``): a day the API left out is known to be zero and is not asked again. A day that
+could still change when it was fetched (today or yesterday in China time) is stored as not
+final and is asked again by the next fetch.
+
+The file is an ordinary SQLite database (WAL journal), safe for several threads of one
+process (one connection behind a lock) and for several processes (SQLite's own locking).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import _blocks
+from ._blocks import DayBlock
+
+__all__ = ["SCHEMA_VERSION", "DayBlock", "Store", "StoreError", "StoreInfo", "StoreVersionError"]
+
+logger = logging.getLogger("jmlink_analytics")
+
+#: The schema this code reads and writes (``PRAGMA user_version``).
+SCHEMA_VERSION = 1
+#: ``PRAGMA application_id`` of our files: "JMLK".
+APPLICATION_ID = 0x4A4D4C4B
+_PLATFORMS = ("all", "ios", "android")  # stored as their index: 0, 1, 2
+_CHUNK = 500  # link keys per query (SQLite limits the number of parameters)
+_EPOCH = dt.date(1970, 1, 1)
+
+_SCHEMA = """
+CREATE TABLE apps (
+    app_id INTEGER PRIMARY KEY,
+    app_key TEXT NOT NULL,
+    base_url TEXT NOT NULL,
+    links_fetched_at REAL,                 -- unix time of the last full link listing, NULL = never
+    UNIQUE (app_key, base_url)
+);
+CREATE TABLE links (                       -- the last link listing, as the API sent it
+    app_id INTEGER NOT NULL REFERENCES apps (app_id),
+    position INTEGER NOT NULL,
+    record TEXT NOT NULL,                  -- the record as JSON
+    PRIMARY KEY (app_id, position)
+) WITHOUT ROWID;
+CREATE TABLE keys (
+    key_id INTEGER PRIMARY KEY,
+    app_id INTEGER NOT NULL REFERENCES apps (app_id),
+    link_key TEXT NOT NULL,
+    UNIQUE (app_id, link_key)
+);
+CREATE TABLE days (                        -- the fetched days of one link and platform, 32 days per row
+    key_id INTEGER NOT NULL REFERENCES keys (key_id),
+    platform INTEGER NOT NULL CHECK (platform IN (0, 1, 2)),   -- 0 all, 1 ios, 2 android
+    block INTEGER NOT NULL,                -- days since 1970-01-01 // 32: the row holds days block*32 .. +31
+    counters BLOB NOT NULL,                -- int64 little-endian [4][32]: exposure, click, open, install per day
+    state BLOB NOT NULL,                   -- uint8 [32]: 0 never fetched, 1 fetched while it could still change
+                                           --   (today/yesterday UTC+8), 2 final. Fetched days the API left out hold 0s
+    fetched INTEGER NOT NULL,              -- fetched days in the row (state > 0)
+    first_day INTEGER,                     -- the first and last fetched day (days since 1970-01-01)
+    last_day INTEGER,
+    UNIQUE (key_id, platform, block)       -- a rowid table: rows of 1 KB fit pages badly WITHOUT ROWID
+);
+"""
+
+
+class StoreError(RuntimeError):
+    """The cache file cannot be used (not SQLite, closed, unreadable)."""
+
+
+class StoreVersionError(StoreError):
+    """The cache file has a schema this version of jmlink-analytics does not know."""
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    """What a :class:`Store` holds (:meth:`Store.info`).
+
+    Attributes
+    ----------
+    path : str
+        The database file (``":memory:"`` for an in-memory store).
+    size_bytes : int
+        Bytes on disk (database and write-ahead log).
+    apps : int
+        Distinct (app key, base URL) pairs.
+    links : int
+        Cached link records.
+    rows : int
+        Stored (link, platform, day) entries: every fetched day, the zeros included.
+    first_date, last_date : date or None
+        The span of stored days; ``None`` when there are none.
+    """
+
+    path: str
+    size_bytes: int
+    apps: int
+    links: int
+    rows: int
+    first_date: dt.date | None
+    last_date: dt.date | None
+
+
+def _day(value: dt.date) -> int:
+    return (value - _EPOCH).days
+
+
+def _date(day: int | None) -> dt.date | None:
+    return None if day is None else _EPOCH + dt.timedelta(days=day)
+
+
+def _check_max_age(max_age: Any) -> float | None:
+    if max_age is None:
+        return None
+    if isinstance(max_age, dt.timedelta):
+        max_age = max_age.total_seconds()
+    if isinstance(max_age, bool) or not isinstance(max_age, (int, float)):
+        raise TypeError(f"max_age must be seconds (a number >= 0), a timedelta or None; got {type(max_age).__name__}")
+    if not max_age >= 0:
+        raise ValueError(f"max_age must be >= 0 seconds; got {max_age!r}")
+    return float(max_age)
+
+
+class Store:
+    """A local SQLite cache of links and daily stats, for ``fetch_links`` / ``fetch_stats``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The database file (``~`` is expanded, missing folders are created), or ``":memory:"``.
+    max_age : float, timedelta or None, default 3600
+        How long (seconds) a cached link listing is reused by ``fetch_links``; ``0`` always
+        lists again, ``None`` never expires. Stats do not expire: final days are kept for good.
+    timeout : float, default 30.0
+        Seconds to wait for another process's lock on the file.
+
+    Raises
+    ------
+    StoreVersionError
+        When the file holds another schema version, or is a SQLite database of something else.
+    StoreError
+        When the file is not a SQLite database.
+
+    Examples
+    --------
+    >>> with Store("~/.cache/jmlink.sqlite3") as store:              # doctest: +SKIP
+    ...     stats = fetch_stats(client, start="2024-06-01", store=store)   # asks only for new days
+    ...     store.info()
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, max_age: float | dt.timedelta | None = 3600.0,
+                 timeout: float = 30.0):
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a file path (str or os.PathLike); got {type(path).__name__}")
+        self.max_age = _check_max_age(max_age)
+        raw = os.fspath(path)
+        if raw == ":memory:":
+            self.path = raw
+        else:
+            file = Path(raw).expanduser()
+            file.parent.mkdir(parents=True, exist_ok=True)
+            self.path = str(file)
+        self._lock = threading.RLock()
+        self._app_ids: dict[tuple[str, str], int] = {}
+        self._key_ids: dict[tuple[int, str], int] = {}
+        try:
+            self._conn: sqlite3.Connection | None = sqlite3.connect(
+                self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the cache {self.path}: {exc}") from None
+        try:
+            self._open()
+        except BaseException:
+            self._conn.close()
+            self._conn = None
+            raise
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def _open(self) -> None:
+        conn = self._connection()
+        try:
+            conn.execute("BEGIN IMMEDIATE")  # two processes creating the same file: one creates, one waits
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.OperationalError as exc:  # locked, read-only, a folder, ...
+            raise StoreError(f"cannot open the cache {self.path}: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a jmlink-analytics cache (not a SQLite database: {exc})") from None
+        try:
+            if version == 0:
+                if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                    raise StoreVersionError(f"{self.path} is a SQLite database of something else, "
+                                            "not a jmlink-analytics cache; choose another path")
+                for statement in _SCHEMA.split(";\n"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            elif conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+                raise StoreVersionError(f"{self.path} is a SQLite database of something else, "
+                                        "not a jmlink-analytics cache; choose another path")
+            elif version != SCHEMA_VERSION:
+                raise StoreVersionError(
+                    f"{self.path} has cache schema version {version}; this jmlink-analytics reads version "
+                    f"{SCHEMA_VERSION}. The file is only a cache: delete it (or use another path) and fetch again")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        if self.path != ":memory:":
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"the store {self.path} is closed")
+        return self._conn
+
+    def close(self) -> None:
+        """Close the database; using the store afterwards raises :class:`StoreError`."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = ", closed" if self._conn is None else ""
+        return f"Store({self.path!r}, max_age={self.max_age!r}{state})"
+
+    # -- what it holds -----------------------------------------------------------------------
+    def info(self) -> StoreInfo:
+        """Return the store's size, counts and date span (all apps together)."""
+        with self._lock:
+            conn = self._connection()
+            apps = conn.execute("SELECT count(*) FROM apps").fetchone()[0]
+            links = conn.execute("SELECT count(*) FROM links").fetchone()[0]
+            rows, first, last = conn.execute(
+                "SELECT total(fetched), min(first_day), max(last_day) FROM days").fetchone()
+            if self.path == ":memory:":
+                size = conn.execute("PRAGMA page_count").fetchone()[0] * conn.execute("PRAGMA page_size").fetchone()[0]
+            else:
+                size = sum(os.path.getsize(p) for p in (self.path, self.path + "-wal") if os.path.exists(p))
+        return StoreInfo(self.path, size, apps, links, int(rows), _date(first), _date(last))
+
+    def clear(self) -> None:
+        """Delete everything the store holds (every app), and shrink the file."""
+        with self._lock:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for table in ("days", "keys", "links", "apps"):
+                    conn.execute(f"DELETE FROM {table}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            self._app_ids.clear()
+            self._key_ids.clear()
+            conn.execute("VACUUM")
+        logger.info("cleared the cache %s", self.path)
+
+    # -- ids ---------------------------------------------------------------------------------
+    def _app_id(self, app_key: str, base_url: str) -> int:
+        scope = (app_key, base_url)
+        if scope not in self._app_ids:
+            conn = self._connection()
+            conn.execute("INSERT OR IGNORE INTO apps (app_key, base_url) VALUES (?, ?)", scope)
+            self._app_ids[scope] = conn.execute(
+                "SELECT app_id FROM apps WHERE app_key = ? AND base_url = ?", scope).fetchone()[0]
+        return self._app_ids[scope]
+
+    def _key_id(self, app_id: int, link_key: str) -> int:
+        if (app_id, link_key) not in self._key_ids:
+            conn = self._connection()
+            conn.execute("INSERT OR IGNORE INTO keys (app_id, link_key) VALUES (?, ?)", (app_id, link_key))
+            self._key_ids[app_id, link_key] = conn.execute(
+                "SELECT key_id FROM keys WHERE app_id = ? AND link_key = ?", (app_id, link_key)).fetchone()[0]
+        return self._key_ids[app_id, link_key]
+
+    # -- links -------------------------------------------------------------------------------
+    def load_links(self, app_key: str, base_url: str) -> list[dict[str, Any]] | None:
+        """The cached link listing of an app, or ``None`` when there is none younger than ``max_age``."""
+        with self._lock:
+            conn = self._connection()
+            row = conn.execute("SELECT app_id, links_fetched_at FROM apps WHERE app_key = ? AND base_url = ?",
+                               (app_key, base_url)).fetchone()
+            if row is None or row[1] is None:
+                return None
+            age = time.time() - row[1]
+            if self.max_age is not None and age > self.max_age:
+                logger.debug("cached link listing is %.0f s old (max_age %s): listing again", age, self.max_age)
+                return None
+            records = conn.execute("SELECT record FROM links WHERE app_id = ? ORDER BY position",
+                                   (row[0],)).fetchall()
+        return [json.loads(record) for (record,) in records]
+
+    def save_links(self, app_key: str, base_url: str, records: Iterable[Mapping[str, Any]]) -> None:
+        """Replace the cached link listing of an app with ``records`` (stamped with the current time)."""
+        payload = [(i, json.dumps(dict(r), ensure_ascii=False)) for i, r in enumerate(records)]
+        with self._lock:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                app_id = self._app_id(app_key, base_url)
+                conn.execute("DELETE FROM links WHERE app_id = ?", (app_id,))
+                conn.executemany("INSERT INTO links (app_id, position, record) VALUES (?, ?, ?)",
+                                 ((app_id, i, text) for i, text in payload))
+                conn.execute("UPDATE apps SET links_fetched_at = ? WHERE app_id = ?", (time.time(), app_id))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                self._app_ids.clear()
+                raise
+
+    # -- stats -------------------------------------------------------------------------------
+    def save_days(self, app_key: str, base_url: str, link_key: str, platform: str, start: dt.date,
+                  counters: np.ndarray, final: np.ndarray) -> None:
+        """Store consecutive days of one link and platform, starting at ``start``.
+
+        Parameters
+        ----------
+        app_key, base_url : str
+            The app (``client.app_key``, ``client.base_url``).
+        link_key, platform : str
+            The link and the platform (``"all"``, ``"ios"`` or ``"android"``).
+        start : date
+            The first day.
+        counters : numpy.ndarray
+            ``(4, n)`` integers: exposure, click, open, install counts of each day (0 for
+            days the API left out).
+        final : numpy.ndarray
+            ``n`` booleans: ``False`` for days that could still change (asked again next time).
+        """
+        if counters.shape[1] == 0:
+            return
+        first = _day(start)
+        b0, b1 = _blocks.block_span(first, counters.shape[1])
+        platform_index = _PLATFORMS.index(platform)
+        with self._lock:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                key_id = self._key_id(self._app_id(app_key, base_url), link_key)
+                existing = conn.execute("SELECT block, counters, state FROM days WHERE key_id = ? AND platform = ? "
+                                        "AND block BETWEEN ? AND ?", (key_id, platform_index, b0, b1)).fetchall()
+                rows = _blocks.merge(first, counters, final, existing)
+                conn.executemany("INSERT OR REPLACE INTO days (key_id, platform, block, counters, state, fetched, "
+                                 "first_day, last_day) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                 [(key_id, platform_index, *row) for row in rows])
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                self._app_ids.clear()
+                self._key_ids.clear()
+                raise
+
+    def load_days(self, app_key: str, base_url: str, link_keys: Sequence[str], platforms: Sequence[str],
+                  start: dt.date, end: dt.date) -> DayBlock:
+        """The stored days of ``link_keys`` x ``platforms`` from ``start`` to ``end`` (inclusive).
+
+        Returns
+        -------
+        DayBlock
+            One entry per stored day: the link's index in ``link_keys``, the platform's index
+            in ``("all", "ios", "android")``, the day's offset from ``start``, its four counters
+            and whether it is final.
+        """
+        first, last = _day(start), _day(end)
+        wanted = [_PLATFORMS.index(p) for p in platforms]
+        found: list[tuple[int, int, int, bytes, bytes]] = []
+        ids: dict[int, int] = {}  # key_id -> index into link_keys
+        with self._lock:
+            conn = self._connection()
+            row = conn.execute("SELECT app_id FROM apps WHERE app_key = ? AND base_url = ?",
+                               (app_key, base_url)).fetchone()
+            if row is not None:
+                known = dict(conn.execute("SELECT link_key, key_id FROM keys WHERE app_id = ?", (row[0],)))
+                ids = {known[k]: i for i, k in enumerate(link_keys) if k in known}
+                id_list = list(ids)
+                for at in range(0, len(id_list), _CHUNK):
+                    chunk = id_list[at:at + _CHUNK]
+                    query = (f"SELECT key_id, platform, block, counters, state FROM days "
+                             f"WHERE key_id IN ({','.join('?' * len(chunk))}) "
+                             f"AND platform IN ({','.join('?' * len(wanted))}) AND block BETWEEN ? AND ?")
+                    found += conn.execute(query, (*chunk, *wanted, first // _blocks.BLOCK,
+                                                  last // _blocks.BLOCK)).fetchall()
+        return _blocks.decode(found, ids, first, last)
