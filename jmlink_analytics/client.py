@@ -12,34 +12,28 @@ import os
 import random
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 
+from ._checks import PLATFORMS, check_int, check_link_key, check_platform, path_segment
 from ._dates import DateLike, format_date, to_date
 from ._ratelimit import EndpointLimiter, normalize_rate_limits
+from ._responses import COUNTERS, LinksPage, parse_json, parse_links_page, parse_stat_rows
 from ._version import __version__
-from .errors import (
-    AuthError,
-    JMLinkError,
-    RateLimitError,
-    ResponseFormatError,
-    TransportError,
-    error_from_response,
-)
+from .errors import AuthError, JMLinkError, RateLimitError, TransportError, error_from_response
 
-__all__ = ["DEFAULT_BASE_URL", "PLATFORMS", "JMLinkClient", "LinksPage", "MissingCredentialsError"]
+__all__ = [
+    "COUNTERS", "DEFAULT_BASE_URL", "PLATFORMS", "JMLinkClient", "LinksPage", "MissingCredentialsError",
+    "check_link_key", "check_platform",
+]
 
 logger = logging.getLogger("jmlink_analytics")
 
 DEFAULT_BASE_URL = "https://api.jmlk.co"
-#: The values the stat endpoint's ``platform`` parameter accepts.
-PLATFORMS = ("all", "ios", "android")
 MAX_PAGE_SIZE = 500
-COUNTERS = ("exposure_count", "click_count", "open_count", "install_count")
 #: How many times ``iter_links`` pages through the listing again when it did not add up.
 MAX_LISTING_PASSES = 4
 
@@ -48,25 +42,6 @@ _sleep = time.sleep  # one seam, so tests and cassette replay can make waits ins
 
 class MissingCredentialsError(AuthError):
     """No credentials were given: set ``JMLINK_APP_KEY`` and ``JMLINK_MASTER_SECRET``."""
-
-
-@dataclass(frozen=True)
-class LinksPage:
-    """One page of ``GET /v1/links``.
-
-    Attributes
-    ----------
-    total : int
-        The number of links of the app (not of this page).
-    records : list of dict
-        The page's link records, as the API sent them.
-    """
-
-    total: int
-    records: list[dict[str, Any]] = field(repr=False)
-
-    def __repr__(self) -> str:
-        return f"LinksPage(total={self.total}, records=<{len(self.records)} records>)"
 
 
 class _BasicAuth(requests.auth.HTTPBasicAuth):
@@ -78,39 +53,6 @@ class _BasicAuth(requests.auth.HTTPBasicAuth):
 
 def _mask(value: str) -> str:
     return value if len(value) <= 8 else f"{value[:4]}…{value[-4:]}"
-
-
-def _check_int(value: Any, name: str, low: int, high: int | None = None) -> int:
-    allowed = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be {allowed}; got {type(value).__name__} {value!r}")
-    if value < low or (high is not None and value > high):
-        raise ValueError(f"{name} must be {allowed}; got {value!r}")
-    return value
-
-
-def check_platform(platform: Any, name: str = "platform") -> str:
-    """Return ``platform`` if it is one of ``all``, ``ios``, ``android``, else raise ``ValueError``."""
-    if not isinstance(platform, str) or platform not in PLATFORMS:
-        raise ValueError(f"{name} must be one of 'all', 'ios', 'android'; got {platform!r}")
-    return platform
-
-
-def check_link_key(link_key: Any, name: str = "link_key") -> str:
-    """Return ``link_key`` if it is a non-empty string without control characters."""
-    if not isinstance(link_key, str):
-        raise TypeError(f"{name} must be a non-empty string; got {type(link_key).__name__} {link_key!r}")
-    if not link_key or not link_key.strip() or any(ord(ch) < 32 or ord(ch) == 127 for ch in link_key):
-        raise ValueError(f"{name} must be a non-empty string without control characters; got {link_key!r}")
-    return link_key
-
-
-def _path_segment(value: str) -> str:
-    """Percent-encode ``value`` as exactly one path segment ('/' included; '.' and '..' too)."""
-    encoded = quote(value, safe="")
-    if encoded in (".", ".."):
-        encoded = encoded.replace(".", "%2E")
-    return encoded
 
 
 class JMLinkClient:
@@ -170,7 +112,7 @@ class JMLinkClient:
                 )
         self.base_url = self._check_base_url(base_url)
         self.timeout = self._check_timeout(timeout)
-        self.max_retries = _check_int(max_retries, "max_retries", 0)
+        self.max_retries = check_int(max_retries, "max_retries", 0)
         for value, name in ((backoff_factor, "backoff_factor"), (backoff_max, "backoff_max")):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"{name} must be a number >= 0; got {value!r}")
@@ -274,10 +216,10 @@ class JMLinkClient:
         LinksPage
             ``total`` (links of the app) and the page's ``records``.
         """
-        _check_int(page_index, "page_index", 1)
-        _check_int(page_size, "page_size", 1, MAX_PAGE_SIZE)
+        check_int(page_index, "page_index", 1)
+        check_int(page_size, "page_size", 1, MAX_PAGE_SIZE)
         body = self._get("links", "/v1/links", {"page_index": page_index, "page_size": page_size})
-        return _parse_links_page(body)
+        return parse_links_page(body)
 
     def iter_links(self, page_size: int = 500) -> Iterator[dict[str, Any]]:
         """Yield every link of the app exactly once, paging through the listing.
@@ -292,7 +234,7 @@ class JMLinkClient:
         page_size : int, default 500
             Records per request, from 1 to 500.
         """
-        _check_int(page_size, "page_size", 1, MAX_PAGE_SIZE)
+        check_int(page_size, "page_size", 1, MAX_PAGE_SIZE)
         seen: set[Any] = set()
         for attempt in range(1, MAX_LISTING_PASSES + 1):
             totals: set[int] = set()
@@ -343,8 +285,8 @@ class JMLinkClient:
             raise ValueError(f"start_date must not be after end_date; got {start} > {end}")
         check_platform(platform)
         params = {"start_date": format_date(start), "end_date": format_date(end), "platform": platform}
-        body = self._get("stats", f"/v1/links/{_path_segment(link_key)}/stat", params)
-        return _parse_stat_rows(body)
+        body = self._get("stats", f"/v1/links/{path_segment(link_key)}/stat", params)
+        return parse_stat_rows(body)
 
     # -- transport --------------------------------------------------------------------------
     def _get(self, endpoint: str, path: str, params: dict[str, Any]) -> Any:
@@ -370,7 +312,7 @@ class JMLinkClient:
                              f" ({error.code})" if error is not None and error.code else "", elapsed_ms)
                 body = response.content
             if error is None:
-                return _json(body, response.status_code)
+                return parse_json(body, response.status_code)
             if isinstance(error, RateLimitError):
                 rate_limited += 1
                 if rate_limited > self.max_retries:
@@ -403,52 +345,3 @@ def _reason(exc: BaseException) -> str:
     """A short reason for a transport failure, without the request's headers."""
     text = str(exc)
     return text if len(text) <= 300 else text[:300] + "…"
-
-
-def _json(body: bytes | None, status: int) -> Any:
-    import json
-
-    try:
-        return json.loads(body or b"")
-    except ValueError:  # error_from_response already refuses non-JSON; this is a belt for braces
-        raise ResponseFormatError("expected a JSON object, got a body that is not JSON", http_status=status) from None
-
-
-def _parse_links_page(body: Any) -> LinksPage:
-    if not isinstance(body, dict) or "records" not in body or "total" not in body:
-        raise ResponseFormatError(f"GET /v1/links: expected an object with 'total' and 'records'; got {_shape(body)}")
-    total, records = body["total"], body["records"]
-    if isinstance(total, bool) or not isinstance(total, int) or total < 0:
-        raise ResponseFormatError(f"GET /v1/links: 'total' must be a non-negative integer; got {total!r}")
-    if records is None:
-        records = []
-    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        raise ResponseFormatError(f"GET /v1/links: 'records' must be a list of objects; got {_shape(records)}")
-    for record in records:
-        if "id" not in record or not isinstance(record.get("link_key"), str):
-            raise ResponseFormatError(f"GET /v1/links: a record lacks 'id' or 'link_key': {_shape(record)}")
-    return LinksPage(total=total, records=records)
-
-
-def _parse_stat_rows(body: Any) -> list[dict[str, Any]]:
-    if not isinstance(body, dict) or "data" not in body:
-        raise ResponseFormatError(f"stat answer: expected an object with 'data'; got {_shape(body)}")
-    rows = body["data"]
-    if rows is None:
-        return []
-    if not isinstance(rows, list):
-        raise ResponseFormatError(f"stat answer: 'data' must be a list; got {_shape(rows)}")
-    for row in rows:
-        if not isinstance(row, dict) or not isinstance(row.get("iday"), str):
-            raise ResponseFormatError(f"stat answer: each row needs an 'iday' string; got {_shape(row)}")
-        for counter in COUNTERS:
-            value = row.get(counter, 0)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ResponseFormatError(f"stat answer: {counter} must be a non-negative integer; "
-                                          f"got {value!r} on {row['iday']}")
-    return rows
-
-
-def _shape(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 120 else text[:120] + "…"

@@ -11,6 +11,7 @@ import requests
 
 import jmlink_analytics.client as client_module
 from jmlink_analytics import errors as e
+from jmlink_analytics._responses import parse_links_page, parse_stat_rows
 from jmlink_analytics.client import JMLinkClient, MissingCredentialsError
 
 START, END = "2024-06-01", "2024-06-30"
@@ -93,7 +94,7 @@ def test_documented_example_credentials_give_the_documented_header():
 
 
 def test_documented_example_bodies_parse_as_documented():
-    page = client_module._parse_links_page({
+    page = parse_links_page({
         "total": 2,
         "records": [
             {"id": 1, "link_key": "AAAA", "name": "test001", "channel": "QQ", "app_domain": "xxxxxx.jmlk.co",
@@ -108,7 +109,7 @@ def test_documented_example_bodies_parse_as_documented():
     })
     assert page.total == 2 and [r["link_key"] for r in page.records] == ["AAAA", "AAAB"]
     assert page.records[1]["share_title"] is None and page.records[1]["landing_page"] == ""
-    rows = client_module._parse_stat_rows({"data": [
+    rows = parse_stat_rows({"data": [
         {"iday": "2020-08-01", "exposure_count": 100000, "click_count": 100000, "open_count": 100000,
          "install_count": 100000},
         {"iday": "2020-08-02", "exposure_count": 200000, "click_count": 200000, "open_count": 200000,
@@ -123,7 +124,7 @@ def test_documented_example_bodies_parse_as_documented():
 ])
 def test_links_bodies_of_another_shape_are_format_errors(body):
     with pytest.raises(e.ResponseFormatError):
-        client_module._parse_links_page(body)
+        parse_links_page(body)
 
 
 @pytest.mark.parametrize("body", [
@@ -131,7 +132,7 @@ def test_links_bodies_of_another_shape_are_format_errors(body):
 ])
 def test_stat_bodies_of_another_shape_are_format_errors(body):
     with pytest.raises(e.ResponseFormatError):
-        client_module._parse_stat_rows(body)
+        parse_stat_rows(body)
 
 
 # -- every error code --------------------------------------------------------------------------
