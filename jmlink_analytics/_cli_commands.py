@@ -1,0 +1,216 @@
+"""What each ``jmlink-analytics`` command does, once its arguments are parsed (see :mod:`.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .client import JMLinkClient
+    from .store import Store
+
+__all__ = ["SANDBOX_OPTIONS", "CommandError", "UsageError", "default_cache_path", "run_cache", "run_links",
+           "run_report", "run_stats"]
+
+#: The app ``--sandbox`` serves: fixed, so runs are comparable; its "today" is the real today (UTC+8).
+SANDBOX_OPTIONS: dict[str, Any] = {"links": 120, "days": 180, "seed": 0}
+_SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".pq": "parquet"}
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for, found after parsing (exit status 2)."""
+
+
+class CommandError(Exception):
+    """A failure with a clear cause that is not the API's (exit status 1, no traceback)."""
+
+
+def default_cache_path() -> Path:
+    """The cache file used unless ``--cache`` or ``--no-cache`` says otherwise.
+
+    ``platformdirs.user_cache_dir("jmlink-analytics")`` / ``cache.sqlite3``: e.g.
+    ``~/.cache/jmlink-analytics/cache.sqlite3`` on Linux (``$XDG_CACHE_HOME`` honoured),
+    ``~/Library/Caches/jmlink-analytics/cache.sqlite3`` on macOS,
+    ``%LOCALAPPDATA%\\jmlink-analytics\\Cache\\cache.sqlite3`` on Windows.
+    """
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("jmlink-analytics", appauthor=False)) / "cache.sqlite3"
+
+
+def _status(args: argparse.Namespace, message: str) -> None:
+    """A progress line on stderr (none with ``--no-progress``)."""
+    if not args.no_progress:
+        print(message, file=sys.stderr, flush=True)
+
+
+def _progress(args: argparse.Namespace) -> bool | None:
+    return False if args.no_progress else None
+
+
+@contextlib.contextmanager
+def _connect(args: argparse.Namespace) -> Iterator[tuple[JMLinkClient, str]]:
+    """Yield a client and a description of the data source (never a credential)."""
+    if args.sandbox:
+        from .sandbox import Sandbox
+
+        with Sandbox(**SANDBOX_OPTIONS) as sandbox, sandbox.client() as client:
+            app = sandbox.app
+            yield client, (f"built-in sandbox app (synthetic data: {len(app.links)} links, seed "
+                           f"{SANDBOX_OPTIONS['seed']}, today {app.today:%Y-%m-%d})")
+        return
+    from .client import JMLinkClient, MissingCredentialsError
+
+    try:
+        client = JMLinkClient.from_env()
+    except MissingCredentialsError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"check JMLINK_BASE_URL: {exc}") from None
+    with client:
+        yield client, client.base_url
+
+
+def _store(args: argparse.Namespace) -> contextlib.AbstractContextManager[Store | None]:
+    """The cache for this run: ``--cache``, the default file, or none (``--no-cache``, or ``--sandbox``).
+
+    A ``--sandbox`` app listens on a new port each run, so caching it would only fill the cache.
+    """
+    if args.no_cache or (args.sandbox and args.cache is None):
+        return contextlib.nullcontext(None)
+    from .store import Store
+
+    return Store(args.cache if args.cache is not None else default_cache_path())
+
+
+def _span(args: argparse.Namespace) -> str:
+    platforms = "ios and android" if args.platform == "split" else args.platform
+    return f"{args.start:%Y-%m-%d} to {args.end:%Y-%m-%d}, platform {platforms}"
+
+
+# -- writing a table ---------------------------------------------------------------------------
+def _table_format(args: argparse.Namespace) -> str:
+    if args.format:
+        return args.format
+    return "csv" if args.out == "-" else _SUFFIX_FORMATS.get(Path(args.out).suffix.lower(), "csv")
+
+
+def _json_text(df: pd.DataFrame) -> str:
+    from ._csv import prepare_frame
+
+    return prepare_frame(df, sanitize=False).to_json(orient="records", force_ascii=False) + "\n"
+
+
+def _write_table(df: pd.DataFrame, args: argparse.Namespace, noun: str) -> None:
+    from ._csv import atomic_path, prepare_frame, to_csv
+
+    fmt = _table_format(args)
+    if args.out == "-":
+        text = prepare_frame(df).to_csv(index=False, lineterminator="\n") if fmt == "csv" else _json_text(df)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(text.encode("utf-8"))
+        sys.stdout.flush()
+        print(f"wrote {len(df):,} {noun} as {fmt.upper()} to stdout", file=sys.stderr)
+        return
+    path = Path(args.out).expanduser()
+    if fmt == "csv":
+        to_csv(df, path, encoding=args.encoding)
+    elif fmt == "json":
+        with atomic_path(path) as temp:
+            temp.write_text(_json_text(df), encoding="utf-8")
+    else:
+        from .report import write_parquet
+
+        write_parquet(df, path)
+    print(f"wrote {len(df):,} {noun} as {fmt.upper()} to {path}")
+
+
+# -- the commands ------------------------------------------------------------------------------
+def run_links(args: argparse.Namespace) -> int:
+    """``jmlink-analytics links``: every link of the app as a table."""
+    from .data import fetch_links
+
+    with _connect(args) as (client, source), _store(args) as store:
+        _status(args, f"listing the links of {source}...")
+        links = fetch_links(client, store=store)
+    _write_table(links, args, "links")
+    return 0
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    """``jmlink-analytics stats``: the tidy daily table."""
+    from .data import fetch_stats
+
+    with _connect(args) as (client, source), _store(args) as store:
+        which = f"{len(args.links)} link(s)" if args.links else "every link"
+        _status(args, f"fetching daily stats of {which} from {source}: {_span(args)}...")
+        stats = fetch_stats(client, args.links, start=args.start, end=args.end, platform=args.platforms,
+                            store=store, progress=_progress(args))
+    _write_table(stats, args, "rows")
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """``jmlink-analytics report``: fetch, analyse, write the report folder."""
+    from .data import fetch_links, fetch_stats
+    from .report import write_report
+
+    with _connect(args) as (client, source), _store(args) as store:
+        _status(args, f"listing the links of {source}...")
+        links = fetch_links(client, store=store)
+        if args.links:
+            unknown = sorted(set(args.links) - set(links["link_key"].dropna()))
+            if unknown:
+                raise UsageError(f"--links: no such link key(s) in the app: {', '.join(unknown)} "
+                                 "(`jmlink-analytics links` lists them)")
+            links = links[links["link_key"].isin(args.links)].reset_index(drop=True)
+        keys = list(dict.fromkeys(links["link_key"].dropna()))
+        if not keys:
+            raise CommandError(f"{source} has no links: there is nothing to report")
+        _status(args, f"fetching daily stats of {len(keys)} link(s): {_span(args)}...")
+        stats = fetch_stats(client, keys, start=args.start, end=args.end, platform=args.platforms,
+                            store=store, progress=_progress(args))
+    _status(args, f"writing the report to {args.out}...")
+    written = write_report(stats, links, args.out, encoding=args.encoding, formats=args.format, source=source)
+    where = f"; open {written['index.html']}" if "index.html" in written else ""
+    print(f"wrote {len(written)} files to {args.out}{where}")
+    return 0
+
+
+def run_cache(args: argparse.Namespace) -> int:
+    """``jmlink-analytics cache info|clear``."""
+    from .store import Store
+
+    path = (args.cache if args.cache is not None else default_cache_path()).expanduser()
+    if not path.exists():
+        print(f"no cache at {path}" + (" (nothing to clear)" if args.action == "clear" else ""))
+        return 0
+    with Store(path) as store:
+        if args.action == "clear":
+            store.clear()
+            print(f"cleared the cache {path}")
+            return 0
+        info = store.info()
+    span = f"{info.first_date} to {info.last_date}" if info.first_date else "none"
+    print(f"cache: {info.path}\n"
+          f"size: {_size(info.size_bytes)}\n"
+          f"apps: {info.apps:,}\n"
+          f"links: {info.links:,}\n"
+          f"stored days (link x platform x day): {info.rows:,}\n"
+          f"date span: {span}")
+    return 0
+
+
+def _size(n_bytes: int) -> str:
+    size = float(n_bytes)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return f"{n_bytes} bytes"  # pragma: no cover

@@ -1,0 +1,233 @@
+"""The report's ``index.html``: one self-contained page (inline CSS, charts as data URIs, no scripts).
+
+Every piece of data on the page (link names, channels, the source) is HTML-escaped: names
+are user input and may hold ``<``, ``>``, ``&`` or quotes.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import math
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ._report_data import ReportData
+
+__all__ = ["render_page"]
+
+_COUNTER_LABELS = {"exposure_count": "Exposures", "click_count": "Clicks", "open_count": "Opens",
+                   "install_count": "Installs"}
+_RATE_LABELS = {"ctr": "CTR (click / exposure)", "open_rate": "Open rate (open / click)",
+                "install_rate": "Install rate (install / click)"}
+_CHART_CAPTIONS = {
+    "trend": "Daily clicks of the top links",
+    "funnel": "The funnel: exposure → click → open → install",
+    "channels": "Clicks by channel",
+    "platforms": "Clicks on iOS and Android",
+    "heatmap": "Clicks per day of the top links",
+}
+_LABELS = {"link_key": "Link key", "name": "Name", "channel": "Channel", "platform": "Platform", "date": "Date",
+           **_COUNTER_LABELS, "ctr": "CTR", "open_rate": "Open rate",
+           "install_rate": "Install rate", "value": "Clicks", "expected": "Expected", "score": "Score"}
+
+_CSS = """
+body{font-family:-apple-system,"Segoe UI","PingFang SC","Hiragino Sans GB","Microsoft YaHei","Noto Sans CJK SC",
+"WenQuanYi Micro Hei",sans-serif;margin:0 auto;max-width:1180px;padding:24px;color:#1f2328;background:#fff}
+h1{font-size:26px;margin:0 0 6px}
+h2{font-size:20px;margin:32px 0 10px;border-bottom:1px solid #d0d7de;padding-bottom:4px}
+.meta{color:#57606a;margin:2px 0}.note{color:#57606a;font-size:13px}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(200px,1fr));gap:12px;margin-top:18px}
+.card{border:1px solid #d0d7de;border-radius:8px;padding:12px 14px}
+.card .label{font-size:13px;color:#57606a}.card .value{font-size:24px;font-weight:600;margin:4px 0}
+.card .change{font-size:12px;color:#57606a}.up{color:#1a7f37}.down{color:#cf222e}
+figure{margin:16px 0}figure img{max-width:100%;height:auto;border:1px solid #eaeef2}
+figcaption{font-size:13px;color:#57606a}
+table{border-collapse:collapse;font-size:13px;margin:8px 0 4px}
+th,td{padding:4px 10px;border-bottom:1px solid #eaeef2;text-align:left;white-space:nowrap}
+th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.scroll{overflow-x:auto}code{font-size:12px}
+"""
+
+
+# -- cell formats ------------------------------------------------------------------------------
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN, NaT, pd.NA (raises TypeError for pd.NA)
+    except TypeError:
+        return True
+
+
+def _fmt_int(value: Any) -> str:
+    return "–" if _missing(value) else f"{round(float(value)):,}"
+
+
+def _fmt_rate(value: Any) -> str:
+    return "–" if _missing(value) or math.isinf(float(value)) else f"{float(value):.2%}"
+
+
+def _fmt_change(value: Any) -> str:
+    return "–" if _missing(value) or math.isinf(float(value)) else f"{float(value):+.1%}"
+
+
+def _fmt_float(value: Any) -> str:
+    return "–" if _missing(value) else f"{float(value):,.1f}"
+
+
+def _fmt_score(value: Any) -> str:
+    return "–" if _missing(value) else f"{float(value):+.1f}"
+
+
+def _fmt_date(value: Any) -> str:
+    return "–" if _missing(value) else f"{value:%Y-%m-%d}"
+
+
+def _fmt_text(value: Any) -> str:
+    return "–" if _missing(value) else str(value)
+
+
+def _kind(column: str) -> tuple[Any, bool]:
+    """(formatter, right-aligned) for a column of the report's tables."""
+    if column.endswith("_pct_change"):
+        return _fmt_change, True
+    if column == "date":
+        return _fmt_date, False
+    if column == "score":
+        return _fmt_score, True
+    if column == "expected":
+        return _fmt_float, True
+    if any(column.startswith(rate) for rate in _RATE_LABELS):
+        return _fmt_rate, True
+    if column == "value" or any(column.startswith(counter) for counter in _COUNTER_LABELS):
+        return _fmt_int, True
+    return _fmt_text, False
+
+
+def _label(column: str) -> str:
+    if column in _LABELS:
+        return _LABELS[column]
+    for suffix, text in (("_pct_change", "change %"), ("_change", "change"), ("_current", "current"),
+                         ("_previous", "previous")):
+        if column.endswith(suffix):
+            return f"{_label(column[: -len(suffix)])} {text}"
+    return column
+
+
+def table_html(df: pd.DataFrame, columns: list[str], *, top: int) -> str:
+    """An escaped HTML table of the first ``top`` rows of ``df`` (only the ``columns`` it has)."""
+    columns = [c for c in columns if c in df.columns]
+    kinds = [_kind(c) for c in columns]
+    head = "".join(f"<th>{escape(_label(c))}</th>" for c in columns)
+    rows = []
+    for record in df[columns].head(top).itertuples(index=False, name=None):
+        cells = "".join(f'<td class="num">{escape(fmt(v))}</td>' if right else f"<td>{escape(fmt(v))}</td>"
+                        for v, (fmt, right) in zip(record, kinds, strict=True))
+        rows.append(f"<tr>{cells}</tr>")
+    more = f'<p class="note">The first {top:,} of {len(df):,} rows.</p>' if len(df) > top else ""
+    if not rows:
+        return '<p class="note">None.</p>'
+    body = "".join(rows)
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{more}'
+
+
+# -- page parts --------------------------------------------------------------------------------
+def _span(window: tuple[dt.date, dt.date]) -> str:
+    return f"{window[0]:%Y-%m-%d} to {window[1]:%Y-%m-%d}"
+
+
+def _cards(data: ReportData) -> str:
+    cards = []
+    for metric, label in (*_COUNTER_LABELS.items(), *_RATE_LABELS.items()):
+        is_rate = metric in _RATE_LABELS
+        value = (_fmt_rate if is_rate else _fmt_int)(data.totals[metric])
+        change = ""
+        if data.current_totals is not None and data.previous_totals is not None:
+            now, before = data.current_totals[metric], data.previous_totals[metric]
+            days = (data.current[1] - data.current[0]).days + 1
+            if is_rate:
+                delta = now - before if not (_missing(now) or _missing(before)) else float("nan")
+                text = "–" if _missing(delta) else f"{delta * 100:+.2f} points"
+            else:
+                delta = (now - before) / before if before else float("nan")
+                text = _fmt_change(delta)
+            css = "" if _missing(delta) or delta == 0 else (" up" if delta > 0 else " down")
+            shown = (_fmt_rate if is_rate else _fmt_int)(now)
+            change = (f'<div class="change">last {days} complete days: {escape(shown)} '
+                      f'(<span class="{css.strip()}">{escape(text)}</span> vs the {days} before)</div>')
+        cards.append(f'<div class="card"><div class="label">{escape(label)}</div>'
+                     f'<div class="value">{escape(value)}</div>{change}</div>')
+    return f'<section class="cards">{"".join(cards)}</section>'
+
+
+def _charts(data: ReportData) -> str:
+    figures = []
+    for name, png in data.charts.items():
+        uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        caption = escape(_CHART_CAPTIONS.get(name, name))
+        figures.append(f'<figure><img src="{uri}" alt="{caption}"><figcaption>{caption}</figcaption></figure>')
+    return "<h2>Charts</h2>" + "".join(figures) if figures else ""
+
+
+def _tables(data: ReportData, top: int) -> str:
+    counters_rates = [*_COUNTER_LABELS, *_RATE_LABELS]
+    tables = data.tables
+    parts = []
+    if "summary_by_channel" in tables:
+        parts.append("<h2>Channels</h2>" + table_html(tables["summary_by_channel"], ["channel", *counters_rates],
+                                                        top=top))
+    if "summary_by_platform" in tables:
+        parts.append("<h2>Platforms</h2>" + table_html(tables["summary_by_platform"], ["platform", *counters_rates],
+                                                         top=top))
+    parts.append("<h2>Top links by clicks</h2>" + table_html(
+        tables["summary_by_link"], ["link_key", "name", "channel", *counters_rates], top=top))
+    if "period_comparison" in tables and data.current is not None and data.previous is not None:
+        comparison = tables["period_comparison"]
+        if "click_count_change" in comparison.columns:
+            comparison = comparison.reindex(comparison["click_count_change"].abs()
+                                            .sort_values(ascending=False, kind="stable").index)
+        columns = ["link_key", "name", "channel"]
+        for metric in ("click_count", "install_count"):
+            columns += [f"{metric}_previous", f"{metric}_current", f"{metric}_pct_change"]
+        parts.append(f"<h2>Biggest changes: {escape(_span(data.current))} vs {escape(_span(data.previous))}</h2>"
+                     '<p class="note">Links sorted by the size of their change in clicks; complete days only.</p>'
+                     + table_html(comparison, columns, top=top))
+    parts.append("<h2>Anomalies in daily clicks</h2>"
+                 '<p class="note">Days far from the link\'s rolling median (robust z-score; partial days ignored).</p>'
+                 + table_html(tables["anomalies"], ["link_key", "name", "channel", "date", "value", "expected",
+                                                    "score"], top=top))
+    return "".join(parts)
+
+
+def render_page(data: ReportData, *, top: int = 20) -> str:
+    """The report page as HTML text (UTF-8, self-contained)."""
+    days = (data.end - data.start).days + 1
+    title = f"JMLink report: {_span((data.start, data.end))}"
+    source = escape(data.source) if data.source else "not stated"
+    made = data.generated_at.strftime("%Y-%m-%d %H:%M") + " (UTC+8)"
+    partial = ""
+    if data.partial_days:
+        shown = ", ".join(f"{d:%Y-%m-%d}" for d in data.partial_days)
+        partial = (f'<p class="note">Partial days (may still grow): {escape(shown)}. They count in the totals, '
+                   "not in the comparison or the anomalies.</p>")
+    bom = " with a byte-order mark (for Excel)" if data.encoding == "utf-8-sig" else " without a byte-order mark"
+    files = "".join(f"<li><code>{escape(name)}</code></li>" for name in data.files)
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        f"<header><h1>{escape(title)}</h1>"
+        f'<p class="meta">{days:,} days · {data.n_links:,} links · platforms: {escape(data.platforms)}</p>'
+        f'<p class="meta">Data source: {source}</p>'
+        f'<p class="meta">Made {escape(made)} by jmlink-analytics {escape(__version__)}</p></header>\n'
+        f"{_cards(data)}\n{partial}\n{_charts(data)}\n{_tables(data, top)}\n"
+        f"<h2>Files in this report</h2><ul>{files}</ul>\n"
+        f'<p class="note">CSV files are UTF-8{bom}; text cells that would start a spreadsheet formula '
+        "begin with a ' quote.</p>\n</body>\n</html>\n"
+    )

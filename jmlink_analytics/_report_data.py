@@ -1,0 +1,211 @@
+"""The analysis behind a report: the overall numbers, the tables and the headline figures.
+
+:func:`analyse` turns the stats and links tables into a :class:`ReportData`, which
+:mod:`.report` writes as files and :mod:`._html` shows as a page. It calls :mod:`.metrics`
+and nothing that writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ._dates import CHINA_TZ
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["COMPARISON_DAYS", "COUNTERS", "RATES", "ReportData", "analyse"]
+
+logger = logging.getLogger("jmlink_analytics")
+
+COUNTERS = ("exposure_count", "click_count", "open_count", "install_count")
+RATES = ("ctr", "open_rate", "install_rate")
+#: The length of the "current" window of the period comparison, when the data hold two of them.
+COMPARISON_DAYS = 7
+_NO_CHANNEL = "(none)"
+
+
+@dataclass
+class ReportData:
+    """Everything the page shows; the tables are also the CSV files."""
+
+    start: dt.date
+    end: dt.date
+    source: str | None
+    generated_at: dt.datetime
+    platforms: str
+    n_links: int
+    partial_days: list[dt.date]
+    totals: dict[str, float]
+    current_totals: dict[str, float] | None = None
+    previous_totals: dict[str, float] | None = None
+    current: tuple[dt.date, dt.date] | None = None
+    previous: tuple[dt.date, dt.date] | None = None
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    charts: dict[str, bytes] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    encoding: str = "utf-8-sig"
+    overall: Any = None  # the overall stats (see _split_platforms), the ios/android rows, the link labels
+    split: Any = None
+    names: Any = None
+
+
+def _clean_source(source: Any) -> str | None:
+    """The data source as shown on the page: text, with any user:password@ of a URL removed."""
+    if source is None:
+        return None
+    from urllib.parse import urlsplit, urlunsplit
+
+    text = str(source)
+    try:
+        parts = urlsplit(text)
+        if parts.username or parts.password:
+            host = parts.hostname or ""
+            netloc = f"{host}:{parts.port}" if parts.port else host
+            text = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    except ValueError:
+        pass
+    return text
+
+
+def _split_platforms(stats: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None, str]:
+    """(the overall table, the ios/android table when both are there, a label of what overall means)."""
+    import pandas as pd
+
+    present = set(stats["platform"].astype(str).unique())
+    both = {"ios", "android"} <= present
+    split = stats[stats["platform"].isin(["ios", "android"])].reset_index(drop=True) if both else None
+    if "all" in present:
+        return stats[stats["platform"] == "all"].reset_index(drop=True), split, "all platforms"
+    if not both:
+        only = next(iter(sorted(present)))
+        return stats.reset_index(drop=True), None, f"{only} only"
+    grouped = split.groupby(["link_key", "date"], observed=True, sort=True)
+    overall = grouped[list(COUNTERS)].sum().reset_index()
+    overall["is_partial"] = (grouped["is_partial"].any().to_numpy() if "is_partial" in split.columns
+                             else False)
+    overall.insert(1, "platform", pd.Categorical(["all"] * len(overall), categories=stats["platform"].cat.categories
+                                                 if isinstance(stats["platform"].dtype, pd.CategoricalDtype)
+                                                 else ["all", "ios", "android"]))
+    return overall, split, "iOS + Android"
+
+
+def _report_links(links: pd.DataFrame | None, stats: pd.DataFrame) -> pd.DataFrame:
+    """The links with a readable channel label (missing or empty -> "(none)") for the summaries."""
+    import pandas as pd
+
+    if links is None:
+        frame = pd.DataFrame({"link_key": pd.unique(stats["link_key"].astype(str))})
+        frame["name"] = pd.NA
+        frame["channel"] = _NO_CHANNEL
+        return frame
+    frame = links.drop_duplicates("link_key").copy()
+    for column in ("name", "channel"):
+        if column not in frame.columns:
+            frame[column] = pd.NA
+    channel = frame["channel"].astype(object)
+    frame["channel"] = channel.where(channel.notna() & (channel.astype(str).str.strip() != ""), _NO_CHANNEL)
+    frame["channel"] = frame["channel"].astype("category")
+    return frame
+
+
+def _with_names(table: pd.DataFrame, names: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with the link's name and channel right after ``link_key``."""
+    if "link_key" not in table.columns:
+        return table
+    keys = table["link_key"].astype(str)
+    lookup = names.assign(link_key=names["link_key"].astype(str)).set_index("link_key")
+    out = table.copy()
+    position = out.columns.get_loc("link_key") + 1
+    for offset, column in enumerate(("name", "channel")):
+        if column not in out.columns:
+            out.insert(position + offset, column, keys.map(lookup[column]).astype(object).to_numpy())
+    return out
+
+
+def _comparison_windows(overall: pd.DataFrame) -> tuple[tuple[dt.date, dt.date], tuple[dt.date, dt.date]] | None:
+    """The last ``COMPARISON_DAYS`` complete days vs the same length before (or half the days when fewer).
+
+    Partial days (today, yesterday) are left out, so a still-growing day never reads as a drop.
+    """
+    dates = overall["date"]
+    if "is_partial" in overall.columns and (~overall["is_partial"]).any():
+        dates = dates[~overall["is_partial"].astype(bool)]
+    first, last = dates.min().date(), dates.max().date()
+    n_days = (last - first).days + 1
+    length = COMPARISON_DAYS if n_days >= 2 * COMPARISON_DAYS else n_days // 2
+    if length < 1:
+        return None
+    one = dt.timedelta(days=1)
+    current = (last - (length - 1) * one, last)
+    previous = (current[0] - length * one, current[0] - one)
+    return current, previous
+
+
+def _totals(frame: pd.DataFrame, window: tuple[dt.date, dt.date] | None = None) -> dict[str, float]:
+    import pandas as pd
+
+    if window is not None:
+        frame = frame[(frame["date"] >= pd.Timestamp(window[0])) & (frame["date"] <= pd.Timestamp(window[1]))]
+    sums = {c: float(frame[c].sum()) for c in COUNTERS}
+    ratio = {"ctr": ("click_count", "exposure_count"), "open_rate": ("open_count", "click_count"),
+             "install_rate": ("install_count", "click_count")}
+    for rate, (num, den) in ratio.items():
+        sums[rate] = sums[num] / sums[den] if sums[den] else float("nan")
+    return sums
+
+
+def analyse(stats: pd.DataFrame, links: pd.DataFrame | None, source: str | None) -> ReportData:
+    """Run the report's analysis.
+
+    Parameters
+    ----------
+    stats : pandas.DataFrame
+        The tidy stats table (any platforms; checked by the caller).
+    links : pandas.DataFrame or None
+        The links table, for names and channels.
+    source : str or None
+        Where the data came from, for the page (credentials in a URL are removed).
+
+    Returns
+    -------
+    ReportData
+        The tables (``links``, ``daily``, the summaries, ``period_comparison`` when the
+        range holds two windows, ``anomalies``), the headline totals and the windows.
+    """
+    import pandas as pd
+
+    from . import metrics
+
+    overall, split, platforms = _split_platforms(stats)
+    names = _report_links(links, stats)
+    dates = stats["date"]
+    partial = sorted({d.date() for d in dates[stats["is_partial"].astype(bool)]}) if "is_partial" in stats else []
+    data = ReportData(start=dates.min().date(), end=dates.max().date(), source=_clean_source(source),
+                      generated_at=dt.datetime.now(CHINA_TZ), platforms=platforms,
+                      n_links=int(stats["link_key"].nunique()), partial_days=partial, totals=_totals(overall))
+    tables = data.tables
+    if links is not None:
+        tables["links"] = links
+    daily = _with_names(metrics.add_rates(stats), names)
+    tables["daily"] = daily
+    tables["summary_by_link"] = _with_names(metrics.summarize(overall, by="link_key"), names)
+    tables["summary_by_channel"] = metrics.summarize(overall, by="channel", links=names)
+    if split is not None:
+        tables["summary_by_platform"] = metrics.summarize(split, by="platform")
+    windows = _comparison_windows(overall)
+    if windows is not None:
+        data.current, data.previous = windows
+        data.previous_totals = _totals(overall, data.previous)
+        data.current_totals = _totals(overall, data.current)
+        comparison = metrics.compare_periods(overall, tuple(pd.Timestamp(d) for d in data.current),
+                                             tuple(pd.Timestamp(d) for d in data.previous), by="link_key")
+        tables["period_comparison"] = _with_names(comparison, names)
+    else:
+        logger.info("write_report: %s to %s is too short for a period comparison", data.start, data.end)
+    tables["anomalies"] = _with_names(metrics.find_anomalies(overall, "click_count", by="link_key"), names)
+    data.overall, data.split, data.names = overall, split, names
+    return data

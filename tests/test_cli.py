@@ -1,0 +1,306 @@
+"""The `jmlink-analytics` command: every command and every exit status, as a user runs it.
+
+Most tests run the command as a subprocess (`python -m jmlink_analytics`, once the console
+script), against `--sandbox` or against the shared test sandbox through JMLINK_* variables.
+Finer argument checks run `cli.main` / `cli.parse_args` in-process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from jmlink_analytics import cli
+from jmlink_analytics._cli_commands import SANDBOX_OPTIONS
+from jmlink_analytics._dates import china_today
+from jmlink_analytics.client import JMLinkClient
+from jmlink_analytics.sandbox import SyntheticApp
+from jmlink_analytics.store import Store
+
+BOM = b"\xef\xbb\xbf"
+CONSOLE_SCRIPT = Path(sys.executable).with_name("jmlink-analytics")
+
+
+@pytest.fixture
+def clean_env(tmp_path):
+    """The test's environment without JMLINK_* variables, with the user cache dir under tmp_path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JMLINK_")}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "xdg-cache")
+    env["PYTHONIOENCODING"] = "ascii"  # output must not depend on the locale's encoding
+    return env
+
+
+@pytest.fixture
+def api_env(clean_env, sandbox):
+    """Credentials of the shared test sandbox (12 links, today 2024-06-30) in the environment."""
+    return {**clean_env, "JMLINK_APP_KEY": sandbox.app_key, "JMLINK_MASTER_SECRET": sandbox.master_secret,
+            "JMLINK_BASE_URL": sandbox.base_url}
+
+
+@pytest.fixture(scope="module")
+def sandbox_keys():
+    """Link keys of the app `--sandbox` serves today (the same synthetic app, built without a server)."""
+    return [link["link_key"] for link in SyntheticApp(**SANDBOX_OPTIONS).links]
+
+
+def run(args, env, *, command=None, timeout=90):
+    result = subprocess.run(command or [sys.executable, "-m", "jmlink_analytics", *args], env=env,
+                            capture_output=True, timeout=timeout)
+    return result.returncode, result.stdout, result.stderr.decode("utf-8")
+
+
+def test_links_on_the_sandbox_go_to_stdout_as_csv(clean_env):
+    status, out, err = run(["links", "--sandbox", "--no-progress"], clean_env)
+    assert status == 0, err
+    assert not out.startswith(BOM)  # CSV on stdout: no BOM
+    links = pd.read_csv(io.BytesIO(out), keep_default_na=False)
+    assert len(links) == SANDBOX_OPTIONS["links"]
+    assert list(links.columns[:4]) == ["id", "link_key", "name", "channel"]
+    assert links["id"].is_unique
+    assert err.strip().splitlines() == [f"wrote {SANDBOX_OPTIONS['links']} links as CSV to stdout"]
+
+
+def test_stats_on_the_sandbox_as_json_shows_progress_on_stderr(clean_env, sandbox_keys):
+    keys = sandbox_keys[:5]
+    status, out, err = run(["stats", "--sandbox", "--links", ",".join(keys), "--days", "3", "--platform", "split",
+                            "--format", "json"], clean_env)
+    assert status == 0, err
+    rows = json.loads(out.decode("utf-8"))
+    today = china_today()
+    assert len(rows) == 5 * 2 * 3
+    assert {r["link_key"] for r in rows} == set(keys)
+    assert {r["platform"] for r in rows} == {"ios", "android"}
+    assert {r["date"] for r in rows} == {f"{today - dt.timedelta(days=d):%Y-%m-%d}" for d in range(3)}
+    assert all(isinstance(r["click_count"], int) for r in rows)
+    assert "fetching daily stats of 5 link(s)" in err  # the status line
+    assert "jmlink stats" in err and "10/10" in err  # the progress bar: 10 requests
+    assert err.strip().splitlines()[-1] == "wrote 30 rows as JSON to stdout"
+
+
+def test_report_on_the_sandbox_through_the_console_script(clean_env, sandbox_keys, tmp_path):
+    out_dir = tmp_path / "weekly report"
+    command = [str(CONSOLE_SCRIPT), "report", "--sandbox", "--days", "20", "--links", ",".join(sandbox_keys[:4]),
+               "--out", str(out_dir), "--no-progress"]
+    status, out, err = run([], clean_env, command=command)
+    assert status == 0, err
+    assert err == ""  # no progress, no warning
+    for name in ("links.csv", "daily.csv", "summary_by_link.csv", "summary_by_channel.csv",
+                 "summary_by_platform.csv", "period_comparison.csv", "anomalies.csv", "index.html",
+                 "charts/trend.png", "charts/platforms.png"):
+        assert (out_dir / name).is_file(), name
+    assert len(pd.read_csv(out_dir / "links.csv", encoding="utf-8-sig")) == 4
+    assert len(pd.read_csv(out_dir / "daily.csv", encoding="utf-8-sig")) == 4 * 2 * 20
+    assert "sandbox" in (out_dir / "index.html").read_text(encoding="utf-8")
+    assert out.decode("utf-8").strip() == f"wrote 13 files to {out_dir}; open {out_dir / 'index.html'}"
+
+
+def test_stats_from_the_environment_to_a_file_and_the_default_cache(api_env, sandbox, tmp_path):
+    keys = [link["link_key"] for link in sandbox.app.links[:2]]
+    target = tmp_path / "out" / "stats.csv"
+    status, out, err = run(["stats", "--start", "2024-06-20", "--end", "2024-06-30", "--links", ",".join(keys),
+                            "--out", str(target)], api_env)
+    assert status == 0, err
+    assert out.decode("utf-8").strip() == f"wrote 22 rows as CSV to {target}"  # the final line: data went to a file
+    assert target.read_bytes().startswith(BOM)
+    stats = pd.read_csv(target, encoding="utf-8-sig")
+    assert len(stats) == 2 * 11 and set(stats["platform"]) == {"all"}
+    assert stats["date"].min() == "2024-06-20" and stats["date"].max() == "2024-06-30"
+    assert sandbox.master_secret not in err + out.decode("utf-8")
+
+    cache_file = Path(api_env["XDG_CACHE_HOME"]) / "jmlink-analytics" / "cache.sqlite3"
+    assert cache_file.is_file()
+    status, out, err = run(["cache", "info"], api_env)
+    assert status == 0, err
+    text = out.decode("utf-8")
+    assert str(cache_file) in text and "stored days (link x platform x day): 22" in text
+    assert "date span: 2024-06-20 to 2024-06-30" in text
+
+    status, out, err = run(["cache", "clear"], api_env)
+    assert status == 0, err
+    assert f"cleared the cache {cache_file}" in out.decode("utf-8")
+    with Store(cache_file) as store:
+        assert store.info().rows == 0 and store.info().links == 0
+
+
+def test_the_sandbox_command_serves_until_interrupted(clean_env):
+    process = subprocess.Popen([sys.executable, "-m", "jmlink_analytics", "sandbox", "--links", "5", "--days", "10",
+                                "--seed", "3"], env=clean_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        variables = {}
+        for line in process.stdout:
+            if line.startswith("export "):
+                variables = dict(part.split("=", 1) for part in line.split()[1:])
+                break
+        assert set(variables) == {"JMLINK_APP_KEY", "JMLINK_MASTER_SECRET", "JMLINK_BASE_URL"}
+        client = JMLinkClient.from_env(variables)
+        with client:
+            assert client.get_links_page().total == 5
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+        process.stderr.close()
+
+
+def test_a_bad_date_is_a_usage_error(clean_env):
+    status, out, err = run(["stats", "--sandbox", "--start", "2024-02-30"], clean_env)
+    assert status == 2
+    assert "usage: jmlink-analytics stats" in err
+    assert "argument --start: expected a real date as YYYY-MM-DD; got '2024-02-30'" in err
+    assert out == b""
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["stats", "--platform", "web"], "argument --platform: invalid choice: 'web'"),
+    (["stats", "--days", "0"], "argument --days: expected a whole number of days >= 1"),
+    (["stats", "--days", "3", "--start", "2024-06-01"], "argument --start: not allowed with argument --days"),
+    (["stats", "--start", "2024-06-10", "--end", "2024-06-01"], "--start 2024-06-10 is after --end 2024-06-01"),
+    (["stats", "--links", " , "], "argument --links: expected link keys"),
+    (["report", "--format", "csv,pdf"], "argument --format: expected one or more of csv, png, html, parquet"),
+    (["links", "--format", "parquet"], "--format parquet needs --out FILE"),
+    (["links", "--cache", "a.sqlite3", "--no-cache"], "not allowed with argument --cache"),
+    (["links", "--master-secret", "x"], "unrecognized arguments: --master-secret"),
+    (["cache", "drop"], "argument action: invalid choice: 'drop'"),
+])
+def test_usage_errors_exit_2_with_argparse_message(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_dates_and_platforms_are_resolved():
+    today = china_today()
+    args = cli.parse_args(["stats", "--days", "7"])
+    assert (args.start, args.end, args.platforms) == (today - dt.timedelta(days=6), today, "all")
+    args = cli.parse_args(["report", "--end", "2024-06-30", "--days", "30"])
+    assert (args.start, args.end, args.platforms) == (dt.date(2024, 6, 1), dt.date(2024, 6, 30), ["ios", "android"])
+    args = cli.parse_args(["stats", "--start", "2024-06-01", "--platform", "ios", "--links", "a, b,a"])
+    assert (args.start, args.end, args.platforms, args.links) == (dt.date(2024, 6, 1), today, "ios", ["a", "b"])
+    assert cli.parse_args(["stats"]).start == today - dt.timedelta(days=cli.DEFAULT_DAYS - 1)
+    assert cli.parse_args(["report", "--format", "html,PARQUET"]).format == ("html", "parquet")
+
+
+def test_missing_credentials_exit_3_naming_both_variables_and_the_sandbox(clean_env):
+    status, out, err = run(["links"], {**clean_env, "JMLINK_APP_KEY": "only-the-key"})
+    assert status == 3
+    assert out == b""
+    assert "JMLINK_APP_KEY" in err and "JMLINK_MASTER_SECRET" in err and "--sandbox" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_rejected_credentials_exit_3(api_env):
+    wrong = "not-the-secret-0123456789"
+    status, out, err = run(["links", "--no-cache"], {**api_env, "JMLINK_MASTER_SECRET": wrong})
+    assert status == 3
+    assert "3002" in err and "auth failed" in err and "JMLINK_MASTER_SECRET" in err
+    assert wrong not in err and "Traceback" not in err and out == b""
+
+
+def test_other_api_errors_exit_4_with_the_code_and_message(api_env, sandbox):
+    status, out, err = run(["stats", "--no-cache", "--start", "2024-06-01", "--end", "2024-06-02"],
+                           {**api_env, "JMLINK_APP_KEY": sandbox.novip_app_key})
+    assert status == 4
+    assert "3010" in err and "this is vip function" in err
+    assert "Traceback" not in err and out == b""
+
+
+def test_a_blacklisted_app_exits_4(api_env, sandbox, monkeypatch, capsys):
+    for name, value in api_env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("JMLINK_APP_KEY", sandbox.blacklisted_app_key)
+    assert cli.main(["links", "--no-cache"]) == cli.EXIT_API
+    err = capsys.readouterr().err
+    assert "3009" in err and "app in black" in err
+
+
+def test_an_unknown_link_key_in_a_report_is_a_usage_error(api_env, monkeypatch, capsys, tmp_path):
+    for name, value in api_env.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["report", "--no-cache", "--links", "nope", "--out", str(tmp_path / "r")]) == cli.EXIT_USAGE
+    assert "no such link key(s) in the app: nope" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_an_unusable_cache_exits_1_without_a_traceback(api_env, tmp_path):
+    junk = tmp_path / "junk.sqlite3"
+    junk.write_bytes(b"this is not a database" * 100)
+    status, out, err = run(["links", "--cache", str(junk)], api_env)
+    assert status == 1 and out == b""
+    assert "not a jmlink-analytics cache" in err and "Traceback" not in err
+
+
+def test_verbose_shows_the_traceback_and_unexpected_errors_exit_1(api_env, monkeypatch, capsys):
+    for name, value in api_env.items():
+        monkeypatch.setenv(name, value)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("something broke")
+
+    monkeypatch.setattr("jmlink_analytics.data.fetch_links", broken)
+    assert cli.main(["links", "--no-cache"]) == cli.EXIT_UNEXPECTED
+    err = capsys.readouterr().err
+    assert "unexpected RuntimeError: something broke" in err and "-v" in err and "Traceback" not in err
+    assert cli.main(["links", "--no-cache", "-v"]) == cli.EXIT_UNEXPECTED
+    assert "Traceback (most recent call last)" in capsys.readouterr().err
+
+
+def test_links_as_parquet_and_json_files(api_env, sandbox, monkeypatch, tmp_path, capsys):
+    for name, value in api_env.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["links", "--no-cache", "--out", str(tmp_path / "links.parquet")]) == 0
+    links = pd.read_parquet(tmp_path / "links.parquet")
+    assert links["link_key"].tolist() == [link["link_key"] for link in sandbox.app.links]
+    assert cli.main(["links", "--no-cache", "--out", str(tmp_path / "links.json"), "--no-progress"]) == 0
+    records = json.loads((tmp_path / "links.json").read_text(encoding="utf-8"))
+    assert [r["name"] for r in records] == [link["name"] for link in sandbox.app.links]
+    out = capsys.readouterr().out
+    assert f"as PARQUET to {tmp_path / 'links.parquet'}" in out and f"as JSON to {tmp_path / 'links.json'}" in out
+
+
+def test_the_cache_commands_on_a_missing_cache_touch_nothing(tmp_path, capsys):
+    path = tmp_path / "none" / "cache.sqlite3"
+    assert cli.main(["cache", "info", "--cache", str(path)]) == 0
+    assert cli.main(["cache", "clear", "--cache", str(path)]) == 0
+    assert f"no cache at {path}" in capsys.readouterr().out
+    assert not path.parent.exists()
+
+
+def test_an_app_without_links_has_no_report_and_exits_1(make_sandbox, clean_env, monkeypatch, capsys, tmp_path):
+    empty = make_sandbox(links=0)
+    for name, value in {"JMLINK_APP_KEY": empty.app_key, "JMLINK_MASTER_SECRET": empty.master_secret,
+                        "JMLINK_BASE_URL": empty.base_url}.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["report", "--no-cache", "--out", str(tmp_path / "r")]) == cli.EXIT_UNEXPECTED
+    assert "has no links: there is nothing to report" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_csv_files_without_a_bom_on_request(api_env, monkeypatch, tmp_path):
+    for name, value in api_env.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["links", "--no-cache", "--out", str(tmp_path / "a.csv"), "--encoding", "utf-8"]) == 0
+    assert cli.main(["links", "--no-cache", "--out", str(tmp_path / "b.csv")]) == 0
+    assert (tmp_path / "a.csv").read_bytes().startswith(b"id,link_key,")
+    assert (tmp_path / "b.csv").read_bytes().startswith(BOM + b"id,link_key,")
+
+
+def test_missing_credentials_create_no_cache(clean_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", clean_env["XDG_CACHE_HOME"])
+    for name in ("JMLINK_APP_KEY", "JMLINK_MASTER_SECRET", "JMLINK_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    assert cli.main(["links"]) == cli.EXIT_AUTH
+    assert not (tmp_path / "xdg-cache").exists()

@@ -1,0 +1,173 @@
+"""to_csv: what Excel users rely on (BOM, no formula injection, plain dates, Chinese) and atomic replacement."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jmlink_analytics import to_csv
+
+BOM = b"\xef\xbb\xbf"
+
+
+def _rows(path, encoding="utf-8-sig"):
+    """The file's cells as text, exactly as written (no type inference)."""
+    with open(path, encoding=encoding, newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def test_bom_by_default_and_absent_with_plain_utf8(tmp_path):
+    df = pd.DataFrame({"name": ["微信推广"], "clicks": [3]})
+    with_bom = to_csv(df, tmp_path / "a.csv")
+    without = to_csv(df, tmp_path / "b.csv", encoding="utf-8")
+    assert with_bom.read_bytes().startswith(BOM + b"name,clicks")
+    assert without.read_bytes().startswith(b"name,clicks")
+    assert BOM not in without.read_bytes()
+    assert with_bom == tmp_path / "a.csv"
+
+
+@pytest.mark.parametrize("encoding", ["UTF8", "utf_8_sig", "UTF-8-SIG"])
+def test_encoding_aliases_are_accepted(tmp_path, encoding):
+    path = to_csv(pd.DataFrame({"a": [1]}), tmp_path / "a.csv", encoding=encoding)
+    assert path.read_bytes().startswith(BOM) == ("sig" in encoding.lower())
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "gbk", "no-such-codec", "utf-16"])
+def test_other_encodings_are_refused_naming_the_allowed_ones(tmp_path, encoding):
+    with pytest.raises(ValueError, match="utf-8-sig.*utf-8"):
+        to_csv(pd.DataFrame({"a": [1]}), tmp_path / "a.csv", encoding=encoding)
+    assert not (tmp_path / "a.csv").exists()
+
+
+@pytest.mark.parametrize("text", ["=1+1", "+86 138", "-2", "@SUM(A1)", "\tcmd", "\rcmd", "＝1+1"])
+def test_text_cells_that_start_a_formula_are_neutralized(tmp_path, text):
+    df = pd.DataFrame({
+        "object": pd.Series([text, "ok"], dtype=object),
+        "string": pd.array([text, "ok"], dtype="string"),
+        "category": pd.Categorical([text, "ok"]),
+    })
+    rows = _rows(to_csv(df, tmp_path / "a.csv"))
+    assert rows[1] == ["'" + text] * 3
+    assert rows[2] == ["ok"] * 3
+
+
+def test_numbers_booleans_and_dates_are_never_touched(tmp_path):
+    df = pd.DataFrame({
+        "int": [-5, 7],
+        "float": [-0.25, 1.5],
+        "nullable": pd.array([-3, None], dtype="Int64"),
+        "flag": [True, False],
+        "day": pd.to_datetime(["2024-06-01", "2024-06-02"]),
+        "label": ["-5", "a-b"],
+    })
+    rows = _rows(to_csv(df, tmp_path / "a.csv"))
+    assert rows[1] == ["-5", "-0.25", "-3", "True", "2024-06-01", "'-5"]
+    assert rows[2] == ["7", "1.5", "", "False", "2024-06-02", "a-b"]
+    back = pd.read_csv(tmp_path / "a.csv", encoding="utf-8-sig")
+    assert back["int"].tolist() == [-5, 7]
+    assert back["float"].tolist() == [-0.25, 1.5]
+
+
+def test_text_in_the_middle_and_column_names_follow_the_rule(tmp_path):
+    df = pd.DataFrame({"=bad": ["a=b", "微信 - 推广", "x@y"]})
+    rows = _rows(to_csv(df, tmp_path / "a.csv"))
+    assert rows == [["'=bad"], ["a=b"], ["微信 - 推广"], ["x@y"]]
+
+
+def test_sanitize_false_writes_text_as_is(tmp_path):
+    df = pd.DataFrame({"formula": ["=1+1", "-x"]})
+    rows = _rows(to_csv(df, tmp_path / "a.csv", sanitize=False))
+    assert rows == [["formula"], ["=1+1"], ["-x"]]
+
+
+def test_chinese_text_round_trips_through_pandas(tmp_path):
+    df = pd.DataFrame({
+        "name": ["春季大促·微信", "抖音「直播」", None, ""],
+        "channel": pd.Categorical(["微信", "抖音", "小红书", "短信"]),
+        "clicks": [1, 2, 3, 4],
+    })
+    for encoding in ("utf-8-sig", "utf-8"):
+        path = to_csv(df, tmp_path / f"{encoding}.csv", encoding=encoding)
+        back = pd.read_csv(path, encoding=encoding, keep_default_na=False)
+        assert back["name"].tolist() == ["春季大促·微信", "抖音「直播」", "", ""]
+        assert back["channel"].tolist() == ["微信", "抖音", "小红书", "短信"]
+        assert back["clicks"].tolist() == [1, 2, 3, 4]
+
+
+def test_dates_are_written_as_plain_days_or_with_the_time_when_there_is_one(tmp_path):
+    df = pd.DataFrame({
+        "date": pd.to_datetime(["2024-06-01", None, "2024-06-03"]),
+        "create_time": pd.to_datetime(["2024-06-01 09:30:00", "2024-06-02 00:00:00", None]),
+        "objects": pd.Series([pd.Timestamp("2024-06-05"), pd.Timestamp("2024-06-05 08:00"), None], dtype=object),
+    })
+    rows = _rows(to_csv(df, tmp_path / "a.csv"))
+    assert rows[1:] == [
+        ["2024-06-01", "2024-06-01 09:30:00", "2024-06-05"],
+        ["", "2024-06-02 00:00:00", "2024-06-05 08:00:00"],
+        ["2024-06-03", "", ""],
+    ]
+
+
+def test_a_named_index_is_written_and_row_numbers_are_not(tmp_path):
+    df = pd.DataFrame({"channel": ["微信", "QQ", "微信"], "clicks": [1, 2, 3]})
+    grouped = df.groupby("channel")["clicks"].sum().to_frame()
+    assert _rows(to_csv(grouped, tmp_path / "g.csv")) == [["channel", "clicks"], ["QQ", "2"], ["微信", "4"]]
+    assert _rows(to_csv(df, tmp_path / "d.csv"))[0] == ["channel", "clicks"]
+
+
+def test_the_frame_is_not_modified(tmp_path):
+    df = pd.DataFrame({"a": ["=1"], "d": pd.to_datetime(["2024-01-01"])})
+    before = df.copy()
+    to_csv(df, tmp_path / "a.csv")
+    pd.testing.assert_frame_equal(df, before)
+
+
+def test_parent_folders_are_created_and_the_file_replaced(tmp_path):
+    target = tmp_path / "deep" / "er" / "a.csv"
+    to_csv(pd.DataFrame({"a": [1]}), target)
+    to_csv(pd.DataFrame({"a": [2]}), target)
+    assert _rows(target) == [["a"], ["2"]]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["a.csv"]
+
+
+def test_a_failed_write_leaves_the_old_file_intact_and_no_temporary_file(tmp_path, monkeypatch):
+    target = to_csv(pd.DataFrame({"a": ["good"]}), tmp_path / "a.csv")
+    good = target.read_bytes()
+    real_to_csv = pd.DataFrame.to_csv
+
+    def half_then_fail(self, handle, **kwargs):
+        real_to_csv(self.head(1), handle, **kwargs)  # some bytes reach the temporary file
+        handle.flush()
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", half_then_fail)
+    big = pd.DataFrame({"a": np.arange(1000)})
+    with pytest.raises(OSError, match="disk full"):
+        to_csv(big, target)
+    assert target.read_bytes() == good
+    assert [p.name for p in tmp_path.iterdir()] == ["a.csv"]
+
+
+def test_an_interrupted_first_write_leaves_nothing(tmp_path, monkeypatch):
+    def interrupted(self, handle, **kwargs):
+        handle.write("a\r\n")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        to_csv(pd.DataFrame({"a": [1]}), tmp_path / "a.csv")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_arguments_raise_before_writing(tmp_path):
+    with pytest.raises(TypeError, match="DataFrame"):
+        to_csv([1, 2], tmp_path / "a.csv")
+    with pytest.raises(TypeError, match="sanitize"):
+        to_csv(pd.DataFrame({"a": [1]}), tmp_path / "a.csv", sanitize="yes")
+    with pytest.raises(TypeError, match="path"):
+        to_csv(pd.DataFrame({"a": [1]}), io.StringIO())
+    assert list(tmp_path.iterdir()) == []

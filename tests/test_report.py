@@ -1,0 +1,228 @@
+"""write_report: the folder a colleague receives (every file readable, charts valid, the page self-contained)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import struct
+import sys
+
+import pandas as pd
+import pytest
+
+from jmlink_analytics import fetch_links, fetch_stats, write_report
+
+from .conftest import TODAY
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+EVIL_NAME = '=HYPERLINK("http://evil.example")<script>alert(1)</script> & 微信'
+SOURCE = "https://app-key:not-a-real-secret@api.example.com"
+CSV_FILES = ["links.csv", "daily.csv", "summary_by_link.csv", "summary_by_channel.csv", "summary_by_platform.csv",
+             "period_comparison.csv", "anomalies.csv"]
+CHART_FILES = [f"charts/{name}.png" for name in ("trend", "funnel", "channels", "platforms", "heatmap")]
+START = TODAY - dt.timedelta(days=27)
+COUNTERS = ["exposure_count", "click_count", "open_count", "install_count"]
+
+
+@pytest.fixture(scope="module")
+def frames(sandbox):
+    """28 days of ios + android stats of the shared test sandbox (the last two partial), and its links
+    (one with a hostile name)."""
+    with sandbox.client() as client:
+        links = fetch_links(client)
+        stats = fetch_stats(client, start=START, end=TODAY, platform=["ios", "android"], progress=False)
+    # as if fetched on TODAY (the sandbox's today is fixed; fetch_stats marks partial days by the real clock)
+    stats["is_partial"] = stats["date"] >= pd.Timestamp(TODAY - dt.timedelta(days=1))
+    links["name"] = links["name"].astype(object)
+    links.loc[0, "name"] = EVIL_NAME
+    return stats, links
+
+
+@pytest.fixture(scope="module")
+def report(frames, tmp_path_factory):
+    """One full report (csv, png, html, parquet), written once for the module's tests."""
+    stats, links = frames
+    out = tmp_path_factory.mktemp("report")
+    written = write_report(stats, links, out, formats=("csv", "png", "html", "parquet"), source=SOURCE)
+    return out, written
+
+
+def read(out, name, **kwargs):
+    return pd.read_csv(out / name, encoding="utf-8-sig", **kwargs)
+
+
+def test_every_file_is_written_and_returned(report):
+    out, written = report
+    expected = [*CSV_FILES, "daily.parquet", *CHART_FILES, "index.html"]
+    assert sorted(written) == sorted(expected)
+    for name, path in written.items():
+        assert path == out / name and path.is_file() and path.stat().st_size > 0
+    assert sorted(p.name for p in out.iterdir() if p.is_file()) == sorted(n for n in expected if "/" not in n)
+
+
+def test_the_csv_files_are_readable_and_add_up(report, frames):
+    out, _ = report
+    stats, links = frames
+    for name in CSV_FILES:
+        assert (out / name).read_bytes().startswith(b"\xef\xbb\xbf"), name
+        assert not read(out, name).empty, name
+    assert len(read(out, "links.csv")) == len(links)
+    daily = read(out, "daily.csv")
+    assert len(daily) == len(stats)
+    assert {"name", "channel", "ctr", "open_rate", "install_rate"} <= set(daily.columns)
+    assert daily["date"].min() == f"{START:%Y-%m-%d}" and daily["date"].max() == f"{TODAY:%Y-%m-%d}"
+    # ios + android are summed once for the overall tables, never double counted
+    totals = stats[COUNTERS].sum()
+    for name, key in (("summary_by_link.csv", "link_key"), ("summary_by_channel.csv", "channel"),
+                      ("summary_by_platform.csv", "platform")):
+        table = read(out, name)
+        assert table[COUNTERS].sum().tolist() == totals.tolist(), name
+        assert table[key].is_unique, name
+    assert set(read(out, "summary_by_platform.csv")["platform"]) == {"ios", "android"}
+
+
+def test_the_period_comparison_is_the_last_7_complete_days_against_the_7_before(report, frames):
+    out, _ = report
+    stats, _ = frames
+    comparison = read(out, "period_comparison.csv").set_index("link_key")
+    last_complete = TODAY - dt.timedelta(days=2)  # today and yesterday are partial
+
+    def clicks(first, last):
+        window = stats[(stats["date"] >= pd.Timestamp(first)) & (stats["date"] <= pd.Timestamp(last))]
+        return window.groupby("link_key", observed=True)["click_count"].sum()
+
+    current = clicks(last_complete - dt.timedelta(days=6), last_complete)
+    previous = clicks(last_complete - dt.timedelta(days=13), last_complete - dt.timedelta(days=7))
+    for key in current.index:
+        assert comparison.loc[key, "click_count_current"] == current[key]
+        assert comparison.loc[key, "click_count_previous"] == previous[key]
+
+
+def test_text_is_neutralized_in_the_csv_files_and_numbers_are_not(report):
+    out, _ = report
+    links = read(out, "links.csv", keep_default_na=False)
+    assert links.loc[0, "name"] == "'" + EVIL_NAME
+    daily = read(out, "daily.csv", keep_default_na=False)
+    assert set(daily.loc[daily["name"].str.contains("HYPERLINK"), "name"]) == {"'" + EVIL_NAME}
+    assert pd.api.types.is_integer_dtype(daily["click_count"])
+
+
+def test_the_charts_are_valid_pngs(report):
+    import matplotlib.image
+
+    out, _ = report
+    for name in CHART_FILES:
+        data = (out / name).read_bytes()
+        assert data.startswith(PNG_MAGIC), name
+        width, height = struct.unpack(">II", data[16:24])
+        assert width >= 400 and height >= 250, name
+        assert len(data) > 5_000, name
+        pixels = matplotlib.image.imread(out / name)
+        assert pixels.shape[:2] == (height, width)
+        assert pixels.std() > 0.01, f"{name} is blank"
+
+
+def test_the_page_is_self_contained_and_embeds_its_charts(report, sandbox):
+    out, written = report
+    page = (out / "index.html").read_text(encoding="utf-8")
+    sources = re.findall(r'\bsrc\s*=\s*"([^"]*)"', page)
+    assert len(sources) == len(CHART_FILES)
+    assert all(src.startswith("data:image/png;base64,") for src in sources)
+    embedded = {src.split(",", 1)[1] for src in sources}
+    import base64
+
+    assert embedded == {base64.b64encode(written[name].read_bytes()).decode() for name in CHART_FILES}
+    assert not re.search(r"\bhref\s*=", page)
+    assert not re.search(r"<script|<link|<iframe|@import|url\(", page, re.IGNORECASE)
+
+
+def test_the_page_names_no_credential(report, sandbox):
+    out, _ = report
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert sandbox.master_secret not in page
+    assert "not-a-real-secret" not in page and "app-key" not in page  # user:password of the source URL removed
+    assert "Authorization" not in page and "Basic " not in page
+    assert "https://api.example.com" in page  # the source, without its credentials
+
+
+def test_the_page_shows_range_figures_and_escaped_tables(report, frames):
+    out, _ = report
+    stats, _ = frames
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert f"{START:%Y-%m-%d} to {TODAY:%Y-%m-%d}" in page
+    assert f"{int(stats['click_count'].sum()):,}" in page  # the headline total of clicks
+    assert "Made " in page and "(UTC+8)" in page
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; 微信" in page
+    for heading in ("Channels", "Platforms", "Top links by clicks", "Biggest changes", "Anomalies"):
+        assert f"<h2>{heading}" in page
+
+
+def test_daily_parquet_keeps_types_and_every_row(report, frames):
+    out, _ = report
+    stats, _ = frames
+    daily = pd.read_parquet(out / "daily.parquet")
+    assert len(daily) == len(stats)
+    assert pd.api.types.is_datetime64_any_dtype(daily["date"])
+    assert daily["click_count"].sum() == stats["click_count"].sum()
+    assert EVIL_NAME in set(daily["name"])  # Parquet is data for DuckDB/Spark, not Excel: text as it is
+
+
+def test_parquet_without_pyarrow_is_a_clear_import_error(frames, tmp_path, monkeypatch):
+    stats, links = frames
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    with pytest.raises(ImportError, match=r"pip install 'jmlink-analytics\[parquet\]'"):
+        write_report(stats, links, tmp_path / "r", formats=("csv", "parquet"))
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("formats", [("csv", "pdf"), (), ["xlsx"], ("csv", 1)])
+def test_unknown_formats_are_refused_naming_the_allowed_ones(frames, tmp_path, formats):
+    stats, links = frames
+    with pytest.raises(ValueError, match="'csv', 'png', 'html', 'parquet'"):
+        write_report(stats, links, tmp_path / "r", formats=formats)
+    assert not (tmp_path / "r").exists()
+
+
+def test_bad_inputs_are_refused(frames, tmp_path):
+    stats, links = frames
+    with pytest.raises(ValueError, match="no rows"):
+        write_report(stats.iloc[:0], links, tmp_path)
+    with pytest.raises(ValueError, match="click_count"):
+        write_report(stats.drop(columns="click_count"), links, tmp_path)
+    with pytest.raises(ValueError, match="encoding"):
+        write_report(stats, links, tmp_path, encoding="gbk")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_one_platform_has_no_platform_table_and_stale_files_go(frames, tmp_path):
+    stats, links = frames
+    out = tmp_path / "r"
+    write_report(stats, links, out, formats="csv")
+    assert (out / "summary_by_platform.csv").is_file()
+    ios = stats[stats["platform"] == "ios"].reset_index(drop=True)
+    written = write_report(ios, links, out, formats=["csv"], encoding="utf-8")
+    assert "summary_by_platform.csv" not in written
+    assert not (out / "summary_by_platform.csv").exists()  # left from the split report: removed
+    assert not (out / "daily.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    assert read(out, "summary_by_link.csv")["click_count"].sum() == ios["click_count"].sum()
+
+
+def test_all_platform_rows_are_used_as_they_are(frames, tmp_path, sandbox):
+    _, links = frames
+    with sandbox.client() as client:
+        stats = fetch_stats(client, start=START, end=TODAY, platform=["all", "ios", "android"], progress=False)
+    written = write_report(stats, links, tmp_path, formats=("csv",))
+    overall = stats[stats["platform"] == "all"]
+    assert read(tmp_path, "summary_by_channel.csv")["click_count"].sum() == overall["click_count"].sum()
+    assert set(read(tmp_path, "summary_by_platform.csv")["platform"]) == {"ios", "android"}
+    assert "daily.csv" in written and len(read(tmp_path, "daily.csv")) == len(stats)
+
+
+def test_without_links_every_link_has_no_channel(frames, tmp_path):
+    stats, _ = frames
+    written = write_report(stats, None, tmp_path, formats=("csv",))
+    assert "links.csv" not in written
+    channels = read(tmp_path, "summary_by_channel.csv")
+    assert channels["channel"].tolist() == ["(none)"]
+    assert channels["click_count"].sum() == stats["click_count"].sum()
