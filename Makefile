@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DAYS ?= 30
 
-.PHONY: help setup fonts test lint report bench cassettes cassettes-live clean
+.PHONY: help setup fonts test lint report bench cassettes cassettes-live lab clean
 
 help:
 	@echo "make report          write a full report of the built-in sandbox app to report/"
@@ -16,6 +16,7 @@ help:
 	@echo "make bench           run the benchmarks (prints ratios)"
 	@echo "make cassettes       re-record every cassette against the sandbox"
 	@echo "make cassettes-live  record read-only cassettes against the real API (needs JMLINK_* variables)"
+	@echo "make lab             install JupyterLab into .venv and open notebooks/"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python >= 3.11 is needed (found $$($(PYTHON) --version))" >&2; exit 1; }
@@ -48,6 +49,10 @@ cassettes: $(STAMP)
 
 cassettes-live: $(STAMP)
 	$(PY) -m scripts.record_cassettes --live --out cassettes/live
+
+lab: $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[notebook]"
+	$(VENV)/bin/jupyter lab notebooks/
 
 clean:
 	rm -rf report .pytest_cache .ruff_cache

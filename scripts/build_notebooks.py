@@ -88,31 +88,31 @@ def quickstart() -> list[nbformat.NotebookNode]:
             'stats = jm.fetch_stats(client, start=today - dt.timedelta(days=2 * DAYS - 1), '
             'platform=["ios", "android"])\n'
             'print(f"{len(stats):,} rows, {stats[\'date\'].min():%Y-%m-%d} to {stats[\'date\'].max():%Y-%m-%d}")\n'
-            "stats.head()"
+            "stats.tail()  # the newest rows: today's is partial"
         ),
         new_markdown_cell("## Top links of the last 30 days\n\nRates come from the sums: CTR = clicks / "
                           "exposures, open rate = opens / clicks, install rate = installs / clicks."),
         new_code_cell(
             'current = stats[stats["date"] > pd.Timestamp(today - dt.timedelta(days=DAYS))]\n'
-            'jm.summarize(current, by=["link_key", "name", "channel"], links=links).head(10)'
+            'jm.summarize(current, by=["link_key", "name", "channel"], links=links).head(10).round(3)'
         ),
         new_markdown_cell("## By channel and by platform"),
-        new_code_cell('jm.summarize(current, by="channel", links=links)'),
-        new_code_cell('jm.summarize(current, by="platform")'),
+        new_code_cell('jm.summarize(current, by="channel", links=links).round(3)'),
+        new_code_cell('jm.summarize(current, by="platform").round(3)'),
         new_markdown_cell("## Pictures"),
         new_code_cell(
-            "fig, ax = plt.subplots(figsize=(10, 4))\n"
-            'jm.plot_trend(stats, "click_count", by="link_key", freq="W", top=5, ax=ax)\n'
+            'fig, ax = plt.subplots(figsize=(10, 4), layout="constrained")\n'
+            'jm.plot_trend(stats, "click_count", by="link_key", freq="W", top=5, links=links, ax=ax)\n'
             "plt.show()"
         ),
         new_code_cell(
-            "fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))\n"
+            'fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4), layout="constrained")\n'
             "jm.plot_funnel(current, ax=left)\n"
             'jm.plot_breakdown(current, links, by="channel", metric="install_count", ax=right)\n'
             "plt.show()"
         ),
         new_code_cell(
-            "fig, ax = plt.subplots(figsize=(10, 3.5))\n"
+            'fig, ax = plt.subplots(figsize=(10, 3.5), layout="constrained")\n'
             'jm.plot_platforms(stats, "click_count", freq="D", ax=ax)\n'
             "plt.show()"
         ),
@@ -133,19 +133,23 @@ def channel_report() -> list[nbformat.NotebookNode]:
         ),
         new_code_cell(CONNECT),
         new_code_cell(FETCH),
-        new_markdown_cell("## Channels through the funnel (last 30 days)"),
-        new_code_cell('jm.summarize(current, by="channel", links=links)'),
+        new_markdown_cell(
+            "## Channels through the funnel (last 30 days)\n\n"
+            "Rates from the sums: CTR = clicks / exposures, open rate = opens / clicks, "
+            "install rate = installs / clicks."
+        ),
+        new_code_cell('jm.summarize(current, by="channel", links=links).round(3)'),
         new_code_cell(
-            "fig, ax = plt.subplots(figsize=(10, 4))\n"
-            'jm.plot_breakdown(current, links, by="channel", metric="click_count", ax=ax)\n'
+            'fig, ax = plt.subplots(figsize=(11, 4), layout="constrained")\n'
+            'jm.plot_funnel(current, by="channel", links=links, ax=ax)\n'
             "plt.show()"
         ),
-        new_markdown_cell("## iOS vs Android"),
-        new_code_cell('jm.funnel(current, by="platform")'),
+        new_markdown_cell("## iOS vs Android, and each channel on each platform"),
+        new_code_cell('jm.funnel(current, by="platform").round(3)'),
+        new_code_cell('jm.summarize(current, by=["channel", "platform"], links=links).round(3)'),
         new_code_cell(
-            "fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))\n"
-            'jm.plot_funnel(current, by="platform", ax=left)\n'
-            'jm.plot_platforms(stats, "install_count", freq="W", ax=right)\n'
+            'fig, ax = plt.subplots(figsize=(10, 3.5), layout="constrained")\n'
+            'jm.plot_platforms(stats, "install_count", freq="W", ax=ax)\n'
             "plt.show()"
         ),
         new_markdown_cell("## This period vs the last, by channel"),
@@ -155,7 +159,7 @@ def channel_report() -> list[nbformat.NotebookNode]:
             'print("current:", *(f"{d:%Y-%m-%d}" for d in change.attrs["current"]), '
             '" previous:", *(f"{d:%Y-%m-%d}" for d in change.attrs["previous"]))\n'
             'change[["channel", "click_count_current", "click_count_previous", "click_count_pct_change",\n'
-            '        "install_rate_current", "install_rate_previous"]]'
+            '        "install_rate_current", "install_rate_previous"]].round(3)'
         ),
         new_markdown_cell(
             "## Unusual days\n\nDays far from each link's rolling median (robust z-score); "
@@ -163,7 +167,9 @@ def channel_report() -> list[nbformat.NotebookNode]:
         ),
         new_code_cell(
             'anomalies = jm.find_anomalies(stats, "click_count")\n'
-            'anomalies.merge(links[["link_key", "name", "channel"]], on="link_key", how="left").head(10)'
+            'print(f"{len(anomalies)} unusual link-days; the strongest:")\n'
+            'named = anomalies.merge(links[["link_key", "name", "channel"]], on="link_key", how="left")\n'
+            'named.head(10).round({"expected": 1, "score": 1})'
         ),
         new_markdown_cell("## The CSV report\n\nExcel-safe CSV (UTF-8 with BOM), charts and an HTML summary."),
         new_code_cell(
@@ -203,7 +209,11 @@ def dashboard() -> list[nbformat.NotebookNode]:
             "with dash.hold():\n"
             '    dash.controls["start"].value = today - dt.timedelta(days=13)\n'
             '    dash.controls["end"].value = today\n'
-            "dash.headline_figures"
+            "figures = dash.headline_figures  # what the headline shows: current, previous, change, pct_change\n"
+            'for metric in ["click_count", "install_count", "install_rate"]:\n'
+            "    row = figures.loc[metric]\n"
+            '    value = f"{row[\'current\']:.1%}" if metric.endswith("rate") else f"{row[\'current\']:,.0f}"\n'
+            '    print(f"{metric:<14} {value:>10}  {row[\'pct_change\']:+.1%} vs the 14 days before")'
         ),
         new_code_cell(
             'dash.controls["metric"].value = "install_rate"\n'

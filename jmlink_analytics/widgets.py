@@ -1,0 +1,341 @@
+"""The Jupyter dashboard: pick links, dates, platform, metric and period; see totals, trend, top links.
+
+``Dashboard(stats, links)`` is an :class:`ipywidgets.VBox`, so a notebook displays it by
+evaluating it. Every control change redraws once; changes made together inside
+:meth:`Dashboard.hold` redraw once at the end. The data work behind a redraw is done on arrays
+prepared at construction (see ``_dashboard_data``), and the chart reuses one matplotlib Figure
+rendered with Agg, never through pyplot, so no figure leaks and nothing is shown twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import logging
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+try:
+    import ipywidgets as widgets
+except ImportError as exc:  # pragma: no cover - exercised by a test that hides ipywidgets
+    raise ImportError(
+        "The jmlink-analytics dashboard needs ipywidgets, which is missing. Install it with "
+        "`pip install ipywidgets` (it is a dependency of jmlink-analytics: "
+        "`pip install --force-reinstall jmlink-analytics` restores it)."
+    ) from exc
+
+import numpy as np
+import pandas as pd
+
+from . import _dashboard_view as view
+from ._dashboard_data import METRICS, Selection, StatsIndex
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from .client import JMLinkClient
+    from .store import Store
+
+__all__ = ["Dashboard", "dashboard"]
+
+logger = logging.getLogger("jmlink_analytics")
+
+_PLATFORM_LABELS = {"all": "All", "ios": "iOS", "android": "Android"}
+_FREQS = (("Day", "D"), ("Week", "W"), ("Month", "MS"))
+_LINES = 10  # picking 2 to this many links draws one line per link
+
+
+class Dashboard(widgets.VBox):
+    """An interactive view of the stats table: filter links, pick a window, see what changed.
+
+    Parameters
+    ----------
+    stats : pandas.DataFrame
+        The tidy stats table of :func:`~jmlink_analytics.fetch_stats` (columns ``link_key``,
+        ``platform``, ``date``, the four counters; ``is_partial`` optional). Split platforms
+        (``["ios", "android"]``) let the platform toggle compare them.
+    links : pandas.DataFrame, optional
+        The links table of :func:`~jmlink_analytics.fetch_links`; its names and channels label
+        the links and are searched by the filter.
+    top : int, default 10
+        Rows of the top-links table.
+    export_path : str or path, default "dashboard_selection.csv"
+        The initial path of the CSV export.
+
+    Attributes
+    ----------
+    controls : dict of str to ipywidgets.Widget
+        ``"filter"`` (Text over key, name and channel; applied on Enter), ``"links"``
+        (SelectMultiple of the links matching the filter), ``"start"``, ``"end"`` (DatePicker),
+        ``"platform"`` (ToggleButtons), ``"metric"`` (Dropdown: the 4 counters and 3 rates),
+        ``"freq"`` (ToggleButtons: ``"D"``, ``"W"``, ``"MS"``), ``"export_path"`` (Text).
+        The links counted are the selected ones, or, when none is selected, every link the
+        filter matches (all links for an empty filter). Changing the filter keeps the selected
+        links it still matches.
+    headline, table : ipywidgets.HTML
+        Totals and rates of the selection with the change vs the previous period of the same
+        length; the top links by the chosen metric.
+    chart : ipywidgets.Output
+        The trend chart (a PNG of :attr:`figure`).
+    figure : matplotlib.figure.Figure
+        The chart's figure, reused by every redraw.
+    headline_figures : pandas.DataFrame
+        The numbers behind the headline: index = metric, columns ``current``, ``previous``,
+        ``change``, ``pct_change`` (NaN when the previous period is not in the data).
+    top_table : pandas.DataFrame
+        The rows behind the table.
+    redraw_count : int
+        How many times the views were redrawn (1 after construction).
+
+    Raises
+    ------
+    TypeError, ValueError
+        When ``stats`` or ``links`` is not a table of the expected shape.
+    """
+
+    def __init__(self, stats: pd.DataFrame, links: pd.DataFrame | None = None, *, top: int = 10,
+                 export_path: str | Path = "dashboard_selection.csv") -> None:
+        if not isinstance(top, int) or isinstance(top, bool) or top < 1:
+            raise ValueError(f"top must be a positive integer; got {top!r}")
+        index = StatsIndex(stats, links)
+        self._index = index
+        self._link_names = pd.DataFrame({"link_key": index.keys.astype(str), "name": index.names})
+        self._top = top
+        self._hold_depth = 0
+        self._pending = False
+        self._drawn: tuple[Any, ...] | None = None
+        self.redraw_count = 0
+
+        wide = widgets.Layout(width="430px")
+        self.controls: dict[str, widgets.Widget] = {
+            "filter": widgets.Text(description="Filter", placeholder="key, name or channel; Enter applies",
+                                   continuous_update=False, layout=wide),
+            "links": widgets.SelectMultiple(options=self._options(""), rows=9, description="Links", layout=wide),
+            "start": widgets.DatePicker(value=index.first_day, min=index.first_day, max=index.last_day,
+                                        description="Start"),
+            "end": widgets.DatePicker(value=index.last_day, min=index.first_day, max=index.last_day,
+                                      description="End"),
+            "platform": widgets.ToggleButtons(options=self._platform_options(), description="Platform",
+                                              style={"button_width": "80px"}),
+            "metric": widgets.Dropdown(options=[(view.LABELS[m], m) for m in METRICS], value="click_count",
+                                       description="Metric"),
+            "freq": widgets.ToggleButtons(options=_FREQS, value="D", description="Per",
+                                          style={"button_width": "64px"}),
+            "export_path": widgets.Text(value=str(export_path), description="CSV path", layout=wide),
+        }
+        self.headline = widgets.HTML()
+        self.chart = widgets.Output()
+        self.table = widgets.HTML()
+        self.export_button = widgets.Button(description="Export CSV", icon="download",
+                                            tooltip="Write the selected daily rows to the CSV path")
+        self.export_status = widgets.HTML()
+        self.figure = self._new_figure()
+
+        c = self.controls
+        left = widgets.VBox([c["filter"], c["links"]])
+        right = widgets.VBox([c["start"], c["end"], c["platform"], c["metric"], c["freq"]])
+        export_row = widgets.HBox([c["export_path"], self.export_button, self.export_status])
+        super().__init__(children=[widgets.HBox([left, right]), self.headline, self.chart, self.table, export_row])
+
+        c["filter"].observe(self._on_filter, names="value")
+        for name in ("links", "start", "end", "platform", "metric", "freq"):
+            c[name].observe(self._on_control, names="value")
+        self.export_button.on_click(self._on_export)
+        self.redraw()
+
+    # ------------------------------------------------------------------ public API
+    def selection(self) -> pd.DataFrame:
+        """The rows of ``stats`` the controls select (links, platform, date window), in the table's order."""
+        sel = self._selection()
+        return self._index.stats.iloc[self._index.positions(sel)].reset_index(drop=True)
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[Dashboard]:
+        """Batch control changes: redraw once when the block ends (only if something changed).
+
+        >>> with dash.hold():                                         # doctest: +SKIP
+        ...     dash.controls["start"].value = dt.date(2024, 6, 1)
+        ...     dash.controls["end"].value = dt.date(2024, 6, 30)
+        """
+        self._hold_depth += 1
+        try:
+            yield self
+        finally:
+            self._hold_depth -= 1
+            if self._hold_depth == 0 and self._pending:
+                self._pending = False
+                self._request_redraw()
+
+    def redraw(self) -> None:
+        """Recompute and redraw the headline, the chart and the table now."""
+        sel = self._selection()
+        self._drawn = self._state(sel)
+        self.redraw_count += 1
+        idx = self._index
+        metric, freq = self.controls["metric"].value, self.controls["freq"].value
+        if sel.start > sel.end:
+            message = "Start is after end: pick a start on or before the end date."
+            self.headline.value = f'<div style="color:#cf222e">{html.escape(message)}</div>'
+            self.headline_figures = view.blank_figures()
+            self.top_table = view.top_links(idx.per_link(sel).iloc[:0], metric, self._top)
+            self.table.value = view.table_html(self.top_table, metric)
+            self._show_chart(idx.daily(sel), metric, freq, message)
+            return
+        n_days = sel.end - sel.start + 1
+        prev_start = sel.start - n_days
+        has_previous = prev_start >= 0  # the previous period of the same length is in the data
+        daily = idx.daily(sel, prev_start if has_previous else sel.start)
+        start, end = idx.date_of(sel.start), idx.date_of(sel.end)
+        self.headline_figures = view.comparison(daily, start, end, has_previous)
+        current = daily.iloc[len(daily) - n_days:].reset_index(drop=True)
+        n_links = int(sel.links.sum())
+        caption = view.window_caption(n_links, len(idx.keys), self._platform_caption(), start, end)
+        if has_previous:
+            caption += f" · vs {idx.date_of(prev_start):%Y-%m-%d} – {idx.date_of(sel.start - 1):%Y-%m-%d}"
+        else:
+            caption += f" · no previous {n_days} days in the data (it starts {idx.first_day:%Y-%m-%d})"
+        partial = int(current["is_partial"].sum())
+        note = f"Includes {partial} partial day(s) that may still grow." if partial else ""
+        self.headline.value = view.headline_html(self.headline_figures, caption, note)
+        self.top_table = view.top_links(idx.per_link(sel), metric, self._top)
+        self.table.value = view.table_html(self.top_table, metric)
+        title = f"{n_links:,} link{'s' if n_links != 1 else ''} · {self._platform_caption()}"
+        if 2 <= len(self.controls["links"].value) <= _LINES:  # a few links picked: one line each
+            self._show_chart(idx.per_link_day(sel), metric, freq, title, by="link_key")
+        else:
+            self._show_chart(current, metric, freq, title)
+
+    def export(self, path: str | Path | None = None) -> Path:
+        """Write :meth:`selection` with :func:`~jmlink_analytics.to_csv` (Excel-safe UTF-8 with BOM).
+
+        Parameters
+        ----------
+        path : str or path, optional
+            The file to write; by default the *CSV path* box (relative paths are relative to the
+            kernel's working folder, i.e. the notebook's).
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
+        """
+        return self._export(path)[0]
+
+    # ------------------------------------------------------------------ internals
+    def _options(self, text: str) -> list[tuple[str, str]]:
+        idx = self._index
+        return [(idx.label(i), str(idx.keys[i])) for i in idx.matching(text)]
+
+    def _platform_options(self) -> list[tuple[str, str]]:
+        present = self._index.platforms
+        split = [p for p in ("ios", "android") if p in present]
+        choices = ["all"] if "all" in present or len(split) > 1 else []
+        return [(_PLATFORM_LABELS[p], p) for p in (*choices, *split)]
+
+    def _platform_caption(self) -> str:
+        choice = self.controls["platform"].value
+        rows = self._index.platform_rows(choice)
+        return " + ".join(_PLATFORM_LABELS[p] if p != "all" else "all platforms" for p in rows)
+
+    def _selection(self) -> Selection:
+        idx, c = self._index, self.controls
+        chosen = c["links"].value
+        if chosen:
+            links = idx.link_mask(chosen)
+        else:
+            links = np.zeros(len(idx.keys), dtype=bool)
+            links[[i for i in idx.matching(c["filter"].value)]] = True
+        start = idx.day_of(c["start"].value) if c["start"].value is not None else 0
+        end = idx.day_of(c["end"].value) if c["end"].value is not None else idx.n_days - 1
+        return Selection(links, idx.platform_rows(c["platform"].value), start, end)
+
+    def _state(self, sel: Selection) -> tuple[Any, ...]:
+        c = self.controls
+        return (np.flatnonzero(sel.links).tobytes(), sel.platforms, sel.start, sel.end,
+                c["metric"].value, c["freq"].value)
+
+    def _request_redraw(self) -> None:
+        if self._hold_depth:
+            self._pending = True
+        elif self._state(self._selection()) != self._drawn:
+            self.redraw()
+
+    def _on_control(self, _change: dict[str, Any]) -> None:
+        self._request_redraw()
+
+    def _on_filter(self, change: dict[str, Any]) -> None:
+        links = self.controls["links"]
+        with self.hold():
+            kept = set(links.value)
+            options = self._options(change["new"] or "")
+            links.options = options  # resets the value
+            links.value = tuple(key for _label, key in options if key in kept)
+            self._request_redraw()  # with nothing selected, the filter alone changes what is counted
+
+    def _export(self, path: str | Path | None) -> tuple[Path, int]:
+        from .report import to_csv
+
+        raw = self.controls["export_path"].value if path is None else path
+        if not str(raw).strip():
+            raise ValueError("the CSV path is empty: type a file name such as dashboard_selection.csv")
+        frame = self.selection()
+        written = Path(to_csv(frame, Path(raw).expanduser()))
+        logger.info("dashboard: wrote %d rows to %s", len(frame), written)
+        return written, len(frame)
+
+    def _on_export(self, _button: Any) -> None:
+        try:
+            written, rows = self._export(None)
+        except (OSError, ValueError) as exc:
+            logger.warning("dashboard: export failed: %s", exc)
+            self.export_status.value = f'<span style="color:#cf222e">Export failed: {html.escape(str(exc))}</span>'
+            return
+        self.export_status.value = f"Wrote {rows:,} rows to <code>{html.escape(str(written.resolve()))}</code>"
+
+    def _new_figure(self) -> Figure:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        # fixed margins: a layout engine would cost more than the rest of a redraw
+        figure = Figure(figsize=(9.5, 3.4), dpi=96)
+        FigureCanvasAgg(figure)
+        figure.add_subplot()
+        figure.subplots_adjust(left=0.09, right=0.98, top=0.9, bottom=0.17)
+        return figure
+
+    def _show_chart(self, frame: pd.DataFrame, metric: str, freq: str, title: str, *, by: str | None = None) -> None:
+        view.draw_trend(self.figure.axes[0], frame, metric, freq, title, by=by, links=self._link_names)
+        self.chart.outputs = (view.png_output(self.figure),)
+
+    def __repr__(self) -> str:
+        idx = self._index
+        return (f"<Dashboard: {len(idx.keys)} links, {idx.first_day:%Y-%m-%d} – {idx.last_day:%Y-%m-%d}, "
+                f"platforms {', '.join(idx.platforms)}>")
+
+
+def dashboard(client: JMLinkClient, *, start: Any, end: Any = None,
+              platform: str | Sequence[str] = ("ios", "android"), store: Store | None = None) -> Dashboard:
+    """Fetch the links and their stats, then return a :class:`Dashboard` of them.
+
+    Parameters
+    ----------
+    client : JMLinkClient
+        The API client (or a sandbox's ``client()``).
+    start, end : date-like
+        The date range (``end=None``: today, UTC+8), as for :func:`~jmlink_analytics.fetch_stats`.
+    platform : str or sequence of str, default ("ios", "android")
+        ``"all"``, ``"ios"``, ``"android"`` or several; split platforms let the dashboard compare them.
+    store : Store, optional
+        A local cache, so reopening the dashboard asks only for new days.
+
+    Returns
+    -------
+    Dashboard
+    """
+    from .data import fetch_links, fetch_stats
+
+    platforms = platform if isinstance(platform, str) else list(platform)
+    links = fetch_links(client, store=store)
+    stats = fetch_stats(client, start=start, end=end, platform=platforms, store=store)
+    return Dashboard(stats, links)
