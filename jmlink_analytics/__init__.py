@@ -45,6 +45,8 @@ _EXPORTS: dict[str, str] = {
     "compare_periods": "metrics",
     "find_anomalies": "metrics",
     "funnel": "metrics",
+    "trend_data": "metrics",
+    "CJKFontWarning": "_fonts",
     "plot_trend": "plotting",
     "plot_funnel": "plotting",
     "plot_breakdown": "plotting",
@@ -89,7 +91,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         TransportError,
         VipRequiredError,
     )
-    from .metrics import add_rates, compare_periods, find_anomalies, funnel, summarize
+    from ._fonts import CJKFontWarning
+    from .metrics import add_rates, compare_periods, find_anomalies, funnel, summarize, trend_data
     from .plotting import plot_breakdown, plot_funnel, plot_heatmap, plot_platforms, plot_trend
     from .report import to_csv, write_report
     from .sandbox import Sandbox

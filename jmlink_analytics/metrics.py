@@ -1,0 +1,356 @@
+"""Answers from the stats table: rates, summaries, this period vs the last, unusual days, the funnel.
+
+Every function takes the tidy stats table of :func:`jmlink_analytics.fetch_stats` (one row per
+link, platform and day) and never calls the API. Counters are summed first; rates are then
+computed from the sums (``ctr`` = clicks / exposures, ``open_rate`` = opens / clicks,
+``install_rate`` = installs / clicks), never averaged from daily rates, and are NaN, never
+inf, where the denominator is 0.
+
+Platforms: a table holding the ``all`` rows and the ``ios``/``android`` rows of the same link
+would count every click twice if all rows were added up. Unless ``platform`` is one of the
+grouping columns (``by``), each link is counted through its ``all`` rows when it has any, and
+through the sum of its other platform rows (``ios`` + ``android``) otherwise. With ``platform``
+in ``by``, each platform value, ``all`` included, is its own group.
+
+Grouping columns (``by``) are columns of the stats table (``link_key``, ``platform``, ``date``,
+or any other column you added) or, when ``links`` is given, columns of the links table
+(``channel``, ``name``, ``jump_link_type``, ...) joined on ``link_key``. Missing values (a link
+without a channel, a link not in ``links``) form a group of their own, so totals always add up.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import _anomalies
+from ._dates import to_date
+from ._grouping import (
+    COUNTERS,
+    METRICS,
+    RATES,
+    check_metric,
+    check_stats,
+    freq_alias,
+    group_sums,
+    normalize_by,
+    rates_of,
+    resolve_by,
+    sort_groups,
+)
+from ._trend import trend_data
+
+__all__ = ["COUNTERS", "METRICS", "RATES", "STAGES", "add_rates", "compare_periods", "find_anomalies", "funnel",
+           "summarize", "trend_data"]
+
+#: The funnel's stages, in order (the ``stage`` categories of :func:`funnel`).
+STAGES: tuple[str, ...] = ("exposure", "click", "open", "install")
+_DAY = pd.Timedelta(days=1)
+
+
+def add_rates(stats: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy of ``stats`` with the rates of each row added.
+
+    Parameters
+    ----------
+    stats : pandas.DataFrame
+        Any table with the four counter columns (the stats table, or a summary of it).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with ``ctr`` = click/exposure, ``open_rate`` = open/click and ``install_rate`` =
+        install/click appended (float64; NaN, never inf, where the denominator is 0).
+    """
+    stats = check_stats(stats, need_date=False)
+    out = stats.copy()
+    for rate, values in rates_of(out).items():
+        out[rate] = values
+    return out
+
+
+def _ordered(sums: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Rates appended, sorted by clicks (most first), then by the keys; a RangeIndex."""
+    out = sort_groups(sums, ["click_count"], keys)
+    for rate, values in rates_of(out).items():
+        out[rate] = values
+    return out
+
+
+def summarize(stats: pd.DataFrame, by: str | list[str] | None = "link_key", *, links: pd.DataFrame | None = None,
+              freq: str | None = None) -> pd.DataFrame:
+    """Sum the counters per group (and period), then compute the rates from the sums.
+
+    Parameters
+    ----------
+    stats : pandas.DataFrame
+        The stats table of :func:`jmlink_analytics.fetch_stats`.
+    by : str or list of str or None, default "link_key"
+        Grouping column(s): of ``stats`` (``link_key``, ``platform``, ``date``, ...) or, with
+        ``links``, of the links table (``channel``, ``name``, ...). ``None`` or ``[]``: one
+        row of totals (per period).
+    links : pandas.DataFrame, optional
+        The links table of :func:`jmlink_analytics.fetch_links`, joined on ``link_key``.
+    freq : str, optional
+        Group dates into periods: ``"D"`` (day), ``"W"`` (weeks from Monday), ``"MS"``
+        (month), or a pandas alias of a day, week, month, quarter or year. A period is
+        labelled by its first day, even when the data start later in it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``by`` columns (a RangeIndex, not an index), then ``period`` (start of the period)
+        when ``freq`` is given, then ``exposure_count``, ``click_count``, ``open_count``,
+        ``install_count``, ``ctr``, ``open_rate``, ``install_rate``. Sorted by
+        ``click_count``, most first, then by the keys (and period). The counters add up to
+        the input's totals under the platform rule (module docstring): the ``all`` rows when
+        present, ``ios`` + ``android`` otherwise; by ``platform``, every row.
+
+    Raises
+    ------
+    ValueError
+        When ``by`` names neither a stats nor a links column (the message lists them), or
+        ``freq`` is not a day/week/month/quarter/year alias.
+
+    Examples
+    --------
+    >>> summarize(stats, by="channel", links=links)                     # doctest: +SKIP
+    >>> summarize(stats, by="platform", freq="W").sort_values("period")  # doctest: +SKIP
+    """
+    stats = check_stats(stats, need_date=freq is not None)
+    keys = normalize_by(by)
+    alias = None if freq is None else freq_alias(freq)
+    sums = group_sums(stats, keys, links, alias=alias)
+    return _ordered(sums, [*keys, *(["period"] if alias else [])])
+
+
+def _window(value: Any, name: str, last: pd.Timestamp | None = None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """A (start, end) pair of date-likes, or (with ``last``) an int number of days ending at ``last``."""
+    if last is not None and isinstance(value, int | np.integer) and not isinstance(value, bool):
+        if value < 1:
+            raise ValueError(f"{name} as a number of days must be >= 1; got {value}")
+        return last - (int(value) - 1) * _DAY, last
+    if isinstance(value, str) or not hasattr(value, "__len__") or len(value) != 2:
+        allowed = "a (start, end) pair of dates" + (" or an int number of days" if last is not None else "")
+        raise TypeError(f"{name} must be {allowed}; got {value!r}")
+    start, end = (pd.Timestamp(to_date(v, f"{name}[{i}]")) for i, v in enumerate(value))
+    if start > end:
+        raise ValueError(f"{name} starts after it ends: {start:%Y-%m-%d} > {end:%Y-%m-%d}")
+    return start, end
+
+
+def _check_coverage(name: str, window: tuple[pd.Timestamp, pd.Timestamp], first: pd.Timestamp,
+                    last: pd.Timestamp) -> bool:
+    """Warn when ``window`` reaches outside the data's dates; False when it has no day of data at all."""
+    start, end = window
+    if start >= first and end <= last:
+        return True
+    covered = end >= first and start <= last
+    what = "only partly" if covered else "not at all"
+    warnings.warn(f"the {name} window {start:%Y-%m-%d} to {end:%Y-%m-%d} is {what} covered by stats "
+                  f"({first:%Y-%m-%d} to {last:%Y-%m-%d}); "
+                  + ("its sums count only the days present" if covered else "its values are NaN"),
+                  UserWarning, stacklevel=3)
+    return covered
+
+
+def compare_periods(stats: pd.DataFrame, current: Any, previous: Any = None, *,
+                    by: str | list[str] | None = "link_key", links: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Compare a current window with a previous one, per group.
+
+    Parameters
+    ----------
+    stats : pandas.DataFrame
+        The stats table of :func:`jmlink_analytics.fetch_stats`.
+    current : (date-like, date-like) or int
+        The current window, both ends included; or a number of days ending at the last
+        date of ``stats`` (partial days, if that is today, included).
+    previous : (date-like, date-like), optional
+        The window to compare with; by default the same number of days right before ``current``.
+    by : str or list of str or None, default "link_key"
+        Grouping column(s), as in :func:`summarize` (``date`` is not allowed).
+    links : pandas.DataFrame, optional
+        The links table, to group by its columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``by`` columns, then for each ``m`` of the four counters and three rates:
+        ``{m}_current``, ``{m}_previous``, ``{m}_change`` (current - previous; for a rate in
+        rate units, 0.01 = one percentage point) and ``{m}_pct_change`` (change / previous;
+        NaN where previous is 0). A group present in one window only is kept: its counters
+        in the other window are 0 and its rates there NaN. A window with no day of data at
+        all has NaN values (and a warning). Sorted by current, then previous clicks, most
+        first. ``df.attrs["current"]`` and ``df.attrs["previous"]`` hold the windows as
+        ``(start, end)`` Timestamps.
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a malformed window (start after end, days < 1) or a bad ``by``.
+    """
+    stats = check_stats(stats)
+    keys = normalize_by(by)
+    if "date" in keys:
+        raise ValueError("by must not include 'date': the two windows share no dates")
+    resolve_by(stats, keys, links)
+    if stats.empty:
+        raise ValueError("stats has no rows: there is nothing to compare")
+    first, last = stats["date"].min().normalize(), stats["date"].max().normalize()
+    cur = _window(current, "current", last)
+    if previous is None:
+        length = cur[1] - cur[0] + _DAY
+        prev = (cur[0] - length, cur[0] - _DAY)
+    else:
+        prev = _window(previous, "previous")
+    dates = stats["date"]
+    parts = []
+    for name, (start, end) in (("current", cur), ("previous", prev)):
+        covered = _check_coverage(name, (start, end), first, last)
+        sums = group_sums(stats, keys, links, rows=((dates >= start) & (dates < end + _DAY)).to_numpy())
+        parts.append((sums, covered))
+    (a, a_ok), (b, b_ok) = parts
+    if keys:
+        merged = a.merge(b, on=keys, how="outer", suffixes=("_current", "_previous"), sort=False)
+    else:
+        merged = pd.concat([a.add_suffix("_current"), b.add_suffix("_previous")], axis=1)
+    out = merged[keys].copy()
+    for window, ok in (("current", a_ok), ("previous", b_ok)):
+        for column in COUNTERS:
+            values = merged[f"{column}_{window}"]
+            if not ok:
+                merged[f"{column}_{window}"] = np.nan
+            elif stats[column].dtype.kind in "iu":
+                merged[f"{column}_{window}"] = values.fillna(0).astype(np.int64)
+            else:
+                merged[f"{column}_{window}"] = values.fillna(0)
+    sides = {w: merged[[f"{c}_{w}" for c in COUNTERS]].set_axis(list(COUNTERS), axis=1)
+             for w in ("current", "previous")}
+    for side in sides.values():
+        for rate, values in rates_of(side).items():
+            side[rate] = values
+    for metric in METRICS:
+        now, before = sides["current"][metric], sides["previous"][metric]
+        change = now - before
+        prior = before.to_numpy(dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pct = np.where(prior != 0, change.to_numpy(dtype=np.float64) / np.where(prior != 0, prior, 1.0), np.nan)
+        out[f"{metric}_current"] = now.to_numpy()
+        out[f"{metric}_previous"] = before.to_numpy()
+        out[f"{metric}_change"] = change.to_numpy()
+        out[f"{metric}_pct_change"] = pct
+    out = sort_groups(out, ["click_count_current", "click_count_previous"], keys)
+    out.attrs["current"] = cur
+    out.attrs["previous"] = prev
+    return out
+
+
+def funnel(stats: pd.DataFrame, by: str | list[str] | None = None, *,
+           links: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Stage totals (exposure, click, open, install) and the conversion from each stage to the next.
+
+    Parameters
+    ----------
+    stats : pandas.DataFrame
+        The stats table of :func:`jmlink_analytics.fetch_stats`.
+    by : str or list of str, optional
+        Grouping column(s), as in :func:`summarize`; ``None`` for one overall funnel.
+    links : pandas.DataFrame, optional
+        The links table, to group by its columns (``by="channel"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Four rows per group (groups ordered as :func:`summarize` orders them): the ``by``
+        columns, ``stage`` (ordered categorical exposure < click < open < install),
+        ``count`` (int64), ``conversion`` (count / the previous stage's count; NaN for
+        exposure and where the previous count is 0) and ``overall`` (count / exposures).
+        Installs may exceed opens (late attribution): a conversion above 1 is kept.
+    """
+    stats = check_stats(stats, need_date=False)
+    keys = normalize_by(by)
+    sums = group_sums(stats, keys, links)
+    sums = sort_groups(sums, ["click_count"], keys)
+    counts = sums[list(COUNTERS)].to_numpy(dtype=np.float64)
+    before = np.column_stack([np.full(len(counts), np.nan), counts[:, :-1]])
+    exposure = counts[:, [0]]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        conversion = np.where(before > 0, counts / np.where(before > 0, before, 1.0), np.nan)
+        overall = np.where(exposure > 0, counts / np.where(exposure > 0, exposure, 1.0), np.nan)
+    out = sums.loc[np.repeat(sums.index.to_numpy(), len(STAGES)), keys].reset_index(drop=True)
+    out["stage"] = pd.Categorical(np.tile(np.array(STAGES, dtype=object), len(sums)), categories=list(STAGES),
+                                  ordered=True)
+    out["count"] = np.rint(counts.ravel()).astype(np.int64)
+    out["conversion"] = conversion.ravel()
+    out["overall"] = overall.ravel()
+    return out
+
+
+def find_anomalies(stats: pd.DataFrame, metric: str = "click_count", *, by: str | list[str] | None = "link_key",
+                   window: int = 14, threshold: float = 3.5, min_periods: int | None = None,
+                   links: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Days whose value is far from the trailing rolling median, in robust units, per group.
+
+    For each group and day, ``expected`` is the median of the group's previous ``window``
+    days (the day itself excluded) and the scale is 1.4826 x their median absolute
+    deviation (MAD), so ``score = (value - expected) / scale`` reads like a z-score
+    (Iglewicz and Hoaglin's modified z). A scale below a floor is raised to it, so a flat
+    history (MAD 0) never divides by zero: for counters the Poisson noise of the expected
+    count, sqrt(max(expected, 1)); for rates 0.1 x expected, at least 0.01. Days with
+    ``abs(score) > threshold`` are returned: spikes score positive, drops negative.
+
+    Partial days (``is_partial``: today and yesterday may still grow) are neither scored
+    nor used as history. Days before a group's first activity (any counter above 0: the
+    link did not exist yet) are ignored too. A day is scored only when its window holds
+    at least ``min_periods`` days with data. Dates missing from the table are missing,
+    not zero (fetch_stats fills every date, so this only matters for filtered tables).
+
+    Parameters
+    ----------
+    stats : pandas.DataFrame
+        The stats table of :func:`jmlink_analytics.fetch_stats`.
+    metric : str, default "click_count"
+        One of the four counters or three rates (a rate from the day's sums).
+    by : str or list of str or None, default "link_key"
+        Grouping column(s), as in :func:`summarize` (not ``date``); ``None``: the app's total.
+    window : int, default 14
+        Days of history per day, at least 3.
+    threshold : float, default 3.5
+        How many robust units from the median make a day unusual; above 0.
+    min_periods : int, optional
+        Days of history needed to score a day; default ``max(3, window // 2)``.
+    links : pandas.DataFrame, optional
+        The links table, to group by its columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``by`` columns, then ``date``, ``value`` (the day's metric), ``expected`` (the
+        rolling median) and ``score`` (signed), one row per unusual day, sorted by
+        ``abs(score)``, largest first. Empty (same columns) when nothing is unusual.
+    """
+    stats = check_stats(stats)
+    check_metric(metric)
+    keys = normalize_by(by)
+    if "date" in keys:
+        raise ValueError("by must not include 'date': anomalies are found along the dates of each group")
+    if isinstance(window, bool) or not isinstance(window, int | np.integer):
+        raise TypeError(f"window must be an int number of days (>= 3); got {window!r}")
+    if window < 3:
+        raise ValueError(f"window must be >= 3 days; got {window}")
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float | np.number):
+        raise TypeError(f"threshold must be a number > 0; got {threshold!r}")
+    if not threshold > 0 or not np.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number > 0; got {threshold!r}")
+    if min_periods is None:
+        min_periods = max(3, window // 2)
+    elif isinstance(min_periods, bool) or not isinstance(min_periods, int | np.integer):
+        raise TypeError(f"min_periods must be an int between 1 and window ({window}); got {min_periods!r}")
+    elif not 1 <= min_periods <= window:
+        raise ValueError(f"min_periods must be between 1 and window ({window}); got {min_periods}")
+    daily = group_sums(stats, keys, links, with_date=True, with_partial=True)
+    return _anomalies.find(daily, keys, metric, window=int(window), threshold=float(threshold),
+                           min_periods=int(min_periods), is_rate=metric in RATES)
