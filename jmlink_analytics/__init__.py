@@ -76,6 +76,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from ._fonts import CJKFontWarning
     from .client import JMLinkClient, LinksPage, MissingCredentialsError
     from .data import fetch_links, fetch_stats
     from .errors import (
@@ -91,7 +92,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         TransportError,
         VipRequiredError,
     )
-    from ._fonts import CJKFontWarning
     from .metrics import add_rates, compare_periods, find_anomalies, funnel, summarize, trend_data
     from .plotting import plot_breakdown, plot_funnel, plot_heatmap, plot_platforms, plot_trend
     from .report import to_csv, write_report
