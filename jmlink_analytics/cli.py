@@ -126,6 +126,15 @@ def _date_options(parser: argparse.ArgumentParser, platform_default: str) -> Non
     group.add_argument("--links", type=_keys_arg, metavar="KEY,...", help="only these link keys (default: every link)")
 
 
+def _table_output_options(parser: argparse.ArgumentParser) -> None:
+    """--out, --format and --encoding of the commands that write one table (links, stats)."""
+    parser.add_argument("--out", default="-", metavar="FILE",
+                        help="where to write: a file, or - for stdout (default: -)")
+    parser.add_argument("--format", choices=TABLE_FORMATS,
+                        help="csv, json or parquet (default: from the --out suffix, else csv)")
+    _encoding_option(parser)
+
+
 def _encoding_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--encoding", choices=("utf-8-sig", "utf-8"), default="utf-8-sig",
                         help="CSV files: utf-8-sig (with a BOM, for Excel; the default) or utf-8 (CSV on stdout is "
@@ -149,22 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
     links = sub.add_parser("links", parents=[common, data], formatter_class=_Formatter,
                            help="list the app's short links (CSV, JSON or Parquet)",
                            description="List every short link of the app as a table.")
-    links.add_argument("--out", default="-", metavar="FILE",
-                       help="where to write: a file, or - for stdout (default: -)")
-    links.add_argument("--format", choices=TABLE_FORMATS,
-                       help="csv, json or parquet (default: from the --out suffix, else csv)")
-    _encoding_option(links)
+    _table_output_options(links)
     links.set_defaults(handler=commands.run_links, command_parser=links)
 
     stats = sub.add_parser("stats", parents=[common, data], formatter_class=_Formatter,
                            help="daily statistics as a tidy table (CSV, JSON or Parquet)",
                            description="Daily statistics, one row per link, platform and day.")
     _date_options(stats, "all")
-    stats.add_argument("--out", default="-", metavar="FILE",
-                       help="where to write: a file, or - for stdout (default: -)")
-    stats.add_argument("--format", choices=TABLE_FORMATS,
-                       help="csv, json or parquet (default: from the --out suffix, else csv)")
-    _encoding_option(stats)
+    _table_output_options(stats)
     stats.set_defaults(handler=commands.run_stats, command_parser=stats)
 
     report = sub.add_parser("report", parents=[common, data], formatter_class=_Formatter,
