@@ -8,12 +8,14 @@ rows, decoded with numpy instead of 365,000 Python tuples. Nothing here touches 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["BLOCK", "FINAL", "NEVER", "PARTIAL", "DayBlock", "block_span", "decode", "empty", "merge"]
+__all__ = ["BLOCK", "FINAL", "NEVER", "PARTIAL", "DayBlock", "block_span", "date_of", "day_number", "decode", "empty",
+           "merge"]
 
 BLOCK = 32  # days per block
 NEVER, PARTIAL, FINAL = 0, 1, 2
@@ -42,6 +44,20 @@ class DayBlock(NamedTuple):
     offset: np.ndarray
     counters: np.ndarray
     final: np.ndarray
+
+
+#: Day numbers count days from this date; the store keys its blocks by them.
+EPOCH = dt.date(1970, 1, 1)
+
+
+def day_number(value: dt.date) -> int:
+    """The day number of ``value`` (days since :data:`EPOCH`)."""
+    return (value - EPOCH).days
+
+
+def date_of(day: int | None) -> dt.date | None:
+    """The date of a day number (``None`` stays ``None``)."""
+    return None if day is None else EPOCH + dt.timedelta(days=day)
 
 
 def empty() -> DayBlock:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from . import _blocks
-from ._blocks import DayBlock
+from ._blocks import DayBlock, date_of, day_number
 
 __all__ = ["SCHEMA_VERSION", "DayBlock", "Store", "StoreError", "StoreInfo", "StoreVersionError"]
 
@@ -40,7 +40,6 @@ SCHEMA_VERSION = 1
 APPLICATION_ID = 0x4A4D4C4B
 _PLATFORMS = ("all", "ios", "android")  # stored as their index: 0, 1, 2
 _CHUNK = 500  # link keys per query (SQLite limits the number of parameters)
-_EPOCH = dt.date(1970, 1, 1)
 
 _SCHEMA = """
 CREATE TABLE apps (
@@ -112,14 +111,6 @@ class StoreInfo:
     rows: int
     first_date: dt.date | None
     last_date: dt.date | None
-
-
-def _day(value: dt.date) -> int:
-    return (value - _EPOCH).days
-
-
-def _date(day: int | None) -> dt.date | None:
-    return None if day is None else _EPOCH + dt.timedelta(days=day)
 
 
 def _check_max_age(max_age: Any) -> float | None:
@@ -258,7 +249,7 @@ class Store:
                 size = conn.execute("PRAGMA page_count").fetchone()[0] * conn.execute("PRAGMA page_size").fetchone()[0]
             else:
                 size = sum(os.path.getsize(p) for p in (self.path, self.path + "-wal") if os.path.exists(p))
-        return StoreInfo(self.path, size, apps, links, int(rows), _date(first), _date(last))
+        return StoreInfo(self.path, size, apps, links, int(rows), date_of(first), date_of(last))
 
     def clear(self) -> None:
         """Delete everything the store holds (every app), and shrink the file."""
@@ -351,7 +342,7 @@ class Store:
         """
         if counters.shape[1] == 0:
             return
-        first = _day(start)
+        first = day_number(start)
         b0, b1 = _blocks.block_span(first, counters.shape[1])
         platform_index = _PLATFORMS.index(platform)
         with self._lock:
@@ -383,7 +374,7 @@ class Store:
             in ``("all", "ios", "android")``, the day's offset from ``start``, its four counters
             and whether it is final.
         """
-        first, last = _day(start), _day(end)
+        first, last = day_number(start), day_number(end)
         wanted = [_PLATFORMS.index(p) for p in platforms]
         found: list[tuple[int, int, int, bytes, bytes]] = []
         ids: dict[int, int] = {}  # key_id -> index into link_keys
