@@ -229,3 +229,20 @@ def test_recording_again_reproduces_the_committed_cassettes(tmp_path):
     assert {p.name for p in written} == {f"{s.name}.yaml" for s in SCENARIOS}
     for path in written:
         assert normalized(path) == normalized(CASSETTES / path.name), f"{path.name} drifted: run `make cassettes`"
+
+
+def test_live_recording_path_works_and_scrubs_the_secret(make_sandbox, monkeypatch, tmp_path):
+    """``make cassettes-live`` against a sandbox standing in for the real API (same code path)."""
+    from scripts.record_cassettes import SCENARIOS as ALL
+    from scripts.record_cassettes import record_live
+
+    sb = make_sandbox(links=12, days=60, today=None)  # live scenarios ask for the real "today"
+    monkeypatch.setenv("JMLINK_APP_KEY", sb.app_key)
+    monkeypatch.setenv("JMLINK_MASTER_SECRET", sb.master_secret)
+    monkeypatch.setenv("JMLINK_BASE_URL", sb.base_url)
+    written = record_live(tmp_path)
+    assert {p.name for p in written} == {f"{s.name}.yaml" for s in ALL if s.live}
+    for path in written:
+        text = path.read_text(encoding="utf-8")
+        assert sb.master_secret not in text and "authorization" not in text.lower()
+        assert yaml.safe_load(text)["interactions"], path
