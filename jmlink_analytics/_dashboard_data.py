@@ -22,17 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._checks import PLATFORMS as _PLATFORMS
+from ._grouping import COUNTERS, METRICS, RATES
+
 __all__ = ["COUNTERS", "METRICS", "RATES", "Selection", "StatsIndex", "with_rates"]
 
-COUNTERS = ("exposure_count", "click_count", "open_count", "install_count")
-#: rate name -> (numerator, denominator), as metrics.add_rates defines them.
-RATES = {
-    "ctr": ("click_count", "exposure_count"),
-    "open_rate": ("open_count", "click_count"),
-    "install_rate": ("install_count", "click_count"),
-}
-METRICS = (*COUNTERS, *RATES)
-_PLATFORMS = ("all", "ios", "android")
 _REQUIRED = ("link_key", "platform", "date", *COUNTERS)
 
 

@@ -15,6 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._checks import PLATFORMS
+from ._responses import COUNTERS
+
 __all__ = [
     "COUNTERS",
     "LINK_CATEGORY_COLUMNS",
@@ -33,8 +36,6 @@ __all__ = [
 
 logger = logging.getLogger("jmlink_analytics")
 
-PLATFORMS: tuple[str, ...] = ("all", "ios", "android")
-COUNTERS: tuple[str, ...] = ("exposure_count", "click_count", "open_count", "install_count")
 STATS_COLUMNS: tuple[str, ...] = ("link_key", "platform", "date", *COUNTERS, "is_partial")
 
 LINK_COLUMNS: tuple[str, ...] = (

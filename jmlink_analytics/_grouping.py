@@ -41,9 +41,10 @@ __all__ = [
     "sort_groups",
 ]
 
+from ._responses import COUNTERS
+
 logger = logging.getLogger("jmlink_analytics")
 
-COUNTERS: tuple[str, ...] = ("exposure_count", "click_count", "open_count", "install_count")
 #: rate -> (numerator, denominator)
 RATES: dict[str, tuple[str, str]] = {
     "ctr": ("click_count", "exposure_count"),

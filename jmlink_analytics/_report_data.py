@@ -17,12 +17,12 @@ from ._dates import CHINA_TZ
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["COMPARISON_DAYS", "COUNTERS", "RATES", "ReportData", "analyse"]
+from ._grouping import COUNTERS
+
+__all__ = ["COMPARISON_DAYS", "COUNTERS", "ReportData", "analyse"]
 
 logger = logging.getLogger("jmlink_analytics")
 
-COUNTERS = ("exposure_count", "click_count", "open_count", "install_count")
-RATES = ("ctr", "open_rate", "install_rate")
 #: The length of the "current" window of the period comparison, when the data hold two of them.
 COMPARISON_DAYS = 7
 _NO_CHANNEL = "(none)"

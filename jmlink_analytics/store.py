@@ -29,6 +29,7 @@ import numpy as np
 
 from . import _blocks
 from ._blocks import DayBlock, date_of, day_number
+from ._checks import PLATFORMS as _PLATFORMS  # stored as their index: 0, 1, 2
 
 __all__ = ["SCHEMA_VERSION", "DayBlock", "Store", "StoreError", "StoreInfo", "StoreVersionError"]
 
@@ -38,7 +39,6 @@ logger = logging.getLogger("jmlink_analytics")
 SCHEMA_VERSION = 1
 #: ``PRAGMA application_id`` of our files: "JMLK".
 APPLICATION_ID = 0x4A4D4C4B
-_PLATFORMS = ("all", "ios", "android")  # stored as their index: 0, 1, 2
 _CHUNK = 500  # link keys per query (SQLite limits the number of parameters)
 
 _SCHEMA = """
