@@ -17,7 +17,7 @@ from ._dates import CHINA_TZ
 if TYPE_CHECKING:
     import pandas as pd
 
-from ._grouping import COUNTERS
+from ._grouping import COUNTERS, platform_mask
 
 __all__ = ["COMPARISON_DAYS", "COUNTERS", "ReportData", "analyse"]
 
@@ -72,25 +72,33 @@ def _clean_source(source: Any) -> str | None:
 
 
 def _split_platforms(stats: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None, str]:
-    """(the overall table, the ios/android table when both are there, a label of what overall means)."""
+    """(the overall table, the ios/android table when both are there, a label of what overall means).
+
+    Overall counts each link under the platform rule of :mod:`jmlink_analytics.metrics`
+    (:func:`~jmlink_analytics._grouping.platform_mask`): its ``all`` rows when it has them,
+    otherwise its iOS + Android rows summed per day, so nothing is counted twice.
+    """
     import pandas as pd
 
     present = set(stats["platform"].astype(str).unique())
     both = {"ios", "android"} <= present
     split = stats[stats["platform"].isin(["ios", "android"])].reset_index(drop=True) if both else None
-    if "all" in present:
-        return stats[stats["platform"] == "all"].reset_index(drop=True), split, "all platforms"
-    if not both:
+    if not both and "all" not in present:
         only = next(iter(sorted(present)))
         return stats.reset_index(drop=True), None, f"{only} only"
-    grouped = split.groupby(["link_key", "date"], observed=True, sort=True)
+    label = "all platforms" if "all" in present else "iOS + Android"
+    mask = platform_mask(stats, ())
+    counted = stats if mask is None else stats[mask]
+    if set(counted["platform"].astype(str).unique()) == {"all"}:
+        return counted.reset_index(drop=True), split, label
+    grouped = counted.groupby(["link_key", "date"], observed=True, sort=True)
     overall = grouped[list(COUNTERS)].sum().reset_index()
-    overall["is_partial"] = (grouped["is_partial"].any().to_numpy() if "is_partial" in split.columns
+    overall["is_partial"] = (grouped["is_partial"].any().to_numpy() if "is_partial" in counted.columns
                              else False)
     overall.insert(1, "platform", pd.Categorical(["all"] * len(overall), categories=stats["platform"].cat.categories
                                                  if isinstance(stats["platform"].dtype, pd.CategoricalDtype)
                                                  else ["all", "ios", "android"]))
-    return overall, split, "iOS + Android"
+    return overall, split, label
 
 
 def _report_links(links: pd.DataFrame | None, stats: pd.DataFrame) -> pd.DataFrame:

@@ -226,3 +226,22 @@ def test_without_links_every_link_has_no_channel(frames, tmp_path):
     channels = read(tmp_path, "summary_by_channel.csv")
     assert channels["channel"].tolist() == ["(none)"]
     assert channels["click_count"].sum() == stats["click_count"].sum()
+
+
+def test_a_mixed_table_counts_each_link_once_like_summarize(frames, sandbox, tmp_path):
+    """Half the links fetched with "all", the other half only split: each link counted once, as metrics does."""
+    from jmlink_analytics import summarize
+
+    split, links = frames
+    keys = sorted(split["link_key"].astype(str).unique())
+    with sandbox.client() as client:
+        with_all = fetch_stats(client, keys[: len(keys) // 2], start=START, end=TODAY, progress=False)
+    mixed = pd.concat([with_all, split], ignore_index=True)
+    write_report(mixed, links, tmp_path, formats=("csv",))
+    by_link = read(tmp_path, "summary_by_link.csv").set_index("link_key")[COUNTERS].sort_index()
+    expected = summarize(mixed, by="link_key").set_index("link_key")[COUNTERS].sort_index()
+    expected.index = expected.index.astype(str)
+    assert by_link.to_numpy().tolist() == expected.to_numpy().tolist()
+    assert by_link.index.tolist() == expected.index.tolist() == keys
+    # the split rows of the links fetched with "all" add up to those "all" rows, so totals equal the split total
+    assert by_link.to_numpy().sum(axis=0).tolist() == split[COUNTERS].sum().tolist()
