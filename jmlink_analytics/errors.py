@@ -9,7 +9,9 @@ answer into one of these.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 __all__ = [
@@ -246,9 +248,6 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
     """
     if not headers:
         return None
-    import time
-    from email.utils import parsedate_to_datetime
-
     lowered = {str(k).lower(): str(v) for k, v in headers.items()}
     value = lowered.get("retry-after")
     if value is not None:
