@@ -6,7 +6,7 @@ out) per (link, platform). Side by side in one run:
 
 - naive: ``pd.json_normalize`` per answer, ``pd.concat``, ``pd.to_datetime``, a reindex on the
   full (link, platform, date) product to fill the days left out, categoricals, sort;
-- ours: ``jmlink_analytics._frames.stats_frame_from_records`` (numpy arrays, no per-row objects).
+- ours: ``jmlink_analytics.data._frames.stats_frame_from_records`` (numpy arrays, no per-row objects).
 
 Both must give the same table. Prints both times, naive / ours (goal >= 2) and our bytes per
 row with ``memory_usage(deep=True)`` (goal <= 40).
@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from jmlink_analytics._frames import COUNTERS, PLATFORMS, STATS_COLUMNS, stats_frame_from_records
+from jmlink_analytics.data._frames import stats_frame_from_records
+from jmlink_analytics.schema import COUNTERS, PLATFORMS, STATS_COLUMNS
 
 END = dt.date(2024, 6, 30)
 

@@ -20,9 +20,8 @@ import time
 from pathlib import Path
 
 from jmlink_analytics._dates import china_today
-from jmlink_analytics.data import fetch_stats
+from jmlink_analytics.data import Store, fetch_stats
 from jmlink_analytics.sandbox import Sandbox
-from jmlink_analytics.store import Store
 
 NO_LIMIT = {"links": (1_000_000, 60.0), "stats": (1_000_000, 60.0)}
 

@@ -1,7 +1,9 @@
 """jmlink-analytics: JMLink short-link statistics as pandas DataFrames, plots, dashboards and reports.
 
-The public names below are imported lazily, so ``import jmlink_analytics`` stays fast and
-works without matplotlib or ipywidgets; each is loaded on first use.
+The public names are imported lazily, so ``import jmlink_analytics`` stays fast and works
+without matplotlib or ipywidgets; each is loaded on first use. The vocabulary of
+:mod:`.schema` (``COUNTERS``, ``RATES``, ``METRICS``, ``PLATFORMS``, ``STATS_COLUMNS``) is
+plain tuples and dicts, loaded at once.
 
 >>> import jmlink_analytics as jm                                      # doctest: +SKIP
 >>> with jm.Sandbox() as sb, sb.client() as client:                    # doctest: +SKIP
@@ -10,21 +12,22 @@ works without matplotlib or ipywidgets; each is loaded on first use.
 
 from __future__ import annotations
 
-import importlib
-import logging
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import logging as _logging
+import typing as _typing
 
 from ._version import __version__
+from .schema import COUNTERS, METRICS, PLATFORMS, RATES, STATS_COLUMNS
 
-logging.getLogger("jmlink_analytics").addHandler(logging.NullHandler())
+_logging.getLogger("jmlink_analytics").addHandler(_logging.NullHandler())
 
-# public name -> module that defines it
+# public name -> the room (subpackage or module) that exports it
 _EXPORTS: dict[str, str] = {
     "JMLinkClient": "client",
     "LinksPage": "client",
-    "MissingCredentialsError": "client",
     "JMLinkError": "errors",
     "AuthError": "errors",
+    "MissingCredentialsError": "errors",
     "InvalidRequestError": "errors",
     "RateLimitError": "errors",
     "NotFoundError": "errors",
@@ -34,67 +37,81 @@ _EXPORTS: dict[str, str] = {
     "ServerError": "errors",
     "ResponseFormatError": "errors",
     "TransportError": "errors",
+    "StoreError": "errors",
+    "StoreVersionError": "errors",
     "fetch_links": "data",
     "fetch_stats": "data",
-    "Store": "store",
-    "StoreInfo": "store",
-    "StoreError": "store",
-    "StoreVersionError": "store",
+    "Store": "data",
+    "StoreInfo": "data",
     "add_rates": "metrics",
     "summarize": "metrics",
     "compare_periods": "metrics",
     "find_anomalies": "metrics",
     "funnel": "metrics",
     "trend_data": "metrics",
-    "CJKFontWarning": "_fonts",
+    "join_links": "metrics",
+    "count_once": "metrics",
+    "CJKFontWarning": "plotting",
     "plot_trend": "plotting",
     "plot_funnel": "plotting",
     "plot_breakdown": "plotting",
     "plot_platforms": "plotting",
     "plot_heatmap": "plotting",
+    "to_csv": "export",
+    "write_report": "report",
     "Dashboard": "widgets",
     "dashboard": "widgets",
-    "write_report": "report",
-    "to_csv": "report",
     "Sandbox": "sandbox",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = ["COUNTERS", "METRICS", "PLATFORMS", "RATES", "STATS_COLUMNS", "__version__", *_EXPORTS]
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _EXPORTS.get(name)
-    if module_name is None:
+def __getattr__(name: str) -> _typing.Any:
+    room = _EXPORTS.get(name)
+    if room is None:
         raise AttributeError(f"module 'jmlink_analytics' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module_name}", __name__), name)
+    value = getattr(_importlib.import_module(f".{room}", __name__), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+    """The public names only (what IPython's tab completion offers)."""
+    return sorted(__all__)
 
 
-if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from ._fonts import CJKFontWarning
-    from .client import JMLinkClient, LinksPage, MissingCredentialsError
-    from .data import fetch_links, fetch_stats
+if _typing.TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .client import JMLinkClient, LinksPage
+    from .data import Store, StoreInfo, fetch_links, fetch_stats
     from .errors import (
         AuthError,
         BlacklistedError,
         InvalidRequestError,
         JMLinkError,
         MethodNotAllowedError,
+        MissingCredentialsError,
         NotFoundError,
         RateLimitError,
         ResponseFormatError,
         ServerError,
+        StoreError,
+        StoreVersionError,
         TransportError,
         VipRequiredError,
     )
-    from .metrics import add_rates, compare_periods, find_anomalies, funnel, summarize, trend_data
-    from .plotting import plot_breakdown, plot_funnel, plot_heatmap, plot_platforms, plot_trend
-    from .report import to_csv, write_report
+    from .export import to_csv
+    from .metrics import (
+        add_rates,
+        compare_periods,
+        count_once,
+        find_anomalies,
+        funnel,
+        join_links,
+        summarize,
+        trend_data,
+    )
+    from .plotting import CJKFontWarning, plot_breakdown, plot_funnel, plot_heatmap, plot_platforms, plot_trend
+    from .report import write_report
     from .sandbox import Sandbox
-    from .store import Store, StoreError, StoreInfo, StoreVersionError
     from .widgets import Dashboard, dashboard

@@ -20,10 +20,13 @@ __all__ = [
     "InvalidRequestError",
     "JMLinkError",
     "MethodNotAllowedError",
+    "MissingCredentialsError",
     "NotFoundError",
     "RateLimitError",
     "ResponseFormatError",
     "ServerError",
+    "StoreError",
+    "StoreVersionError",
     "TransportError",
     "VipRequiredError",
     "error_from_response",
@@ -138,6 +141,18 @@ class TransportError(JMLinkError):
     @property
     def retryable(self) -> bool:
         return True
+
+
+class MissingCredentialsError(AuthError):
+    """No credentials were given: set ``JMLINK_APP_KEY`` and ``JMLINK_MASTER_SECRET``."""
+
+
+class StoreError(RuntimeError):
+    """The cache file cannot be used (not our SQLite database, closed, unreadable or read-only)."""
+
+
+class StoreVersionError(StoreError):
+    """The cache file has a schema this version of jmlink-analytics does not know."""
 
 
 _CODE_TO_ERROR: dict[int, type[JMLinkError]] = {

@@ -14,7 +14,7 @@ TODAY = dt.date(2024, 6, 30)
 def no_wait(monkeypatch):
     """Make the client's retry waits instant; returns the list of waits it asked for."""
     waits: list[float] = []
-    monkeypatch.setattr("jmlink_analytics.client._sleep", waits.append)
+    monkeypatch.setattr("jmlink_analytics.client._client._sleep", waits.append)
     return waits
 
 

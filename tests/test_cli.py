@@ -20,11 +20,11 @@ import pandas as pd
 import pytest
 
 from jmlink_analytics import cli
-from jmlink_analytics._cli_commands import SANDBOX_OPTIONS
 from jmlink_analytics._dates import china_today
+from jmlink_analytics.cli._commands import SANDBOX_OPTIONS
 from jmlink_analytics.client import JMLinkClient
+from jmlink_analytics.data import Store
 from jmlink_analytics.sandbox import SyntheticApp
-from jmlink_analytics.store import Store
 
 BOM = b"\xef\xbb\xbf"
 CONSOLE_SCRIPT = Path(sys.executable).with_name("jmlink-analytics")

@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 import requests
 
-import jmlink_analytics.client as client_module
+import jmlink_analytics.client._client as client_module
 from jmlink_analytics import errors as e
-from jmlink_analytics._responses import parse_links_page, parse_stat_rows
-from jmlink_analytics.client import JMLinkClient, MissingCredentialsError
+from jmlink_analytics.client import JMLinkClient
+from jmlink_analytics.client._responses import parse_links_page, parse_stat_rows
+from jmlink_analytics.errors import MissingCredentialsError
 
 START, END = "2024-06-01", "2024-06-30"
 

@@ -10,18 +10,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import jmlink_analytics._progress as progress_module
+import jmlink_analytics.data._progress as progress_module
 from jmlink_analytics import errors as e
-from jmlink_analytics._frames import (
-    COUNTERS,
-    LINK_COLUMNS,
-    STATS_COLUMNS,
+from jmlink_analytics.data import fetch_links, fetch_stats
+from jmlink_analytics.data._frames import (
     empty_links_frame,
     links_frame,
     parse_stat_rows,
     stats_frame_from_records,
 )
-from jmlink_analytics.data import fetch_links, fetch_stats
+from jmlink_analytics.schema import COUNTERS, LINK_COLUMNS, STATS_COLUMNS
 from tests.conftest import TODAY
 
 # The documented examples of jmlink-api.md, as valid JSON would carry them.
@@ -48,7 +46,7 @@ START, END = dt.date(2024, 6, 1), dt.date(2024, 6, 20)
 @pytest.fixture(autouse=True)
 def fixed_today(monkeypatch):
     """The data layer's "today" (UTC+8) is the sandbox's fixed today."""
-    monkeypatch.setattr("jmlink_analytics.data.china_today", lambda: TODAY)
+    monkeypatch.setattr("jmlink_analytics.data._fetch.china_today", lambda: TODAY)
 
 
 def stat_requests(sb):

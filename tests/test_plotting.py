@@ -18,7 +18,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from jmlink_analytics import _fonts, plot_breakdown, plot_funnel, plot_heatmap, plot_platforms, plot_trend
+from jmlink_analytics import plot_breakdown, plot_funnel, plot_heatmap, plot_platforms, plot_trend
+from jmlink_analytics.plotting import _fonts
 
 from .helpers_frames import links_frame, series_frame, stats_frame
 

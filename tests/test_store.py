@@ -13,7 +13,8 @@ import pytest
 
 from jmlink_analytics import errors as e
 from jmlink_analytics.data import fetch_links, fetch_stats
-from jmlink_analytics.store import SCHEMA_VERSION, Store, StoreError, StoreVersionError
+from jmlink_analytics.data.store import SCHEMA_VERSION, Store
+from jmlink_analytics.errors import StoreError, StoreVersionError
 from tests.conftest import TODAY
 
 FAST = {"links": (1000, 60.0), "stats": (1000, 60.0)}
@@ -31,7 +32,7 @@ def today(monkeypatch):
             self.value = value
 
     clock = Today()
-    monkeypatch.setattr("jmlink_analytics.data.china_today", lambda: clock.value)
+    monkeypatch.setattr("jmlink_analytics.data._fetch.china_today", lambda: clock.value)
     return clock
 
 

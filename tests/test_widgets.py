@@ -326,6 +326,7 @@ def test_bad_links_and_top_are_refused(stats):
 def test_without_ipywidgets_the_import_error_names_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ipywidgets", None)  # makes `import ipywidgets` fail
     monkeypatch.delitem(sys.modules, "jmlink_analytics.widgets")
+    monkeypatch.delitem(sys.modules, "jmlink_analytics.widgets._dashboard")
     with pytest.raises(ImportError, match="pip install ipywidgets"):
         importlib.import_module("jmlink_analytics.widgets")
 
@@ -355,7 +356,7 @@ def test_aggregates_match_pandas_on_a_sparse_mixed_table(monkeypatch, dense):
     have all three platforms: "All" must count K0-K2 through ios + android and the others through
     their ``all`` rows (the platform rule of metrics), never both.
     """
-    from jmlink_analytics._dashboard_data import Selection, StatsIndex
+    from jmlink_analytics.widgets._index import Selection, StatsIndex
 
     if not dense:
         monkeypatch.setattr(StatsIndex, "dense_limit_bytes", 0)

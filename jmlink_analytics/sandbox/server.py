@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .._ratelimit import normalize_rate_limits
+from ..client._ratelimit import normalize_rate_limits
 from ._handler import (
     BAD_GATEWAY_BODY,
     ERRORS,
@@ -214,7 +214,7 @@ class Sandbox:
 
         The sandbox's ``rate_limits`` unless given; other keyword arguments are passed on.
         """
-        from ..client import JMLinkClient
+        from ..client._client import JMLinkClient
 
         kwargs.setdefault("rate_limits", self.rate_limits)
         return JMLinkClient(kwargs.pop("app_key", self.app_key), kwargs.pop("master_secret", self.master_secret),

@@ -22,15 +22,16 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from ._dates import DateLike, china_today, to_date
-from ._frames import COUNTERS, PLATFORMS, links_frame, parse_stat_rows, stats_frame
+from .._dates import DateLike, china_today, to_date
+from .._validate import check_link_key, check_platform
+from ..errors import JMLinkError
+from ..schema import COUNTERS, PLATFORMS
+from ._frames import links_frame, parse_stat_rows, stats_frame
 from ._progress import ProgressBar, progress_bar
-from .client import check_link_key, check_platform
-from .errors import JMLinkError
 from .store import Store
 
 if TYPE_CHECKING:
-    from .client import JMLinkClient
+    from ..client._client import JMLinkClient
 
 __all__ = ["fetch_links", "fetch_stats"]
 

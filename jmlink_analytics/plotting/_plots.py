@@ -23,9 +23,10 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.colors import PowerNorm
 
-from . import _plotstyle as style
-from ._grouping import COUNTERS, RATES, check_metric, check_stats, group_labels, normalize_by
-from .metrics import STAGES, funnel, summarize, trend_data
+from ..metrics._groups import check_metric, check_stats, group_labels, normalize_by
+from ..metrics._summaries import funnel, summarize, trend_data
+from ..schema import COUNTERS, RATES, STAGES
+from . import _style as style
 
 __all__ = ["plot_breakdown", "plot_funnel", "plot_heatmap", "plot_platforms", "plot_trend"]
 

@@ -15,17 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._checks import PLATFORMS
-from ._responses import COUNTERS
+from ..schema import COUNTERS, LINK_COLUMNS, PLATFORMS, STATS_COLUMNS
 
 __all__ = [
-    "COUNTERS",
     "LINK_CATEGORY_COLUMNS",
-    "LINK_COLUMNS",
-    "LINK_TEXT_COLUMNS",
     "LINK_TIME_COLUMNS",
-    "PLATFORMS",
-    "STATS_COLUMNS",
     "STRING_DTYPE",
     "empty_links_frame",
     "links_frame",
@@ -36,15 +30,8 @@ __all__ = [
 
 logger = logging.getLogger("jmlink_analytics")
 
-STATS_COLUMNS: tuple[str, ...] = ("link_key", "platform", "date", *COUNTERS, "is_partial")
-
-LINK_COLUMNS: tuple[str, ...] = (
-    "id", "link_key", "name", "channel", "app_domain", "share_title", "share_desc",
-    "android_uri", "ios_uri", "jump_link_type", "landing_page", "create_time", "update_time",
-)
 LINK_CATEGORY_COLUMNS = frozenset({"channel", "app_domain", "jump_link_type"})
 LINK_TIME_COLUMNS = frozenset({"create_time", "update_time"})
-LINK_TEXT_COLUMNS = tuple(c for c in LINK_COLUMNS[1:] if c not in LINK_CATEGORY_COLUMNS | LINK_TIME_COLUMNS)
 
 
 def _string_dtype() -> pd.StringDtype:
@@ -75,7 +62,7 @@ def _text(value: Any) -> Any:
 
 
 def _record_id(record: Mapping[str, Any]) -> int:
-    from .errors import ResponseFormatError
+    from ..errors import ResponseFormatError
 
     value = record.get("id")
     if isinstance(value, int) and not isinstance(value, bool):

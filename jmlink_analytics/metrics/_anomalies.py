@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._grouping import COUNTERS, rates_of
+from ..schema import COUNTERS
+from ._groups import rates_of
 
 __all__ = ["COUNT_FLOOR", "MAD_SCALE", "RATE_FLOOR_MIN", "RATE_FLOOR_SHARE", "find", "robust_scores"]
 

@@ -26,16 +26,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._dates import to_date
+from ..schema import COUNTERS, METRICS, RATES, STAGES
 from . import _anomalies
-from ._dates import to_date
-from ._grouping import (
-    COUNTERS,
-    METRICS,
-    RATES,
+from ._groups import (
     check_metric,
     check_stats,
     freq_alias,
     group_sums,
+    link_attributes,
     normalize_by,
     rates_of,
     resolve_by,
@@ -43,11 +42,8 @@ from ._grouping import (
 )
 from ._trend import trend_data
 
-__all__ = ["COUNTERS", "METRICS", "RATES", "STAGES", "add_rates", "compare_periods", "find_anomalies", "funnel",
-           "summarize", "trend_data"]
+__all__ = ["add_rates", "compare_periods", "find_anomalies", "funnel", "join_links", "summarize", "trend_data"]
 
-#: The funnel's stages, in order (the ``stage`` categories of :func:`funnel`).
-STAGES: tuple[str, ...] = ("exposure", "click", "open", "install")
 _DAY = pd.Timedelta(days=1)
 
 
@@ -70,6 +66,42 @@ def add_rates(stats: pd.DataFrame) -> pd.DataFrame:
     for rate, values in rates_of(out).items():
         out[rate] = values
     return out
+
+
+def join_links(stats: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
+    """The stats table with each link's name, channel and other attributes, joined on ``link_key``.
+
+    Parameters
+    ----------
+    stats : pandas.DataFrame
+        The table of :func:`jmlink_analytics.fetch_stats` (or any table with a ``link_key`` column).
+    links : pandas.DataFrame
+        The table of :func:`jmlink_analytics.fetch_links`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``stats``' rows in their order and index, then every column of ``links`` but ``link_key``
+        (those already in ``stats`` are left out). A link missing from ``links`` gets missing values;
+        when ``links`` repeats a key, its first row is used (with a warning).
+
+    Raises
+    ------
+    TypeError, ValueError
+        When either table is not a DataFrame or lacks ``link_key``.
+
+    Examples
+    --------
+    >>> daily = join_links(stats, links)                                   # doctest: +SKIP
+    >>> daily.groupby("channel", observed=True)["click_count"].sum()      # doctest: +SKIP
+    """
+    if not isinstance(stats, pd.DataFrame) or "link_key" not in stats.columns:
+        raise TypeError(f"stats must be a DataFrame with a link_key column; got {type(stats).__name__}")
+    resolve_by(stats, [], links)  # checks links
+    link_cols = [c for c in links.columns if c != "link_key" and c not in stats.columns]
+    attributes = link_attributes(links, link_cols, stats["link_key"])
+    attributes.index = stats.index
+    return pd.concat([stats, attributes], axis=1)
 
 
 def _ordered(sums: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .client import JMLinkClient
-    from .store import Store
+    from ..client import JMLinkClient
+    from ..data.store import Store
 
-__all__ = ["SANDBOX_OPTIONS", "CommandError", "UsageError", "default_cache_path", "run_cache", "run_links",
+__all__ = ["SANDBOX_OPTIONS", "CommandError", "UsageError", "run_cache", "run_links",
            "run_report", "run_stats"]
 
 #: The app ``--sandbox`` serves: fixed, so runs are comparable; its "today" is the real today (UTC+8).
@@ -29,19 +29,6 @@ class UsageError(Exception):
 
 class CommandError(Exception):
     """A failure with a clear cause that is not the API's (exit status 1, no traceback)."""
-
-
-def default_cache_path() -> Path:
-    """The cache file used unless ``--cache`` or ``--no-cache`` says otherwise.
-
-    ``platformdirs.user_cache_dir("jmlink-analytics")`` / ``cache.sqlite3``: e.g.
-    ``~/.cache/jmlink-analytics/cache.sqlite3`` on Linux (``$XDG_CACHE_HOME`` honoured),
-    ``~/Library/Caches/jmlink-analytics/cache.sqlite3`` on macOS,
-    ``%LOCALAPPDATA%\\jmlink-analytics\\Cache\\cache.sqlite3`` on Windows.
-    """
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("jmlink-analytics", appauthor=False)) / "cache.sqlite3"
 
 
 def _status(args: argparse.Namespace, message: str) -> None:
@@ -58,14 +45,15 @@ def _progress(args: argparse.Namespace) -> bool | None:
 def _connect(args: argparse.Namespace) -> Iterator[tuple[JMLinkClient, str]]:
     """Yield a client and a description of the data source (never a credential)."""
     if args.sandbox:
-        from .sandbox import Sandbox
+        from ..sandbox import Sandbox
 
         with Sandbox(**SANDBOX_OPTIONS) as sandbox, sandbox.client() as client:
             app = sandbox.app
             yield client, (f"built-in sandbox app (synthetic data: {len(app.links)} links, seed "
                            f"{SANDBOX_OPTIONS['seed']}, today {app.today:%Y-%m-%d})")
         return
-    from .client import JMLinkClient, MissingCredentialsError
+    from ..client import JMLinkClient
+    from ..errors import MissingCredentialsError
 
     try:
         client = JMLinkClient.from_env()
@@ -84,9 +72,9 @@ def _store(args: argparse.Namespace) -> contextlib.AbstractContextManager[Store 
     """
     if args.no_cache or (args.sandbox and args.cache is None):
         return contextlib.nullcontext(None)
-    from .store import Store
+    from ..data.store import Store, default_path
 
-    return Store(args.cache if args.cache is not None else default_cache_path())
+    return Store(args.cache if args.cache is not None else default_path())
 
 
 def _span(args: argparse.Namespace) -> str:
@@ -102,13 +90,13 @@ def _table_format(args: argparse.Namespace) -> str:
 
 
 def _json_text(df: pd.DataFrame) -> str:
-    from ._csv import prepare_frame
+    from ..export._csv import prepare_frame
 
     return prepare_frame(df, sanitize=False).to_json(orient="records", force_ascii=False) + "\n"
 
 
 def _write_table(df: pd.DataFrame, args: argparse.Namespace, noun: str) -> None:
-    from ._csv import atomic_path, prepare_frame, to_csv
+    from ..export._csv import atomic_path, prepare_frame, to_csv
 
     fmt = _table_format(args)
     if args.out == "-":
@@ -125,7 +113,7 @@ def _write_table(df: pd.DataFrame, args: argparse.Namespace, noun: str) -> None:
         with atomic_path(path) as temp:
             temp.write_text(_json_text(df), encoding="utf-8")
     else:
-        from .report import write_parquet
+        from ..report._write import write_parquet
 
         write_parquet(df, path)
     print(f"wrote {len(df):,} {noun} as {fmt.upper()} to {path}")
@@ -134,7 +122,7 @@ def _write_table(df: pd.DataFrame, args: argparse.Namespace, noun: str) -> None:
 # -- the commands ------------------------------------------------------------------------------
 def run_links(args: argparse.Namespace) -> int:
     """``jmlink-analytics links``: every link of the app as a table."""
-    from .data import fetch_links
+    from ..data import fetch_links
 
     with _connect(args) as (client, source), _store(args) as store:
         _status(args, f"listing the links of {source}...")
@@ -145,7 +133,7 @@ def run_links(args: argparse.Namespace) -> int:
 
 def run_stats(args: argparse.Namespace) -> int:
     """``jmlink-analytics stats``: the tidy daily table."""
-    from .data import fetch_stats
+    from ..data import fetch_stats
 
     with _connect(args) as (client, source), _store(args) as store:
         which = f"{len(args.links)} link(s)" if args.links else "every link"
@@ -158,8 +146,8 @@ def run_stats(args: argparse.Namespace) -> int:
 
 def run_report(args: argparse.Namespace) -> int:
     """``jmlink-analytics report``: fetch, analyse, write the report folder."""
-    from .data import fetch_links, fetch_stats
-    from .report import write_report
+    from ..data import fetch_links, fetch_stats
+    from ..report import write_report
 
     with _connect(args) as (client, source), _store(args) as store:
         _status(args, f"listing the links of {source}...")
@@ -185,9 +173,9 @@ def run_report(args: argparse.Namespace) -> int:
 
 def run_cache(args: argparse.Namespace) -> int:
     """``jmlink-analytics cache info|clear``."""
-    from .store import Store
+    from ..data.store import Store, default_path
 
-    path = (args.cache if args.cache is not None else default_cache_path()).expanduser()
+    path = (args.cache if args.cache is not None else default_path()).expanduser()
     if not path.exists():
         print(f"no cache at {path}" + (" (nothing to clear)" if args.action == "clear" else ""))
         return 0

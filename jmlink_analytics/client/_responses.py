@@ -6,11 +6,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ResponseFormatError
+from ..errors import ResponseFormatError
+from ..schema import COUNTERS
 
-__all__ = ["COUNTERS", "LinksPage", "parse_json", "parse_links_page", "parse_stat_rows"]
+__all__ = ["LinksPage", "parse_json", "parse_links_page", "parse_stat_rows"]
 
-COUNTERS = ("exposure_count", "click_count", "open_count", "install_count")
 
 
 @dataclass(frozen=True)

@@ -28,14 +28,15 @@ except ImportError as exc:  # pragma: no cover - exercised by a test that hides 
 import numpy as np
 import pandas as pd
 
-from . import _dashboard_view as view
-from ._dashboard_data import METRICS, Selection, StatsIndex
+from ..schema import METRICS
+from . import _view as view
+from ._index import Selection, StatsIndex
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from .client import JMLinkClient
-    from .store import Store
+    from ..client._client import JMLinkClient
+    from ..data.store import Store
 
 __all__ = ["Dashboard", "dashboard"]
 
@@ -274,7 +275,7 @@ class Dashboard(widgets.VBox):
             self._request_redraw()  # with nothing selected, the filter alone changes what is counted
 
     def _export(self, path: str | Path | None) -> tuple[Path, int]:
-        from .report import to_csv
+        from ..report._write import to_csv
 
         raw = self.controls["export_path"].value if path is None else path
         if not str(raw).strip():
@@ -333,7 +334,7 @@ def dashboard(client: JMLinkClient, *, start: Any, end: Any = None,
     -------
     Dashboard
     """
-    from .data import fetch_links, fetch_stats
+    from ..data._fetch import fetch_links, fetch_stats
 
     platforms = platform if isinstance(platform, str) else list(platform)
     links = fetch_links(client, store=store)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-__all__ = ["PLATFORMS", "check_int", "check_link_key", "check_platform", "path_segment"]
+from .schema import PLATFORMS
 
-#: The values the stat endpoint's ``platform`` parameter accepts.
-PLATFORMS = ("all", "ios", "android")
+__all__ = ["check_int", "check_link_key", "check_platform", "path_segment"]
+
 
 
 def check_int(value: Any, name: str, low: int, high: int | None = None) -> int:

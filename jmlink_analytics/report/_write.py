@@ -14,8 +14,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._csv import atomic_path, check_encoding, to_csv
-from ._report_data import COUNTERS, ReportData, analyse
+from ..export._csv import atomic_path, check_encoding, to_csv
+from ..schema import COUNTERS
+from ._analysis import ReportData, analyse
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,7 +90,7 @@ def _render_charts(data: ReportData) -> dict[str, bytes]:
 
     from matplotlib.figure import Figure
 
-    from . import plotting
+    from ..plotting import _plots as plotting
 
     overall, split, names = data.overall, data.split, data.names
     draw = {
@@ -236,7 +237,7 @@ def write_report(
         for name, png in data.charts.items():
             written[f"charts/{name}.png"] = _write_bytes(out / "charts" / f"{name}.png", png)
     if "html" in formats:
-        from ._html import render_page
+        from ._page import render_page
 
         data.files, data.encoding = [*written, "index.html"], encoding
         page = render_page(data, top=top)

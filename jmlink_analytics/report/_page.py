@@ -12,12 +12,12 @@ import math
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from ._version import __version__
+from .._version import __version__
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ._report_data import ReportData
+    from ._analysis import ReportData
 
 __all__ = ["render_page"]
 

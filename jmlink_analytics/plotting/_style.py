@@ -18,8 +18,9 @@ from matplotlib.lines import Line2D
 from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from ..metrics._groups import freq_alias
+from ..schema import RATES
 from . import _fonts
-from ._grouping import RATES, freq_alias
 
 __all__ = ["DASHED_NOTE", "LABELS", "OTHER_COLOR", "apply_fonts", "axes_or_current", "by_words", "date_axis", "fonts",
            "incomplete_periods", "legend", "lines", "link_labels", "no_data", "number_axis", "number_text", "palette",

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._dashboard_data import COUNTERS, METRICS, RATES, with_rates
+from ..schema import COUNTERS, METRICS, RATES
+from ._index import with_rates
 
 __all__ = [
     "LABELS", "blank_figures", "comparison", "draw_trend", "headline_html", "png_output", "table_html", "top_links",
@@ -52,7 +53,7 @@ def comparison(daily: pd.DataFrame, start: dt.date, end: dt.date, has_previous: 
     are :func:`~jmlink_analytics.compare_periods`' (rates from sums; ``pct_change`` NaN where the
     previous value is 0). Without a previous period only ``current`` is filled (the rest NaN).
     """
-    from .metrics import compare_periods, summarize
+    from ..metrics._summaries import compare_periods, summarize
 
     columns = ["current", "previous", "change", "pct_change"]
     if has_previous:
@@ -145,7 +146,7 @@ def draw_trend(ax: Any, frame: pd.DataFrame, metric: str, freq: str, title: str,
     ``frame`` is stats-shaped (``date``, counters, ``is_partial``; ``link_key`` when ``by``):
     the selection's daily totals, or a few links' daily sums for one line each.
     """
-    from .plotting import plot_trend
+    from ..plotting._plots import plot_trend
 
     ax.clear()
     if frame.empty:

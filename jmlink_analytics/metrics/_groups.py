@@ -26,14 +26,13 @@ from pandas.tseries import offsets
 from pandas.tseries.frequencies import to_offset
 
 __all__ = [
-    "COUNTERS",
-    "METRICS",
-    "RATES",
     "check_metric",
     "check_stats",
+    "count_once",
     "freq_alias",
     "group_labels",
     "group_sums",
+    "link_attributes",
     "normalize_by",
     "period_of",
     "platform_mask",
@@ -41,17 +40,10 @@ __all__ = [
     "sort_groups",
 ]
 
-from ._responses import COUNTERS
+from ..schema import COUNTERS, METRICS, RATES
 
 logger = logging.getLogger("jmlink_analytics")
 
-#: rate -> (numerator, denominator)
-RATES: dict[str, tuple[str, str]] = {
-    "ctr": ("click_count", "exposure_count"),
-    "open_rate": ("open_count", "click_count"),
-    "install_rate": ("install_count", "click_count"),
-}
-METRICS: tuple[str, ...] = (*COUNTERS, *RATES)
 _NOT_KEYS = frozenset((*COUNTERS, *RATES, "is_partial"))
 
 # friendly names -> pandas Period alias (start_time of the period is the period's label)
@@ -193,6 +185,32 @@ def platform_mask(stats: pd.DataFrame, stat_cols: Sequence[str]) -> np.ndarray |
     return keep
 
 
+def count_once(stats: pd.DataFrame, by: str | Sequence[str] | None = None) -> pd.DataFrame:
+    """The rows of ``stats`` that count under the platform rule, so no click is counted twice.
+
+    A stats table may hold a link's ``all`` rows and its ``ios``/``android`` rows; ``all`` is
+    their sum. Unless ``platform`` is among ``by``, each link counts through its ``all`` rows
+    when it has any, and through its other platform rows otherwise. Every summary, chart,
+    report and the dashboard count this way.
+
+    Parameters
+    ----------
+    stats : pandas.DataFrame
+        The table of :func:`jmlink_analytics.fetch_stats`.
+    by : str or list of str, optional
+        The columns the caller groups by; with ``platform`` among them every row counts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``stats`` itself when every row counts, else the rows that count (index kept).
+    """
+    check_stats(stats, need_date=False)
+    keys = [] if by is None else [by] if isinstance(by, str) else list(by)
+    keep = platform_mask(stats, keys)
+    return stats if keep is None else stats[keep]
+
+
 def period_of(dates: pd.Series, alias: str) -> np.ndarray:
     """The start of each date's period (same datetime64 unit as ``dates``)."""
     codes, uniques = pd.factorize(dates)
@@ -213,7 +231,7 @@ def rates_of(frame: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 # ----------------------------------------------------------------------------------- group sums
-def _link_attributes(links: pd.DataFrame, columns: list[str], keys: pd.Series) -> pd.DataFrame:
+def link_attributes(links: pd.DataFrame, columns: list[str], keys: pd.Series) -> pd.DataFrame:
     """The ``columns`` of ``links`` for each of ``keys`` (missing where the link is unknown)."""
     table = links[["link_key", *columns]]
     if table["link_key"].duplicated().any():
@@ -271,7 +289,7 @@ def group_sums(stats: pd.DataFrame, by: list[str], links: Any = None, *, alias: 
         return sums
     sums = _sum_by(frame, stage, with_partial)
     if link_cols:
-        attributes = _link_attributes(links, link_cols, sums["link_key"])
+        attributes = link_attributes(links, link_cols, sums["link_key"])
         for column in link_cols:
             sums[column] = attributes[column].array
         if "link_key" not in by:  # many links per group: add them up

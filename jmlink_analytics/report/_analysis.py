@@ -12,14 +12,15 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._dates import CHINA_TZ
+from .._dates import CHINA_TZ
 
 if TYPE_CHECKING:
     import pandas as pd
 
-from ._grouping import COUNTERS, platform_mask
+from ..metrics._groups import platform_mask
+from ..schema import COUNTERS
 
-__all__ = ["COMPARISON_DAYS", "COUNTERS", "ReportData", "analyse"]
+__all__ = ["COMPARISON_DAYS", "ReportData", "analyse"]
 
 logger = logging.getLogger("jmlink_analytics")
 
@@ -186,7 +187,7 @@ def analyse(stats: pd.DataFrame, links: pd.DataFrame | None, source: str | None)
     """
     import pandas as pd
 
-    from . import metrics
+    from ..metrics import _summaries as metrics
 
     overall, split, platforms = _split_platforms(stats)
     names = _report_links(links, stats)

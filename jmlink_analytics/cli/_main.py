@@ -23,10 +23,10 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from . import _cli_commands as commands
-from ._cli_commands import default_cache_path
-from ._dates import china_today, to_date
-from ._version import __version__
+from .._dates import china_today, to_date
+from .._version import __version__
+from ..data.store import default_path
+from . import _commands as commands
 
 __all__ = [
     "EXIT_API",
@@ -35,7 +35,6 @@ __all__ = [
     "EXIT_UNEXPECTED",
     "EXIT_USAGE",
     "build_parser",
-    "default_cache_path",
     "main",
     "parse_args",
 ]
@@ -108,7 +107,7 @@ def _data_options() -> argparse.ArgumentParser:
                             "API named by JMLINK_APP_KEY, JMLINK_MASTER_SECRET and JMLINK_BASE_URL")
     cache = group.add_mutually_exclusive_group()
     cache.add_argument("--cache", metavar="PATH", type=Path,
-                       help=f"the local cache file (default: {default_cache_path()}; not used with --sandbox)")
+                       help=f"the local cache file (default: {default_path()}; not used with --sandbox)")
     cache.add_argument("--no-cache", action="store_true", help="fetch everything, keep nothing")
     group.add_argument("--no-progress", action="store_true", help="no progress bar and no status lines on stderr")
     return data
@@ -143,7 +142,7 @@ def _encoding_option(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``jmlink-analytics`` argument parser (each command's handler is ``args.handler``)."""
-    from .sandbox import cli as sandbox_cli
+    from ..sandbox import cli as sandbox_cli
 
     parser = argparse.ArgumentParser(
         prog="jmlink-analytics", formatter_class=_Formatter,
@@ -190,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help="show or clear the local cache",
                            description="Show what the local cache holds, or empty it.")
     cache.add_argument("action", choices=("info", "clear"), help="info: path, size and contents; clear: empty it")
-    cache.add_argument("--cache", metavar="PATH", type=Path, help=f"the cache file (default: {default_cache_path()})")
+    cache.add_argument("--cache", metavar="PATH", type=Path, help=f"the cache file (default: {default_path()})")
     cache.set_defaults(handler=commands.run_cache)
     return parser
 
@@ -269,9 +268,7 @@ def _fail(status: int, message: str, verbose: int, *, hint: str = "") -> int:
 
 
 def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace, verbose: int) -> int:
-    from .client import MissingCredentialsError
-    from .errors import AuthError, JMLinkError
-    from .store import StoreError
+    from ..errors import AuthError, JMLinkError, MissingCredentialsError, StoreError
 
     try:
         return handler(args)

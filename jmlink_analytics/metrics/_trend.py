@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._grouping import COUNTERS, RATES, check_metric, check_stats, freq_alias, group_labels, group_sums, normalize_by
+from ..schema import COUNTERS, RATES
+from ._groups import check_metric, check_stats, freq_alias, group_labels, group_sums, normalize_by
 
 __all__ = ["trend_data"]
 

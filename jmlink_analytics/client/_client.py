@@ -18,16 +18,26 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from ._checks import PLATFORMS, check_int, check_link_key, check_platform, path_segment
-from ._dates import DateLike, format_date, to_date
+from .._dates import DateLike, format_date, to_date
+from .._validate import check_int, check_link_key, check_platform, path_segment
+from .._version import __version__
+from ..errors import (
+    JMLinkError,
+    MissingCredentialsError,
+    RateLimitError,
+    TransportError,
+    error_from_response,
+)
 from ._ratelimit import EndpointLimiter, normalize_rate_limits
-from ._responses import COUNTERS, LinksPage, parse_json, parse_links_page, parse_stat_rows
-from ._version import __version__
-from .errors import AuthError, JMLinkError, RateLimitError, TransportError, error_from_response
+from ._responses import LinksPage, parse_json, parse_links_page, parse_stat_rows
 
 __all__ = [
-    "COUNTERS", "DEFAULT_BASE_URL", "PLATFORMS", "JMLinkClient", "LinksPage", "MissingCredentialsError",
-    "check_link_key", "check_platform",
+    "DEFAULT_BASE_URL",
+    "JMLinkClient",
+    "LinksPage",
+    "MissingCredentialsError",
+    "check_link_key",
+    "check_platform",
 ]
 
 logger = logging.getLogger("jmlink_analytics")
@@ -38,10 +48,6 @@ MAX_PAGE_SIZE = 500
 MAX_LISTING_PASSES = 4
 
 _sleep = time.sleep  # one seam, so tests and cassette replay can make waits instant
-
-
-class MissingCredentialsError(AuthError):
-    """No credentials were given: set ``JMLINK_APP_KEY`` and ``JMLINK_MASTER_SECRET``."""
 
 
 class _BasicAuth(requests.auth.HTTPBasicAuth):

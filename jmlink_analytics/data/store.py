@@ -27,11 +27,12 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import StoreError, StoreVersionError
+from ..schema import PLATFORMS as _PLATFORMS  # stored as their index: 0, 1, 2
 from . import _blocks
 from ._blocks import DayBlock, date_of, day_number
-from ._checks import PLATFORMS as _PLATFORMS  # stored as their index: 0, 1, 2
 
-__all__ = ["SCHEMA_VERSION", "DayBlock", "Store", "StoreError", "StoreInfo", "StoreVersionError"]
+__all__ = ["SCHEMA_VERSION", "DayBlock", "Store", "StoreInfo", "default_path"]
 
 logger = logging.getLogger("jmlink_analytics")
 
@@ -76,14 +77,6 @@ CREATE TABLE days (                        -- the fetched days of one link and p
 """
 
 
-class StoreError(RuntimeError):
-    """The cache file cannot be used (not SQLite, closed, unreadable)."""
-
-
-class StoreVersionError(StoreError):
-    """The cache file has a schema this version of jmlink-analytics does not know."""
-
-
 @dataclass(frozen=True)
 class StoreInfo:
     """What a :class:`Store` holds (:meth:`Store.info`).
@@ -123,6 +116,13 @@ def _check_max_age(max_age: Any) -> float | None:
     if not max_age >= 0:
         raise ValueError(f"max_age must be >= 0 seconds; got {max_age!r}")
     return float(max_age)
+
+
+def default_path() -> Path:
+    """The per-user cache file of :meth:`Store.default` and the command line (``platformdirs``' user cache dir)."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("jmlink-analytics", appauthor=False)) / "cache.sqlite3"
 
 
 class Store:
@@ -178,6 +178,29 @@ class Store:
             self._conn.close()
             self._conn = None
             raise
+
+    @classmethod
+    def default(cls, **kwargs: Any) -> Store:
+        """The per-user cache, the same file the command line uses by default.
+
+        Parameters
+        ----------
+        **kwargs
+            ``max_age`` and ``timeout``, as for :class:`Store`.
+
+        Returns
+        -------
+        Store
+            The store at :func:`default_path`: ``~/.cache/jmlink-analytics/cache.sqlite3`` on Linux
+            (``$XDG_CACHE_HOME`` honoured), ``~/Library/Caches/jmlink-analytics/`` on macOS,
+            ``%LOCALAPPDATA%\\jmlink-analytics\\Cache\\`` on Windows.
+
+        Examples
+        --------
+        >>> with jm.Store.default() as store:                                # doctest: +SKIP
+        ...     stats = jm.fetch_stats(client, start="2024-06-01", store=store)
+        """
+        return cls(default_path(), **kwargs)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _open(self) -> None:

@@ -22,17 +22,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._checks import PLATFORMS as _PLATFORMS
-from ._grouping import COUNTERS, METRICS, RATES
+from ..schema import COUNTERS
+from ..schema import PLATFORMS as _PLATFORMS
 
-__all__ = ["COUNTERS", "METRICS", "RATES", "Selection", "StatsIndex", "with_rates"]
+__all__ = ["Selection", "StatsIndex", "with_rates"]
 
 _REQUIRED = ("link_key", "platform", "date", *COUNTERS)
 
 
 def with_rates(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy with ``ctr``, ``open_rate``, ``install_rate`` from the counters (:func:`metrics.add_rates`)."""
-    from .metrics import add_rates
+    from ..metrics._summaries import add_rates
 
     return add_rates(frame)
 

@@ -1,0 +1,7 @@
+"""The Jupyter dashboard: :class:`Dashboard` over a pre-indexed stats table, and :func:`dashboard` to fetch and show."""
+
+from __future__ import annotations
+
+from ._dashboard import Dashboard, dashboard
+
+__all__ = ["Dashboard", "dashboard"]
