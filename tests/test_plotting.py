@@ -188,7 +188,7 @@ def test_plot_heatmap_has_a_row_per_top_link_and_a_colour_bar(split, links):
 
 @pytest.mark.parametrize(("call", "error", "words"), [
     (lambda s: plot_trend(s, "clicks"), ValueError, "metric must be one of"),
-    (lambda s: plot_trend(s, top=0), ValueError, "top must be an int >= 1"),
+    (lambda s: plot_trend(s, top=0), ValueError, "top must be an integer >= 1"),
     (lambda s: plot_trend(s, freq="fortnight"), ValueError, "freq must be"),
     (lambda s: plot_trend(s, ax="left"), TypeError, "ax must be a matplotlib Axes"),
     (lambda s: plot_breakdown(s, None, by="channel"), ValueError, "links="),

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .._dates import DateLike, china_today, to_date
-from .._validate import check_link_key, check_platform
+from .._validate import check_link_keys, check_platforms
 from ..errors import JMLinkError
 from ..schema import COUNTERS, PLATFORMS
 from ._frames import links_frame, parse_stat_rows, stats_frame
@@ -150,13 +150,13 @@ def fetch_stats(
     >>> stats = fetch_stats(client, start="2024-06-01", platform=["ios", "android"])  # doctest: +SKIP
     >>> stats.groupby("platform", observed=True)["click_count"].sum()                 # doctest: +SKIP
     """
-    keys = _check_link_keys(link_keys)
+    keys = check_link_keys(link_keys)
     today = china_today()
     first = to_date(start, "start")
     last = today if end is None else to_date(end, "end")
     if first > last:
         raise ValueError(f"start must not be after end; got start={first} > end={last}")
-    platforms = _check_platforms(platform)
+    platforms = check_platforms(platform)
     if isinstance(max_workers, bool) or not isinstance(max_workers, int):
         raise TypeError(f"max_workers must be an integer >= 1; got {type(max_workers).__name__} {max_workers!r}")
     if max_workers < 1:
@@ -277,30 +277,3 @@ def _check_store(store: Any) -> None:
         raise TypeError(f"store must be a jmlink_analytics.Store or None; got {type(store).__name__}")
 
 
-def _check_link_keys(link_keys: Any) -> list[str] | None:
-    """``None``, or the sorted unique link keys; each checked with ``check_link_key``."""
-    if link_keys is None:
-        return None
-    if isinstance(link_keys, str):
-        link_keys = [link_keys]
-    elif isinstance(link_keys, (pd.Series, pd.Index, np.ndarray)):
-        link_keys = list(link_keys.tolist())
-    elif not isinstance(link_keys, (list, tuple, set, frozenset)):
-        raise TypeError("link_keys must be None, a link key string, or a list, tuple, set, pandas Series/Index "
-                        f"or numpy array of link key strings; got {type(link_keys).__name__}")
-    for i, key in enumerate(link_keys):
-        check_link_key(key, f"link_keys[{i}]")
-    return sorted(set(link_keys))
-
-
-def _check_platforms(platform: Any) -> list[str]:
-    """The requested platforms, unique, in the order all, ios, android."""
-    if isinstance(platform, (list, tuple, set, frozenset, pd.Series, pd.Index)):
-        values = list(platform)
-        if not values:
-            raise ValueError("platform must be 'all', 'ios', 'android' or a non-empty list of them; got an empty list")
-        for value in values:
-            check_platform(value, "platform")
-    else:
-        values = [check_platform(platform, "platform")]
-    return [p for p in PLATFORMS if p in values]

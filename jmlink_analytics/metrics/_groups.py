@@ -26,21 +26,19 @@ from pandas.tseries import offsets
 from pandas.tseries.frequencies import to_offset
 
 __all__ = [
-    "check_metric",
-    "check_stats",
     "count_once",
     "freq_alias",
     "group_labels",
     "group_sums",
     "link_attributes",
-    "normalize_by",
     "period_of",
     "platform_mask",
     "rates_of",
     "sort_groups",
 ]
 
-from ..schema import COUNTERS, METRICS, RATES
+from .._validate import check_stats
+from ..schema import COUNTERS, RATES
 
 logger = logging.getLogger("jmlink_analytics")
 
@@ -54,64 +52,6 @@ _FREQ_ALIASES = {
 }
 _FREQ_HELP = ("'D' (day), 'W' (week from Monday), 'MS' (month), or a pandas alias of one day, week "
               "('W-SAT', ...), month ('ME'), quarter ('QS', 'QE') or year ('YS', 'YE')")
-
-
-# ------------------------------------------------------------------------------------- checks
-def check_stats(stats: Any, *, need_date: bool = True, name: str = "stats") -> pd.DataFrame:
-    """Check the stats table's type and columns; return it (``date`` converted to datetime64 if needed).
-
-    Raises
-    ------
-    TypeError
-        When ``stats`` is not a DataFrame.
-    ValueError
-        When a counter (or ``date``) column is missing or of the wrong kind.
-    """
-    if not isinstance(stats, pd.DataFrame):
-        raise TypeError(f"{name} must be a pandas DataFrame of fetch_stats' shape; got {type(stats).__name__}")
-    required = (*COUNTERS, "date") if need_date else COUNTERS
-    missing = [c for c in required if c not in stats.columns]
-    if missing:
-        raise ValueError(f"{name} lacks the column(s) {', '.join(missing)}; expected fetch_stats' columns "
-                         f"link_key, platform, date, {', '.join(COUNTERS)}, is_partial")
-    for column in COUNTERS:
-        dtype = stats[column].dtype
-        if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
-            raise ValueError(f"{name} column {column!r} must hold numbers; got dtype {dtype}")
-    if need_date and not pd.api.types.is_datetime64_any_dtype(stats["date"].dtype):
-        try:
-            dates = pd.to_datetime(stats["date"])
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"{name} column 'date' must hold dates: {exc}") from None
-        stats = stats.assign(date=dates)
-    if need_date and getattr(stats["date"].dtype, "tz", None) is not None:  # calendar days: wall time, no zone
-        stats = stats.assign(date=stats["date"].dt.tz_localize(None))
-    if need_date and stats["date"].isna().any():
-        raise ValueError(f"{name} column 'date' has missing values")
-    return stats
-
-
-def check_metric(metric: Any, name: str = "metric", allowed: Sequence[str] = METRICS) -> str:
-    """Return ``metric`` if it is one of ``allowed``, else raise naming the argument and the choices."""
-    if not isinstance(metric, str):
-        raise TypeError(f"{name} must be a string, one of {', '.join(allowed)}; got {type(metric).__name__}")
-    if metric not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {metric!r}")
-    return metric
-
-
-def normalize_by(by: Any, name: str = "by") -> list[str]:
-    """``by`` as a list of column names (``None`` -> ``[]``)."""
-    if by is None:
-        return []
-    if isinstance(by, str):
-        return [by]
-    if isinstance(by, Sequence | pd.Index) and all(isinstance(c, str) for c in by):
-        columns = list(by)
-        if len(set(columns)) != len(columns):
-            raise ValueError(f"{name} names a column more than once: {columns}")
-        return columns
-    raise TypeError(f"{name} must be a column name or a list of column names; got {by!r}")
 
 
 def resolve_by(stats: pd.DataFrame, by: list[str], links: Any, name: str = "by") -> tuple[list[str], list[str]]:

@@ -27,15 +27,13 @@ import numpy as np
 import pandas as pd
 
 from .._dates import to_date
+from .._validate import check_metric, check_stats, normalize_by
 from ..schema import COUNTERS, METRICS, RATES, STAGES
 from . import _anomalies
 from ._groups import (
-    check_metric,
-    check_stats,
     freq_alias,
     group_sums,
     link_attributes,
-    normalize_by,
     rates_of,
     resolve_by,
     sort_groups,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._validate import check_metric, check_stats, check_top, normalize_by
 from ..schema import COUNTERS, RATES
-from ._groups import check_metric, check_stats, freq_alias, group_labels, group_sums, normalize_by
+from ._groups import freq_alias, group_labels, group_sums
 
 __all__ = ["trend_data"]
 
@@ -43,8 +44,7 @@ def trend_data(stats: pd.DataFrame, metric: str = "click_count", *, by: str | li
     check_metric(metric)
     keys = normalize_by(by)
     alias = freq_alias(freq)
-    if top is not None and (isinstance(top, bool) or not isinstance(top, int | np.integer) or top < 1):
-        raise ValueError(f"top must be None or an int >= 1; got {top!r}")
+    top = check_top(top, allow_none=True)
     sums = group_sums(stats, keys, links, alias=alias)
     if stats.empty:
         periods = pd.DatetimeIndex([], name="period")

@@ -23,7 +23,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.colors import PowerNorm
 
-from ..metrics._groups import check_metric, check_stats, group_labels, normalize_by
+from .._validate import check_metric, check_stats, check_top, normalize_by
+from ..metrics._groups import group_labels
 from ..metrics._summaries import funnel, summarize, trend_data
 from ..schema import COUNTERS, RATES, STAGES
 from . import _style as style
@@ -31,12 +32,6 @@ from . import _style as style
 __all__ = ["plot_breakdown", "plot_funnel", "plot_heatmap", "plot_platforms", "plot_trend"]
 
 _PLATFORM_STYLE = {"ios": ("iOS", "#1f77b4"), "android": ("Android", "#2ca02c")}
-
-
-def _check_top(top: Any, name: str = "top") -> int:
-    if isinstance(top, bool) or not isinstance(top, int | np.integer) or top < 1:
-        raise ValueError(f"{name} must be an int >= 1; got {top!r}")
-    return int(top)
 
 
 def plot_trend(stats: pd.DataFrame, metric: str = "click_count", *, by: str | list[str] | None = None,
@@ -69,7 +64,7 @@ def plot_trend(stats: pd.DataFrame, metric: str = "click_count", *, by: str | li
     """
     stats = check_stats(stats)
     check_metric(metric)
-    top = _check_top(top)
+    top = check_top(top)
     keys = normalize_by(by)
     ax = style.axes_or_current(ax)
     word = style.period_word(freq)
@@ -141,7 +136,7 @@ def plot_funnel(stats: pd.DataFrame, *, by: str | list[str] | None = None, links
         each group's exposures.
     """
     stats = check_stats(stats, need_date=False)
-    top = _check_top(top)
+    top = check_top(top)
     keys = normalize_by(by)
     ax = style.axes_or_current(ax)
     title = "Funnel: exposure → click → open → install"
@@ -224,7 +219,7 @@ def plot_breakdown(stats: pd.DataFrame, links: pd.DataFrame | None, *, by: str |
     """
     stats = check_stats(stats, need_date=False)
     check_metric(metric)
-    top = _check_top(top)
+    top = check_top(top)
     keys = normalize_by(by)
     if not keys:
         raise ValueError("by must name at least one column to break down by, e.g. 'channel'")
@@ -356,7 +351,7 @@ def plot_heatmap(stats: pd.DataFrame, metric: str = "click_count", *, top: int =
     """
     stats = check_stats(stats)
     check_metric(metric)
-    top = _check_top(top)
+    top = check_top(top)
     ax = style.axes_or_current(ax)
     title = f"{style.LABELS[metric].split(' (')[0]} per day, top {top} links"
     with style.fonts(ax) as families:

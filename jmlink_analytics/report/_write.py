@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._validate import check_top
 from ..export._csv import atomic_path, check_encoding, to_csv
 from ..schema import COUNTERS
 from ._analysis import ReportData, analyse
@@ -214,8 +215,7 @@ def write_report(
     """
     formats = _check_formats(formats)
     encoding = check_encoding(encoding)
-    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-        raise ValueError(f"top must be an integer >= 1; got {top!r}")
+    top = check_top(top)
     if not isinstance(out_dir, (str, os.PathLike)):
         raise TypeError(f"out_dir must be a folder path (str or os.PathLike); got {type(out_dir).__name__}")
     _check_frames(stats, links)

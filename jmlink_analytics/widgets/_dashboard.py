@@ -28,6 +28,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a test that hides 
 import numpy as np
 import pandas as pd
 
+from .._validate import check_top
 from ..schema import METRICS
 from . import _view as view
 from ._index import Selection, StatsIndex
@@ -97,8 +98,7 @@ class Dashboard(widgets.VBox):
 
     def __init__(self, stats: pd.DataFrame, links: pd.DataFrame | None = None, *, top: int = 10,
                  export_path: str | Path = "dashboard_selection.csv") -> None:
-        if not isinstance(top, int) or isinstance(top, bool) or top < 1:
-            raise ValueError(f"top must be a positive integer; got {top!r}")
+        top = check_top(top)
         index = StatsIndex(stats, links)
         self._index = index
         self._link_names = pd.DataFrame({"link_key": index.keys.astype(str), "name": index.names})
