@@ -275,7 +275,7 @@ class Dashboard(widgets.VBox):
             self._request_redraw()  # with nothing selected, the filter alone changes what is counted
 
     def _export(self, path: str | Path | None) -> tuple[Path, int]:
-        from ..report._write import to_csv
+        from ..export import to_csv
 
         raw = self.controls["export_path"].value if path is None else path
         if not str(raw).strip():
