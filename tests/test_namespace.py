@@ -59,6 +59,6 @@ def test_store_default_is_the_command_lines_cache(tmp_path, monkeypatch):
 def test_vocabulary_is_exported_as_plain_tuples():
     assert jm.COUNTERS == ("exposure_count", "click_count", "open_count", "install_count")
     assert jm.PLATFORMS == ("all", "ios", "android")
-    assert jm.METRICS == (*jm.COUNTERS, *jm.RATES)
+    assert (*jm.COUNTERS, *jm.RATES) == jm.METRICS
     assert jm.STATS_COLUMNS[:3] == ("link_key", "platform", "date") and jm.STATS_COLUMNS[-1] == "is_partial"
     assert np.array_equal(list(jm.RATES), ["ctr", "open_rate", "install_rate"])
