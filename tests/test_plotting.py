@@ -77,8 +77,8 @@ def test_plot_trend_draws_the_top_groups_and_the_rest_as_other(split, links):
     assert out is ax
     lines = solid_lines(ax)
     assert len(lines) == 4
-    assert [line.get_label() for line in lines] == ["k5 短信召回", "k4 会员日", "k3 新品首发", "other"]
-    assert legend_texts(ax)[:4] == ["k5 短信召回", "k4 会员日", "k3 新品首发", "other"]
+    assert [line.get_label() for line in lines] == ["k5 短信召回", "k4 会员日", "k3 新品首发", "other (2 links)"]
+    assert legend_texts(ax)[:4] == ["k5 短信召回", "k4 会员日", "k3 新品首发", "other (2 links)"]
     assert "dashed" in legend_texts(ax)[-1]  # the partial days are drawn dashed
     assert len(lines[0].get_xdata()) == 21
     other = np.nansum(lines[3].get_ydata())  # the solid line leaves out the two partial days
@@ -139,7 +139,7 @@ def test_plot_funnel_by_group_compares_the_conversions(split, links):
 
 def test_plot_breakdown_sorts_bars_largest_on_top_and_labels_them(split, links):
     fig, ax = plt.subplots()
-    assert plot_breakdown(split, links, by="channel", ax=ax) is ax
+    assert plot_breakdown(split, by="channel", links=links, ax=ax) is ax
     widths = [b.get_width() for b in ax.patches]
     names = [t.get_text() for t in ax.get_yticklabels()]
     assert len(widths) == 5 and widths == sorted(widths, reverse=True)
@@ -151,7 +151,7 @@ def test_plot_breakdown_sorts_bars_largest_on_top_and_labels_them(split, links):
 
 def test_plot_breakdown_of_a_rate_with_the_rest_as_other(split, links):
     fig, ax = plt.subplots()
-    plot_breakdown(split, links, by="name", metric="install_rate", top=2, ax=ax, color="purple")
+    plot_breakdown(split, "install_rate", by="name", links=links, top=2, ax=ax, color="purple")
     assert len(ax.patches) == 3
     assert ax.patches[0].get_facecolor() == matplotlib.colors.to_rgba("purple")  # **kwargs reach barh
     assert [t.get_text() for t in ax.get_yticklabels()][-1] == "other (3)"
@@ -191,7 +191,7 @@ def test_plot_heatmap_has_a_row_per_top_link_and_a_colour_bar(split, links):
     (lambda s: plot_trend(s, top=0), ValueError, "top must be an integer >= 1"),
     (lambda s: plot_trend(s, freq="fortnight"), ValueError, "freq must be"),
     (lambda s: plot_trend(s, ax="left"), TypeError, "ax must be a matplotlib Axes"),
-    (lambda s: plot_breakdown(s, None, by="channel"), ValueError, "links="),
+    (lambda s: plot_breakdown(s, by="channel"), ValueError, "links="),
     (lambda s: plot_heatmap(s, top=-1), ValueError, "top must be"),
     (lambda s: plot_funnel(s, by="nope"), ValueError, "by='nope'"),
 ])
@@ -214,7 +214,7 @@ def test_chinese_labels_draw_with_a_cjk_font_even_when_saved_later_outside_any_c
     links = links_frame({"a": "微信", "b": "小红书"}, names={"a": "春节红包", "b": "周年庆"})
     figure = Figure(figsize=(6, 3))  # no pyplot: the way write_report draws
     ax = figure.add_subplot()
-    plot_breakdown(stats, links, by="channel", ax=ax)
+    plot_breakdown(stats, by="channel", links=links, ax=ax)
     ax.set_title("渠道点击 微信")  # a title the user sets afterwards uses the font too
     family = _fonts.find_cjk_font()
     assert family is not None  # `make test` installs one (WenQuanYi Micro Hei)
@@ -230,7 +230,7 @@ def test_without_a_cjk_font_the_plots_warn_once_and_still_draw(monkeypatch, spli
     try:
         with pytest.warns(_fonts.CJKFontWarning, match="apt-get install fonts-wqy-microhei") as caught:
             _fig, (left, right) = plt.subplots(1, 2)
-            plot_breakdown(split, links, ax=left)
+            plot_breakdown(split, links=links, ax=left)
             plot_funnel(split, ax=right)
         assert len([w for w in caught if issubclass(w.category, _fonts.CJKFontWarning)]) == 1
         assert len(left.patches) == 5 and len(right.patches) == 4
@@ -271,7 +271,7 @@ def test_every_chart_of_a_sandbox_app_saves_without_warnings(sandbox):
     fig, axes = plt.subplots(3, 2, figsize=(14, 12), layout="constrained")
     plot_trend(stats, by="link_key", top=5, links=links, ax=axes[0, 0])
     plot_funnel(stats, by="platform", ax=axes[0, 1])
-    plot_breakdown(stats, links, ax=axes[1, 0])
+    plot_breakdown(stats, links=links, ax=axes[1, 0])
     plot_platforms(stats, freq="W", ax=axes[1, 1])
     plot_heatmap(stats, top=10, links=links, ax=axes[2, 0])
     plot_funnel(stats, by="channel", links=links, ax=axes[2, 1])
@@ -283,5 +283,5 @@ def test_stats_with_all_and_split_rows_are_counted_once(links):
     rows = [("k1", p, "2024-06-01", e, c, 0, 0) for p, e, c in (("all", 100, 30), ("ios", 40, 10), ("android", 60, 20))]
     stats = stats_frame(rows)
     _fig, ax = plt.subplots()
-    plot_breakdown(stats, links, ax=ax)
+    plot_breakdown(stats, links=links, ax=ax)
     assert [b.get_width() for b in ax.patches] == [30]
