@@ -9,6 +9,7 @@ kind       what it holds                    shown as
 ``rate``   a rate as a fraction (0.1234)    ``12.3%``
 ``change`` a relative change (fraction)     ``+12.3%`` (a count's change)
 ``pp``     a rate difference (rate units)   ``+1.2 pp`` (percentage points)
+``points`` a difference already in points   ``+1.2 pp`` (a ``*_change_pp`` column)
 ``score``  a robust z-score                 ``+7.4``
 ``number`` any other number                 ``1,234.5``
 ``date``   a date or timestamp              ``2026-11-03``
@@ -37,8 +38,8 @@ __all__ = ["KINDS", "MISSING", "change_sign", "column_kind", "format_cell", "is_
 #: How a missing value looks, everywhere.
 MISSING = "–"
 #: The kinds :func:`format_cell` knows.
-KINDS = ("count", "rate", "change", "pp", "score", "number", "date", "text")
-_DECIMALS = {"rate": 1, "change": 1, "pp": 1, "score": 1, "number": 1}
+KINDS = ("count", "rate", "change", "pp", "points", "score", "number", "date", "text")
+_DECIMALS = {"rate": 1, "change": 1, "pp": 1, "points": 1, "score": 1, "number": 1}
 
 
 def is_missing(value: Any) -> bool:
@@ -113,12 +114,12 @@ def format_cell(value: Any, kind: str = "text") -> str:
     if kind == "count":
         return f"{round(number):,}"
     shown = _rounded(number, kind)
-    sign = "+" if kind in ("change", "pp", "score") and shown > 0 else ""
+    sign = "+" if kind in ("change", "pp", "points", "score") and shown > 0 else ""
     if kind == "rate":
         return f"{shown:.1f}%"
     if kind == "change":
         return f"{sign}{shown:,.1f}%"
-    if kind == "pp":
+    if kind in ("pp", "points"):
         return f"{sign}{shown:.1f} pp"
     if kind == "score":
         return f"{sign}{shown:.1f}"
@@ -128,7 +129,7 @@ def format_cell(value: Any, kind: str = "text") -> str:
 def column_kind(column: str) -> str:
     """The kind of a column of the toolkit's tables, from its name.
 
-    ``*_rel_change`` and ``*_pct_change`` -> change; a rate's ``*_change``/``*_change_pp`` -> pp;
+    ``*_rel_change`` and ``*_pct_change`` -> change; ``*_change_pp`` -> points; a rate's ``*_change`` -> pp;
     a counter's ``*_change`` -> count (a difference of counts); rates -> rate; counters,
     ``actual`` and ``expected`` -> count; ``score`` -> score; ``date``, ``start``, ``end``
     -> date; anything else -> text.
@@ -136,7 +137,7 @@ def column_kind(column: str) -> str:
     if column.endswith(("_rel_change", "_pct_change")) or column == "change":
         return "change"
     if column.endswith("_change_pp"):
-        return "pp"
+        return "points"
     if column.endswith("_change"):
         base = column[: -len("_change")]
         return "pp" if base in RATES else "count"

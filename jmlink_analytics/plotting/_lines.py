@@ -44,7 +44,7 @@ def _other_axis(ax: Axes, data: pd.DataFrame, incomplete: np.ndarray, label: str
     lines = style.lines(right, data, incomplete, [label], [style.OTHER_COLOR], **kwargs)
     right.tick_params(axis="y", colors="#6e7781", labelsize=8)
     right.spines["right"].set_color(style.OTHER_COLOR)
-    style.headroom(right, data.to_numpy(dtype=np.float64))
+    style.headroom(right, data.to_numpy(dtype=np.float64) * 1.15)  # not level with the top line: no false match
     ax.set_zorder(right.get_zorder() + 1)  # the top groups (and the legend) above the grey line
     ax.patch.set_visible(False)
     ax._jm_other_axis = right  # type: ignore[attr-defined]  # found again by callers that redraw

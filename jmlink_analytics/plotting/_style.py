@@ -258,12 +258,13 @@ def lines(ax: Axes, data: pd.DataFrame, incomplete: np.ndarray, labels: list[str
         y = data[column].to_numpy(dtype=np.float64)
         other = color == OTHER_COLOR  # the sum of many groups: in the background
         width = kwargs["linewidth"] * (0.7 if other else 1.0)
-        size = 3 if dots else 2.5
+        size = 6 if len(x) <= 3 else 3 if dots else 2.5  # a lone point must catch the eye
         if incomplete.any():
             dashed = np.where(_joined(incomplete), y, np.nan)
-            ax.plot(x, dashed, color=color, linestyle=(0, (3, 2)), linewidth=width * 0.8, label="_nolegend_")
-            ax.plot(x, np.where(incomplete & _marked(y, dots), y, np.nan), linestyle="none", marker="o",
-                    markersize=size + 1, markerfacecolor="white", markeredgecolor=color, label="_nolegend_")
+            hollow = np.flatnonzero(incomplete & _marked(np.where(incomplete, y, np.nan), dots)).tolist()
+            ax.plot(x, dashed, color=color, linestyle=(0, (3, 2)), linewidth=width * 0.8, label="_nolegend_",
+                    marker="o", markevery=hollow, markersize=size + 1, markerfacecolor="white",
+                    markeredgecolor=color)
         solid = np.where(incomplete, np.nan, y)
         options = {"color": color, "label": label, "marker": "o", "markersize": size,
                    "markevery": np.flatnonzero(_marked(solid, dots)).tolist()}
