@@ -191,6 +191,8 @@ def test_compare_periods_by_days_compares_the_last_days_with_as_many_before(fort
     assert out.attrs["previous"] == (pd.Timestamp("2024-05-01"), pd.Timestamp("2024-05-07"))
     expected_columns = ["link_key"] + [f"{m}_{part}" for m in [*COUNTERS, *RATE_COLUMNS]
                                        for part in ("current", "previous", "change", "pct_change")]
+    # the earlier columns first, in their order; then the vocabulary of changes (issue 14)
+    expected_columns += [f"{m}_rel_change" for m in COUNTERS] + [f"{m}_change_pp" for m in RATE_COLUMNS]
     assert list(out.columns) == expected_columns
     rows = {str(r["link_key"]): r for _, r in out.iterrows()}
     a = rows["A"]
@@ -274,6 +276,10 @@ def test_funnel_by_group_has_four_rows_per_group_and_nan_on_zero(two_links):
 
 
 # ------------------------------------------------------------------------------- find_anomalies
+EPISODE_COLUMNS = ["link_key", "start", "end", "days", "direction", "expected", "actual", "change", "score", "date",
+                   "value"]
+
+
 def _seasonal_noisy(days: int, seed: int, level: float = 2000.0) -> np.ndarray:
     """Exposures with a weekly pattern, a slow trend and about 20 % day-to-day noise."""
     rng = np.random.default_rng(seed)
@@ -288,19 +294,22 @@ def test_find_anomalies_finds_a_planted_spike_with_its_expected_level():
     values[40] = 8000
     stats = series_frame({"A": values, "B": [500] * 60})
     out = find_anomalies(stats)
-    assert list(out.columns) == ["link_key", "date", "value", "expected", "score"]
+    assert list(out.columns) == EPISODE_COLUMNS
     assert len(out) == 1
     hit = out.iloc[0]
     assert (str(hit["link_key"]), hit["date"]) == ("A", pd.Timestamp("2024-01-01") + pd.Timedelta(days=40))
-    assert hit["value"] == 800 and hit["score"] > 10  # clicks: 10 % of exposures
+    assert hit["start"] == hit["end"] == hit["date"] and hit["days"] == 1 and hit["direction"] == "surge"
+    assert hit["value"] == hit["actual"] == 800 and hit["score"] > 10  # clicks: 10 % of exposures
     window = np.round(np.array(values[26:40]) * 0.1)
-    assert hit["expected"] == np.median(window)  # the 14 days before, the day itself excluded
+    # the 14 days before (the day itself excluded), adjusted for the weekday: this series has no weekly
+    # pattern, so the weekday factors are within a few percent of 1
+    assert hit["expected"] == pytest.approx(np.median(window), rel=0.05)
 
 
 def test_find_anomalies_flags_nothing_on_a_flat_series_and_never_divides_by_zero():
     stats = series_frame({"flat": [700] * 90, "idle": [0] * 90})
     out = find_anomalies(stats)
-    assert out.empty and list(out.columns) == ["link_key", "date", "value", "expected", "score"]
+    assert out.empty and list(out.columns) == EPISODE_COLUMNS
     small = series_frame({"flat": [700] * 30 + [720] + [700] * 10})  # MAD 0: a 3 % wobble is not unusual
     assert find_anomalies(small).empty
     jump = find_anomalies(series_frame({"flat": [700] * 30 + [2100] + [700] * 10}))
@@ -349,7 +358,7 @@ def test_find_anomalies_of_a_rate_and_of_the_total():
     assert len(by_link) == 1 and str(by_link["link_key"].iloc[0]) == "A" and by_link["value"].iloc[0] == 0.4
     assert by_link["expected"].iloc[0] == 0.1
     total = find_anomalies(stats, "click_count", by=None)
-    assert list(total.columns) == ["date", "value", "expected", "score"]
+    assert list(total.columns) == EPISODE_COLUMNS[1:]
     assert total["date"].tolist() == [pd.Timestamp("2024-01-31")] and total["value"].iloc[0] == 500
 
 

@@ -11,15 +11,17 @@ group and day, and calls :func:`find`. The method (also in ``find_anomalies``' d
 3. ``expected`` = ``w[weekday]`` x the median of the previous ``window`` days' values divided
    by their own weekday factors (the day itself excluded).
 4. Counters are compared on the square-root scale, where a count's noise is about the same
-   at every level: ``score = (sqrt(actual) - sqrt(expected)) / scale`` with ``scale`` =
-   1.4826 x the MAD of the window's sqrt(deseasonalized values) x sqrt(w), raised to the
-   group's typical value and to :data:`COUNT_FLOOR` (1.5 x the Poisson noise on that scale,
-   0.5). Rates: ``score = (actual - expected) / scale`` with the MAD of the rates, floored at
-   10 % of expected and 0.01.
+   at every level: ``score = (sqrt(actual) - sqrt(expected)) / scale``. ``scale`` is the
+   group's typical spread: the median over its days of 1.4826 x the MAD of the window's
+   sqrt(deseasonalized values) x sqrt(w), raised to :data:`COUNT_FLOOR` (1.5 x the Poisson
+   noise on that scale, 0.5) and to :data:`COUNT_SHARE_FLOOR` x sqrt(expected) (30 %
+   day-to-day demand noise). Rates: ``score = (actual - expected) / scale`` with the
+   larger of the window's and the group's typical MAD of the rates, floored at 10 % of
+   expected and 0.01.
 5. Days with ``abs(score) > threshold`` are unusual. The scoring runs again (:data:`PASSES`
    times at most) with the unusual days left out of every later day's history.
-6. Consecutive unusual days of a group in the same direction are one episode, scored by
-   its most unusual day.
+6. Consecutive unusual days of a group in the same direction are one episode (one
+   ordinary day between two unusual ones does not split it), scored by its most unusual day.
 """
 
 from __future__ import annotations
@@ -34,17 +36,22 @@ from .._validate import check_metric, check_stats, normalize_by
 from ..schema import COUNTERS, RATES
 from ._groups import group_sums, rates_of
 
-__all__ = ["COUNT_FLOOR", "MAD_SCALE", "PASSES", "RATE_FLOOR_MIN", "RATE_FLOOR_SHARE", "find", "find_anomalies",
-           "trailing",
-           "weekday_factors"]
+__all__ = ["COUNT_FLOOR", "COUNT_SHARE_FLOOR", "MAD_SCALE", "MAX_GAP", "PASSES", "RATE_FLOOR_MIN", "RATE_FLOOR_SHARE",
+           "find", "find_anomalies", "trailing", "weekday_factors"]
 
 #: 1 / Phi^-1(3/4): makes the MAD of normal data estimate its standard deviation.
 MAD_SCALE = 1.4826
 #: Floor of the scale for counts on the square-root scale: 1.5 x the Poisson noise there (0.5),
 #: so a quiet link's ordinary wobble (0 clicks when 4 are usual) is not unusual.
 COUNT_FLOOR = 0.75
+#: Floor of the scale for counts relative to the expected count: on the square-root scale 0.15 x sqrt(expected),
+#: i.e. day-to-day demand varying by 30 %, which marketing traffic does; a link whose days happen to lie
+#: close together does not make an ordinary wobble unusual.
+COUNT_SHARE_FLOOR = 0.15
 #: Floors of the scale for rates: this share of the expected rate, and at least this many rate units.
 RATE_FLOOR_SHARE, RATE_FLOOR_MIN = 0.1, 0.01
+#: Ordinary days an episode may hold between two unusual days of the same direction.
+MAX_GAP = 1
 #: How often the search repeats with the unusual days left out of the baselines.
 PASSES = 3
 
@@ -140,7 +147,8 @@ def _score_once(matrix: np.ndarray, history: np.ndarray, factors: np.ndarray | N
     expected = base * factors
     local = MAD_SCALE * mad * np.sqrt(factors)
     with np.errstate(all="ignore"):
-        scale = np.fmax(np.fmax(local, _typical(local)), COUNT_FLOOR)
+        floor = np.fmax(COUNT_SHARE_FLOOR * np.sqrt(np.maximum(expected, 0.0)), COUNT_FLOOR)
+        scale = np.fmax(_typical(local), floor)
         score = (np.sqrt(np.maximum(matrix, 0.0)) - np.sqrt(np.maximum(expected, 0.0))) / scale
     return expected, score
 
@@ -166,9 +174,14 @@ def score_matrix(matrix: np.ndarray, weekday: np.ndarray, window: int, min_perio
 
 
 def _episodes(hit_days: np.ndarray, hit_groups: np.ndarray, sign: np.ndarray) -> np.ndarray:
-    """An episode id per hit (hits sorted by group, then day): a new one at each gap or change of direction."""
+    """An episode id per hit (hits sorted by group, then day).
+
+    A new episode starts at a new group, a change of direction, or a gap of more than
+    :data:`MAX_GAP` ordinary days: a burst whose middle day dips just under the threshold is one event.
+    """
     new = np.ones(len(hit_days), dtype=bool)
-    new[1:] = (hit_groups[1:] != hit_groups[:-1]) | (hit_days[1:] != hit_days[:-1] + 1) | (sign[1:] != sign[:-1])
+    new[1:] = ((hit_groups[1:] != hit_groups[:-1]) | (hit_days[1:] > hit_days[:-1] + 1 + MAX_GAP)
+               | (sign[1:] != sign[:-1]))
     return np.cumsum(new) - 1
 
 
@@ -214,18 +227,26 @@ def find(daily: pd.DataFrame, keys: list[str], metric: str, *, window: int, thre
     sign = np.sign(score[hit_days, hit_groups])
     episode = _episodes(hit_days, hit_groups, sign)
     hits = pd.DataFrame({"episode": episode, "day": hit_days, "row": row_of[hit_days, hit_groups],
-                         "expected": expected[hit_days, hit_groups], "score": score[hit_days, hit_groups],
-                         "abs": np.abs(score[hit_days, hit_groups])})
+                         "score": score[hit_days, hit_groups], "abs": np.abs(score[hit_days, hit_groups])})
+    by_episode = hits.groupby("episode", sort=True)
+    peak = hits.loc[by_episode["abs"].idxmax().to_numpy()].reset_index(drop=True)
+    start_day, end_day = by_episode["day"].min().to_numpy(), by_episode["day"].max().to_numpy()
+    group = hit_groups[by_episode["day"].idxmin().to_numpy()]
+    lengths = end_day - start_day + 1  # every day of the episode, an ordinary one between included
+    span_episode = np.repeat(np.arange(len(lengths)), lengths)
+    span_day = np.repeat(start_day, lengths) + np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths,
+                                                                                      lengths)
+    span_group = np.repeat(group, lengths)
+    span_rows = row_of[span_day, span_group]
+    present = span_rows >= 0
+    span = pd.DataFrame({"episode": span_episode[present], "expected": expected[span_day, span_group][present]})
     for column in COUNTERS:
-        hits[column] = daily[column].to_numpy(dtype=np.float64)[hits["row"].to_numpy()]
-    grouped = hits.groupby("episode", sort=True)
-    peak = hits.loc[grouped["abs"].idxmax().to_numpy()].reset_index(drop=True)
-    first_row = hits.loc[grouped["day"].idxmin().to_numpy(), "row"].to_numpy()
-    last_row = hits.loc[grouped["day"].idxmax().to_numpy(), "row"].to_numpy()
+        span[column] = daily[column].to_numpy(dtype=np.float64)[span_rows[present]]
+    grouped = span.groupby("episode", sort=True)
     out = daily.iloc[peak["row"].to_numpy()][keys].reset_index(drop=True)
-    out["start"] = daily["date"].to_numpy()[first_row]
-    out["end"] = daily["date"].to_numpy()[last_row]
-    out["days"] = grouped.size().to_numpy().astype(np.int64)
+    out["start"] = daily["date"].to_numpy()[row_of[start_day, group]]
+    out["end"] = daily["date"].to_numpy()[row_of[end_day, group]]
+    out["days"] = lengths.astype(np.int64)
     out["direction"] = np.where(peak["score"].to_numpy() > 0, "surge", "drop")
     if is_rate:
         num, den = RATES[metric]
@@ -262,18 +283,20 @@ def find_anomalies(stats: pd.DataFrame, metric: str = "click_count", *, by: str 
       fewer than two weeks per weekday). So a busy Saturday is expected to be busy, and an
       ordinary weekend is not unusual. Rates get no weekday factor.
     - Counters are scored on the square-root scale, where a count's noise is about the same
-      at every level: ``score = (sqrt(actual) - sqrt(expected)) / scale``, ``scale`` being
-      1.4826 x the median absolute deviation (MAD) of the window's square roots (as a
-      standard deviation), raised to the group's typical value when a window comes out
-      calm, and to at least 0.75 (1.5 x a Poisson count's noise on that scale), so a flat
-      history never divides by zero. An 8x surge of a link scores about twice as high as
-      the same link going to zero. Rates: ``(actual - expected) / scale`` with the MAD of the
-      rates, at least 10 % of expected and 0.01.
+      at every level: ``score = (sqrt(actual) - sqrt(expected)) / scale``. ``scale`` is the
+      group's typical spread: the median, over its days, of 1.4826 x the median absolute
+      deviation (MAD) of the window's square roots (a standard deviation for normal data),
+      at least 0.75 (1.5 x a Poisson count's noise on that scale) and 0.15 x sqrt(expected)
+      (the 30 % day-to-day wobble marketing traffic has), so a flat history never divides
+      by zero. A day at zero thus scores at most -6.7 and an 8x surge up to +12: a surge
+      that large outranks the link going quiet. Rates: ``(actual - expected) / scale``, the
+      scale the larger of the window's and the group's typical MAD of the rates (x 1.4826),
+      at least 10 % of expected and 0.01.
     - A day with ``abs(score) > threshold`` is unusual, and is left out of the history of
       the days after it (the scoring runs up to three times), so a long outage does not
       become the baseline and the return from it is no surge. Consecutive unusual days of a group
-      in the same direction form one *episode* (a five-day outage is one row), scored by
-      its most unusual day.
+      in the same direction form one *episode* (a five-day outage is one row; one ordinary
+      day between two unusual ones does not split it), scored by its most unusual day.
 
     Partial days (``is_partial``: today and yesterday may still grow) are neither scored
     nor used as history. Days before a group's first activity (any counter above 0: the

@@ -214,14 +214,14 @@ def compare_periods(stats: pd.DataFrame, current: Any, previous: Any = None, *,
     -------
     pandas.DataFrame
         The ``by`` columns, then for each ``m`` of the four counters and three rates:
-        ``{m}_current``, ``{m}_previous`` and ``{m}_change`` (current - previous; for a rate
-        in rate units, 0.01 = one percentage point). Then the change in the toolkit's
-        vocabulary: for a counter ``{m}_rel_change``, the relative change as a fraction
-        (change / previous, +0.25 = +25 %; NaN where previous is 0), for a rate
-        ``{m}_change_pp``, the difference in percentage points (change x 100). Last,
-        ``{m}_pct_change`` for every metric (change / previous as a fraction, despite the
-        name: kept for code written against earlier versions; prefer the columns above,
-        a rate's relative change is rarely what is meant). A group present in one window only is kept: its counters
+        ``{m}_current``, ``{m}_previous``, ``{m}_change`` (current - previous; for a rate in
+        rate units, 0.01 = one percentage point) and ``{m}_pct_change`` (change / previous as
+        a fraction, despite the name; NaN where previous is 0; kept for code written against
+        earlier versions). Then the change in the toolkit's vocabulary: for each counter
+        ``{m}_rel_change``, the relative change as a fraction (+0.25 = +25 %; the same
+        numbers as ``{m}_pct_change``), and for each rate ``{m}_change_pp``, the difference
+        in percentage points (change x 100): a rate's relative change is rarely what is
+        meant. A group present in one window only is kept: its counters
         in the other window are 0 and its rates there NaN. A window with no day of data at
         all has NaN values (and a warning). Sorted by current, then previous clicks, most
         first. ``df.attrs["current"]`` and ``df.attrs["previous"]`` hold the windows as
@@ -276,7 +276,6 @@ def compare_periods(stats: pd.DataFrame, current: Any, previous: Any = None, *,
     for side in sides.values():
         for rate, values in rates_of(side).items():
             side[rate] = values
-    pcts: dict[str, np.ndarray] = {}
     for metric in METRICS:
         now, before = sides["current"][metric], sides["previous"][metric]
         change = now - before
@@ -286,14 +285,12 @@ def compare_periods(stats: pd.DataFrame, current: Any, previous: Any = None, *,
         out[f"{metric}_current"] = now.to_numpy()
         out[f"{metric}_previous"] = before.to_numpy()
         out[f"{metric}_change"] = change.to_numpy()
-        pcts[metric] = pct
-    for metric in METRICS:
+        out[f"{metric}_pct_change"] = pct
+    for metric in METRICS:  # the vocabulary of changes, after the columns of earlier versions
         if metric in COUNTERS:
-            out[f"{metric}_rel_change"] = pcts[metric]
+            out[f"{metric}_rel_change"] = out[f"{metric}_pct_change"].to_numpy()
         else:
             out[f"{metric}_change_pp"] = out[f"{metric}_change"].to_numpy(dtype=np.float64) * 100.0
-    for metric in METRICS:
-        out[f"{metric}_pct_change"] = pcts[metric]
     out = sort_groups(out, ["click_count_current", "click_count_previous"], keys)
     out.attrs["current"] = cur
     out.attrs["previous"] = prev
