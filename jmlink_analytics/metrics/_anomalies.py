@@ -18,8 +18,10 @@ group and day, and calls :func:`find`. The method (also in ``find_anomalies``' d
    day-to-day demand noise). Rates: ``score = (actual - expected) / scale`` with the
    larger of the window's and the group's typical MAD of the rates, floored at 10 % of
    expected and 0.01.
-5. Days with ``abs(score) > threshold`` are unusual. The scoring runs again (:data:`PASSES`
-   times at most) with the unusual days left out of every later day's history.
+5. Days with ``abs(score) > threshold`` are unusual. The days are scored in order, and an
+   unusually low day is left out of the history of the days after it; while a group's window
+   holds fewer than ``min_periods`` ordinary days (a long outage), its last baseline
+   carries on, so the outage does not become the baseline and the return is no surge.
 6. Consecutive unusual days of a group in the same direction are one episode (one
    ordinary day between two unusual ones does not split it), scored by its most unusual day.
 """
@@ -36,7 +38,7 @@ from .._validate import check_metric, check_stats, normalize_by
 from ..schema import COUNTERS, RATES
 from ._groups import group_sums, rates_of
 
-__all__ = ["COUNT_FLOOR", "COUNT_SHARE_FLOOR", "MAD_SCALE", "MAX_GAP", "PASSES", "RATE_FLOOR_MIN", "RATE_FLOOR_SHARE",
+__all__ = ["COUNT_FLOOR", "COUNT_SHARE_FLOOR", "MAD_SCALE", "MAX_GAP", "RATE_FLOOR_MIN", "RATE_FLOOR_SHARE",
            "find", "find_anomalies", "trailing", "weekday_factors"]
 
 #: 1 / Phi^-1(3/4): makes the MAD of normal data estimate its standard deviation.
@@ -52,8 +54,6 @@ COUNT_SHARE_FLOOR = 0.15
 RATE_FLOOR_SHARE, RATE_FLOOR_MIN = 0.1, 0.01
 #: Ordinary days an episode may hold between two unusual days of the same direction.
 MAX_GAP = 1
-#: How often the search repeats with the unusual days left out of the baselines.
-PASSES = 3
 
 
 def _median_of_sorted(ordered: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -132,43 +132,54 @@ def _typical(local: np.ndarray) -> np.ndarray:
     return np.broadcast_to(typical, local.shape)
 
 
-def _score_once(matrix: np.ndarray, history: np.ndarray, factors: np.ndarray | None, window: int,
-                min_periods: int) -> tuple[np.ndarray, np.ndarray]:
-    """One pass: ``expected`` and ``score`` of ``matrix``'s cells against the baseline of ``history``."""
-    if factors is None:  # a rate
-        expected, mad = trailing(history, window, min_periods)
-        local = MAD_SCALE * mad
-        floor = np.maximum(RATE_FLOOR_SHARE * np.abs(expected), RATE_FLOOR_MIN)
-        with np.errstate(all="ignore"):
-            scale = np.fmax(np.fmax(local, _typical(local)), floor)
-            return expected, (matrix - expected) / scale
-    plain = history / factors
-    base, mad = trailing(plain, window, min_periods, transform=np.sqrt(np.maximum(plain, 0.0)))
-    expected = base * factors
-    local = MAD_SCALE * mad * np.sqrt(factors)
-    with np.errstate(all="ignore"):
-        floor = np.fmax(COUNT_SHARE_FLOOR * np.sqrt(np.maximum(expected, 0.0)), COUNT_FLOOR)
-        scale = np.fmax(_typical(local), floor)
-        score = (np.sqrt(np.maximum(matrix, 0.0)) - np.sqrt(np.maximum(expected, 0.0))) / scale
-    return expected, score
+def _window_stats(history: np.ndarray, spread_of: np.ndarray, min_periods: int) -> tuple[np.ndarray, ...]:
+    """Per group: the median of ``history`` (days x groups), the MAD of ``spread_of``, and whether enough values."""
+    enough = np.isfinite(history).sum(axis=0) >= min_periods
+    median = _nanmedian(history)
+    center = _nanmedian(spread_of)
+    mad = _nanmedian(np.abs(spread_of - center))
+    return median, mad, enough
 
 
 def score_matrix(matrix: np.ndarray, weekday: np.ndarray, window: int, min_periods: int, is_rate: bool,
-                 threshold: float, passes: int = PASSES) -> tuple[np.ndarray, np.ndarray]:
+                 threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """``expected`` and ``score`` of every cell of a days x groups matrix (module docstring).
 
-    After each pass the days found unusual are left out of the history of the next, so a
-    long outage does not become the baseline (and the return from it no surge).
+    Day by day (vectorized over the groups), so a day found unusually low is left out of
+    the history of the days after it; while a group has fewer than ``min_periods`` ordinary days
+    in its window (a long outage), its last baseline carries on.
     """
-    factors = None if is_rate else weekday_factors(matrix, weekday)[weekday]  # (days, groups)
-    history = matrix
-    for _ in range(passes):
-        expected, score = _score_once(matrix, history, factors, window, min_periods)
-        with np.errstate(invalid="ignore"):
-            unusual = np.abs(score) > threshold
-        if not unusual.any() or np.array_equal(np.isnan(history), np.isnan(matrix) | unusual):
-            break
-        history = np.where(unusual, np.nan, matrix)
+    n_days, n_groups = matrix.shape
+    factors = np.ones(matrix.shape) if is_rate else weekday_factors(matrix, weekday)[weekday]
+    plain = matrix / factors
+    spread_of = plain if is_rate else np.sqrt(np.maximum(plain, 0.0))
+    # the group's typical spread: over every window of its raw history
+    _median, mad = trailing(plain, window, min_periods, transform=spread_of)
+    typical = _typical(MAD_SCALE * mad)[0] if n_days else np.full(n_groups, np.nan)
+    expected = np.full(matrix.shape, np.nan)
+    score = np.full(matrix.shape, np.nan)
+    clean, clean_spread = plain.copy(), spread_of.copy()
+    base, spread = np.full(n_groups, np.nan), np.full(n_groups, np.nan)
+    for day in range(1, n_days):
+        lo = max(0, day - window)
+        median, local, enough = _window_stats(clean[lo:day], clean_spread[lo:day], min_periods)
+        base = np.where(enough, median, base)
+        spread = np.where(enough, MAD_SCALE * local, spread)
+        current = matrix[day]
+        with np.errstate(all="ignore"):
+            if is_rate:
+                expected[day] = base
+                floor = np.fmax(RATE_FLOOR_SHARE * np.abs(base), RATE_FLOOR_MIN)
+                scale = np.fmax(np.fmax(spread, typical), floor)
+                score[day] = (current - base) / scale
+            else:
+                expected[day] = base * factors[day]
+                floor = np.fmax(COUNT_SHARE_FLOOR * np.sqrt(np.maximum(expected[day], 0.0)), COUNT_FLOOR)
+                scale = np.fmax(typical, floor)
+                score[day] = (np.sqrt(np.maximum(current, 0.0)) - np.sqrt(np.maximum(expected[day], 0.0))) / scale
+            dropped = score[day] < -threshold  # a surge stays: the median shrugs a few off, and a new level is learnt
+        clean[day, dropped] = np.nan
+        clean_spread[day, dropped] = np.nan
     score = np.where(np.isfinite(matrix), score, np.nan)
     return expected, score
 
@@ -292,9 +303,10 @@ def find_anomalies(stats: pd.DataFrame, metric: str = "click_count", *, by: str 
       that large outranks the link going quiet. Rates: ``(actual - expected) / scale``, the
       scale the larger of the window's and the group's typical MAD of the rates (x 1.4826),
       at least 10 % of expected and 0.01.
-    - A day with ``abs(score) > threshold`` is unusual, and is left out of the history of
-      the days after it (the scoring runs up to three times), so a long outage does not
-      become the baseline and the return from it is no surge. Consecutive unusual days of a group
+    - A day with ``abs(score) > threshold`` is unusual; an unusually low one is left out of
+      the history of the days after it (while fewer than ``min_periods`` ordinary days remain in a window,
+      the last baseline carries on), so a long outage does not become the baseline and the
+      return from it is no surge. Consecutive unusual days of a group
       in the same direction form one *episode* (a five-day outage is one row; one ordinary
       day between two unusual ones does not split it), scored by its most unusual day.
 
