@@ -15,7 +15,9 @@ group and day, and calls :func:`find`. The method (also in ``find_anomalies``' d
    group's typical spread: the median over its days of 1.4826 x the MAD of the window's
    sqrt(deseasonalized values) x sqrt(w), raised to :data:`COUNT_FLOOR` (1.5 x the Poisson
    noise on that scale, 0.5) and to :data:`COUNT_SHARE_FLOOR` x sqrt(expected) (30 %
-   day-to-day demand noise). Rates: ``score = (actual - expected) / scale`` with the
+   day-to-day demand noise; sqrt of the group's usual active day when that is larger, so a
+   link back from an idle spell scores like one going idle, not like a surge). Rates: ``score =
+   (actual - expected) / scale`` with the
    larger of the window's and the group's typical MAD of the rates, floored at 10 % of
    expected and 0.01.
 5. Days with ``abs(score) > threshold`` are unusual. The days are scored in order, and an
@@ -156,6 +158,7 @@ def score_matrix(matrix: np.ndarray, weekday: np.ndarray, window: int, min_perio
     # the group's typical spread: over every window of its raw history
     _median, mad = trailing(plain, window, min_periods, transform=spread_of)
     typical = _typical(MAD_SCALE * mad)[0] if n_days else np.full(n_groups, np.nan)
+    level = _nanmedian(np.where(plain > 0, plain, np.nan))  # the group's usual (deseasonalized) day when active
     expected = np.full(matrix.shape, np.nan)
     score = np.full(matrix.shape, np.nan)
     clean, clean_spread = plain.copy(), spread_of.copy()
@@ -174,7 +177,8 @@ def score_matrix(matrix: np.ndarray, weekday: np.ndarray, window: int, min_perio
                 score[day] = (current - base) / scale
             else:
                 expected[day] = base * factors[day]
-                floor = np.fmax(COUNT_SHARE_FLOOR * np.sqrt(np.maximum(expected[day], 0.0)), COUNT_FLOOR)
+                usual = np.fmax(np.maximum(expected[day], 0.0), level * factors[day])  # idle baseline: its usual day
+                floor = np.fmax(COUNT_SHARE_FLOOR * np.sqrt(usual), COUNT_FLOOR)
                 scale = np.fmax(typical, floor)
                 score[day] = (np.sqrt(np.maximum(current, 0.0)) - np.sqrt(np.maximum(expected[day], 0.0))) / scale
             dropped = score[day] < -threshold  # a surge stays: the median shrugs a few off, and a new level is learnt
@@ -298,8 +302,10 @@ def find_anomalies(stats: pd.DataFrame, metric: str = "click_count", *, by: str 
       group's typical spread: the median, over its days, of 1.4826 x the median absolute
       deviation (MAD) of the window's square roots (a standard deviation for normal data),
       at least 0.75 (1.5 x a Poisson count's noise on that scale) and 0.15 x sqrt(expected)
-      (the 30 % day-to-day wobble marketing traffic has), so a flat history never divides
-      by zero. A day at zero thus scores at most -6.7 and an 8x surge up to +12: a surge
+      (the 30 % day-to-day wobble marketing traffic has; with the group's usual active day in
+      place of ``expected`` when that is larger, so a link back from an idle spell scores
+      like one going idle, not like a surge), so a flat history never divides by zero. A day at zero
+      thus scores at most -6.7 and an 8x surge up to +12: a surge
       that large outranks the link going quiet. Rates: ``(actual - expected) / scale``, the
       scale the larger of the window's and the group's typical MAD of the rates (x 1.4826),
       at least 10 % of expected and 0.01.
