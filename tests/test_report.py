@@ -315,7 +315,8 @@ def test_a_one_day_report_draws_every_chart(frames, tmp_path):
         pixels = matplotlib.image.imread(tmp_path / "charts" / f"{name}.png")
         assert pixels.std() > 0.01, name
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
-    assert "No surges in this range." in page and "No drops in this range." in page
+    assert "No surges can be found in 1 days" not in page and "1 day ·" in page
+    assert "No surges can be found in 1 day" in page and "a link needs 7 days of history" in page
 
 
 def test_one_formatter_shows_a_missing_value_the_same_in_the_report_and_the_dashboard():

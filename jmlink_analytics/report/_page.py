@@ -76,6 +76,11 @@ def table_html(df: pd.DataFrame, columns: list[str], *, top: int, empty: str = "
 
 
 # -- page parts --------------------------------------------------------------------------------
+def _days(data: ReportData) -> str:
+    days = (data.end - data.start).days + 1
+    return f"{days:,} day{'' if days == 1 else 's'}"
+
+
 def _span(window: tuple[dt.date, dt.date]) -> str:
     return f"{window[0]:%Y-%m-%d} to {window[1]:%Y-%m-%d}"
 
@@ -147,16 +152,17 @@ def _tables(data: ReportData, top: int) -> str:
                  "weekday (a robust score: how many typical day-to-day wobbles away; above 3.5 counts), one row "
                  "per run, the most unusual first. Partial days are left out; a link needs 7 days of history. "
                  "anomalies.csv has every run.</p>")
+    short = (data.end - data.start).days + 1 <= 7  # no day has 7 days of history before it
     for direction, heading in (("surge", "Top surges"), ("drop", "Top drops")):
         chosen = anomalies[anomalies["direction"] == direction] if "direction" in anomalies else anomalies.iloc[:0]
-        parts.append(f"<h3>{heading}</h3>" + table_html(chosen, columns, top=rows,
-                                                          empty=f"No {direction}s in this range."))
+        empty = (f"No {direction}s can be found in {_days(data)}: a link needs 7 days "
+                 "of history." if short else f"No {direction}s in this range.")
+        parts.append(f"<h3>{heading}</h3>" + table_html(chosen, columns, top=rows, empty=empty))
     return "".join(parts)
 
 
 def render_page(data: ReportData, *, top: int = 20) -> str:
     """The report page as HTML text (UTF-8, self-contained)."""
-    days = (data.end - data.start).days + 1
     title = f"JMLink report: {_span((data.start, data.end))}"
     source = escape(data.source) if data.source else "not stated"
     made = data.generated_at.strftime("%Y-%m-%d %H:%M") + " (UTC+8)"
@@ -172,7 +178,7 @@ def render_page(data: ReportData, *, top: int = 20) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
         f"<header><h1>{escape(title)}</h1>"
-        f'<p class="meta">{days:,} days · {data.n_links:,} links · platforms: {escape(data.platforms)}</p>'
+        f'<p class="meta">{_days(data)} · {data.n_links:,} links · platforms: {escape(data.platforms)}</p>'
         f'<p class="meta">Data source: {source}</p>'
         f'<p class="meta">Made {escape(made)} by jmlink-analytics {escape(__version__)}</p></header>\n'
         f"{_cards(data)}\n{partial}\n{_charts(data)}\n{_tables(data, top)}\n"
