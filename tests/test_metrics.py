@@ -502,10 +502,13 @@ def test_compare_periods_speaks_the_vocabulary_of_changes_and_can_leave_partial_
     assert "ctr_rel_change" not in out.columns and "click_count_change_pp" not in out.columns
     partial = fortnight.copy()
     partial["is_partial"] = partial["date"] >= pd.Timestamp("2024-05-14")  # the last day still growing
-    partial = partial[partial["date"] >= pd.Timestamp("2024-05-01")]
-    kept = compare_periods(partial, 7, include_partial=False)
-    assert kept.attrs["current"] == (pd.Timestamp("2024-05-07"), pd.Timestamp("2024-05-13"))
-    both = compare_periods(partial, 7)
-    assert both.attrs["current"] == (pd.Timestamp("2024-05-08"), pd.Timestamp("2024-05-14"))
+    kept = compare_periods(partial, 6, include_partial=False)
+    assert kept.attrs["current"] == (pd.Timestamp("2024-05-08"), pd.Timestamp("2024-05-13"))  # the last full day
+    assert kept.attrs["previous"] == (pd.Timestamp("2024-05-02"), pd.Timestamp("2024-05-07"))
+    both = compare_periods(partial, 6)
+    assert both.attrs["current"] == (pd.Timestamp("2024-05-09"), pd.Timestamp("2024-05-14"))
+    one_day = partial[partial["date"] == pd.Timestamp("2024-05-08")]["click_count"].sum()
+    last_day = partial[partial["date"] == pd.Timestamp("2024-05-14")]["click_count"].sum()
+    assert kept["click_count_current"].sum() - both["click_count_current"].sum() == one_day - last_day
     with pytest.raises(TypeError, match="include_partial must be True or False"):
         compare_periods(fortnight, 7, include_partial="no")

@@ -16,10 +16,9 @@ group and day, and calls :func:`find`. The method (also in ``find_anomalies``' d
    sqrt(deseasonalized values) x sqrt(w), raised to :data:`COUNT_FLOOR` (1.5 x the Poisson
    noise on that scale, 0.5) and to :data:`COUNT_SHARE_FLOOR` x sqrt(expected) (30 %
    day-to-day demand noise; sqrt of the group's usual active day when that is larger, so a
-   link back from an idle spell scores like one going idle, not like a surge). Rates: ``score =
-   (actual - expected) / scale`` with the
-   larger of the window's and the group's typical MAD of the rates, floored at 10 % of
-   expected and 0.01.
+   link back from an idle spell scores like one going idle, not like a surge). Rates:
+   ``score = (actual - expected) / scale`` with the larger of the window's and the group's
+   typical MAD of the rates, floored at 10 % of expected and 0.01.
 5. Days with ``abs(score) > threshold`` are unusual. The days are scored in order, and an
    unusually low day is left out of the history of the days after it; while a group's window
    holds fewer than ``min_periods`` ordinary days (a long outage), its last baseline
@@ -179,7 +178,7 @@ def score_matrix(matrix: np.ndarray, weekday: np.ndarray, window: int, min_perio
                 expected[day] = base * factors[day]
                 usual = np.fmax(np.maximum(expected[day], 0.0), level * factors[day])  # idle baseline: its usual day
                 floor = np.fmax(COUNT_SHARE_FLOOR * np.sqrt(usual), COUNT_FLOOR)
-                scale = np.fmax(typical, floor)
+                scale = np.fmax(typical * np.sqrt(factors[day]), floor)
                 score[day] = (np.sqrt(np.maximum(current, 0.0)) - np.sqrt(np.maximum(expected[day], 0.0))) / scale
             dropped = score[day] < -threshold  # a surge stays: the median shrugs a few off, and a new level is learnt
         clean[day, dropped] = np.nan
@@ -297,24 +296,24 @@ def find_anomalies(stats: pd.DataFrame, metric: str = "click_count", *, by: str 
       day's value / the centred 7-day median around it (average 1; all 1 when there are
       fewer than two weeks per weekday). So a busy Saturday is expected to be busy, and an
       ordinary weekend is not unusual. Rates get no weekday factor.
-    - Counters are scored on the square-root scale, where a count's noise is about the same
-      at every level: ``score = (sqrt(actual) - sqrt(expected)) / scale``. ``scale`` is the
-      group's typical spread: the median, over its days, of 1.4826 x the median absolute
-      deviation (MAD) of the window's square roots (a standard deviation for normal data),
-      at least 0.75 (1.5 x a Poisson count's noise on that scale) and 0.15 x sqrt(expected)
-      (the 30 % day-to-day wobble marketing traffic has; with the group's usual active day in
-      place of ``expected`` when that is larger, so a link back from an idle spell scores
-      like one going idle, not like a surge), so a flat history never divides by zero. A day at zero
-      thus scores at most -6.7 and an 8x surge up to +12: a surge
-      that large outranks the link going quiet. Rates: ``(actual - expected) / scale``, the
-      scale the larger of the window's and the group's typical MAD of the rates (x 1.4826),
-      at least 10 % of expected and 0.01.
-    - A day with ``abs(score) > threshold`` is unusual; an unusually low one is left out of
-      the history of the days after it (while fewer than ``min_periods`` ordinary days remain in a window,
-      the last baseline carries on), so a long outage does not become the baseline and the
-      return from it is no surge. Consecutive unusual days of a group
-      in the same direction form one *episode* (a five-day outage is one row; one ordinary
-      day between two unusual ones does not split it), scored by its most unusual day.
+    - Counters are scored on the square-root scale, where a count's noise is about the same at
+      every level: ``score = (sqrt(actual) - sqrt(expected)) / scale``. ``scale`` is the group's
+      typical spread: the median, over its days, of 1.4826 x the median absolute deviation (MAD)
+      of the window's deseasonalized square roots (a standard deviation for normal data) x the
+      square root of the day's weekday factor, at least 0.75 (1.5 x
+      a Poisson count's noise on that scale) and 0.15 x sqrt(expected) (the 30 % day-to-day
+      wobble marketing traffic has; with the group's usual active day in place of ``expected``
+      when that is larger, so a link back from an idle spell scores like one going idle, not
+      like a surge), so a flat history never divides by zero. A day at zero thus scores at most
+      -6.7 and an 8x surge up to +12: a surge that large outranks the link going quiet. Rates:
+      ``(actual - expected) / scale``, the scale the larger of the window's and the group's
+      typical MAD of the rates (x 1.4826), at least 10 % of expected and 0.01.
+    - A day with ``abs(score) > threshold`` is unusual; an unusually low one is left out of the
+      history of the days after it (while fewer than ``min_periods`` ordinary days remain in a
+      window, the last baseline carries on), so a long outage does not become the baseline and
+      the return from it is no surge. Consecutive unusual days of a group in the same direction
+      form one *episode* (a five-day outage is one row; one ordinary day between two unusual
+      ones does not split it), scored by its most unusual day.
 
     Partial days (``is_partial``: today and yesterday may still grow) are neither scored
     nor used as history. Days before a group's first activity (any counter above 0: the
