@@ -119,7 +119,7 @@ def table_html(table: pd.DataFrame, metric: str) -> str:
 
 def draw_trend(ax: Any, frame: pd.DataFrame, metric: str, freq: str, title: str, *,
                by: str | None = None, links: pd.DataFrame | None = None) -> None:
-    """Redraw the trend on the reused ``ax`` with :func:`~jmlink_analytics.plot_trend`, titled ``title``.
+    """Redraw the trend on the reused ``ax`` with :func:`~jmlink_analytics.plot_trend`: "Clicks per day · <title>".
 
     ``frame`` is stats-shaped (``date``, counters, ``is_partial``; ``link_key`` when ``by``):
     the selection's daily totals, or a few links' daily sums for one line each. An empty
@@ -127,13 +127,15 @@ def draw_trend(ax: Any, frame: pd.DataFrame, metric: str, freq: str, title: str,
     for "other" is removed before each redraw, so the figure keeps one Axes of its own.
     """
     from ..plotting._lines import plot_trend
+    from ..plotting._style import period_word
 
     for other in [a for a in ax.figure.axes if a is not ax]:
         other.remove()  # the right-hand "other" axis of the previous drawing
     ax.clear()
     ax.set_zorder(0)
     ax.patch.set_visible(True)
-    plot_trend(frame, metric, by=by, freq=freq, top=10, links=links, title=title, ax=ax)
+    heading = f"{LABELS[metric]} per {period_word(freq)} · {title}"
+    plot_trend(frame, metric, by=by, freq=freq, top=10, links=links, title=heading, ax=ax)
     legend = ax.get_legend()
     outside = legend is not None and len(legend.get_texts()) > 4  # plot_trend puts long legends to the right
     ax.figure.subplots_adjust(right=0.79 if outside else 0.98)
