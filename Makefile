@@ -38,7 +38,8 @@ test: $(STAMP) fonts
 lint: $(STAMP)
 	$(VENV)/bin/ruff check jmlink_analytics tests benchmarks scripts
 
-report: $(STAMP)
+# Like `make test`, ensures a CJK font first: channel names such as 微信 are drawn in the charts.
+report: $(STAMP) fonts
 	$(VENV)/bin/jmlink-analytics report --sandbox --days $(DAYS) --platform split --out report/
 
 bench: $(STAMP)

@@ -108,7 +108,7 @@ def quickstart() -> list[nbformat.NotebookNode]:
         new_code_cell(
             'fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4), layout="constrained")\n'
             "jm.plot_funnel(current, ax=left)\n"
-            'jm.plot_breakdown(current, links, by="channel", metric="install_count", ax=right)\n'
+            'jm.plot_breakdown(current, "install_count", by="channel", links=links, ax=right)\n'
             "plt.show()"
         ),
         new_code_cell(
@@ -152,24 +152,38 @@ def channel_report() -> list[nbformat.NotebookNode]:
             'jm.plot_platforms(stats, "install_count", freq="W", ax=ax)\n'
             "plt.show()"
         ),
-        new_markdown_cell("## This period vs the last, by channel"),
+        new_markdown_cell(
+            "## This period vs the last, by channel\n\n"
+            "Complete days only, as in the report: today's and yesterday's partial rows are left out "
+            "(`include_partial=False`), so a still-growing day does not read as a drop; that leaves the "
+            "last 28 complete days against the 28 before them. Counts change "
+            "relatively (`*_rel_change`, a fraction: 0.25 is +25 %), rates by a difference in "
+            "percentage points (`*_change_pp`)."
+        ),
         new_code_cell(
-            'with_channel = stats.merge(links[["link_key", "channel"]], on="link_key", how="left")\n'
-            'change = jm.compare_periods(with_channel, DAYS, by="channel")\n'
+            'change = jm.compare_periods(jm.join_links(stats, links), DAYS - 2, by="channel", include_partial=False)\n'
             'print("current:", *(f"{d:%Y-%m-%d}" for d in change.attrs["current"]), '
             '" previous:", *(f"{d:%Y-%m-%d}" for d in change.attrs["previous"]))\n'
-            'change[["channel", "click_count_current", "click_count_previous", "click_count_pct_change",\n'
-            '        "install_rate_current", "install_rate_previous"]].round(3)'
+            'change[["channel", "click_count_previous", "click_count_current", "click_count_rel_change",\n'
+            '        "install_rate_previous", "install_rate_current", "install_rate_change_pp"]].round(3)'
         ),
         new_markdown_cell(
-            "## Unusual days\n\nDays far from each link's rolling median (robust z-score); "
-            "today's and yesterday's partial rows are left out."
+            "## Surges and drops\n\n"
+            "Runs of days far from what each link's previous 14 days lead to expect on that weekday "
+            "(a robust score; above 3.5 counts), one row per run (`start` to `end`), the most unusual "
+            "first. Partial days are left out."
         ),
         new_code_cell(
             'anomalies = jm.find_anomalies(stats, "click_count")\n'
-            'print(f"{len(anomalies)} unusual link-days; the strongest:")\n'
             'named = anomalies.merge(links[["link_key", "name", "channel"]], on="link_key", how="left")\n'
-            'named.head(10).round({"expected": 1, "score": 1})'
+            'columns = ["link_key", "name", "channel", "start", "end", "days", "expected", "actual", "change",\n'
+            '           "score"]\n'
+            'print(f"{(anomalies[\'direction\'] == \'surge\').sum()} surges, "\n'
+            '      f"{(anomalies[\'direction\'] == \'drop\').sum()} drops; the top surges:")\n'
+            'named.loc[named["direction"] == "surge", columns].head(5).round({"expected": 0, "change": 2, "score": 1})'
+        ),
+        new_code_cell(
+            'named.loc[named["direction"] == "drop", columns].head(5).round({"expected": 0, "change": 2, "score": 1})'
         ),
         new_markdown_cell("## The CSV report\n\nExcel-safe CSV (UTF-8 with BOM), charts and an HTML summary."),
         new_code_cell(

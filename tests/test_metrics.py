@@ -191,6 +191,8 @@ def test_compare_periods_by_days_compares_the_last_days_with_as_many_before(fort
     assert out.attrs["previous"] == (pd.Timestamp("2024-05-01"), pd.Timestamp("2024-05-07"))
     expected_columns = ["link_key"] + [f"{m}_{part}" for m in [*COUNTERS, *RATE_COLUMNS]
                                        for part in ("current", "previous", "change", "pct_change")]
+    # the earlier columns first, in their order; then the vocabulary of changes (issue 14)
+    expected_columns += [f"{m}_rel_change" for m in COUNTERS] + [f"{m}_change_pp" for m in RATE_COLUMNS]
     assert list(out.columns) == expected_columns
     rows = {str(r["link_key"]): r for _, r in out.iterrows()}
     a = rows["A"]
@@ -274,6 +276,10 @@ def test_funnel_by_group_has_four_rows_per_group_and_nan_on_zero(two_links):
 
 
 # ------------------------------------------------------------------------------- find_anomalies
+EPISODE_COLUMNS = ["link_key", "start", "end", "days", "direction", "expected", "actual", "change", "score", "date",
+                   "value"]
+
+
 def _seasonal_noisy(days: int, seed: int, level: float = 2000.0) -> np.ndarray:
     """Exposures with a weekly pattern, a slow trend and about 20 % day-to-day noise."""
     rng = np.random.default_rng(seed)
@@ -288,19 +294,22 @@ def test_find_anomalies_finds_a_planted_spike_with_its_expected_level():
     values[40] = 8000
     stats = series_frame({"A": values, "B": [500] * 60})
     out = find_anomalies(stats)
-    assert list(out.columns) == ["link_key", "date", "value", "expected", "score"]
+    assert list(out.columns) == EPISODE_COLUMNS
     assert len(out) == 1
     hit = out.iloc[0]
     assert (str(hit["link_key"]), hit["date"]) == ("A", pd.Timestamp("2024-01-01") + pd.Timedelta(days=40))
-    assert hit["value"] == 800 and hit["score"] > 10  # clicks: 10 % of exposures
+    assert hit["start"] == hit["end"] == hit["date"] and hit["days"] == 1 and hit["direction"] == "surge"
+    assert hit["value"] == hit["actual"] == 800 and hit["score"] > 10  # clicks: 10 % of exposures
     window = np.round(np.array(values[26:40]) * 0.1)
-    assert hit["expected"] == np.median(window)  # the 14 days before, the day itself excluded
+    # the 14 days before (the day itself excluded), adjusted for the weekday: this series has no weekly
+    # pattern, so the weekday factors are within a few percent of 1
+    assert hit["expected"] == pytest.approx(np.median(window), rel=0.05)
 
 
 def test_find_anomalies_flags_nothing_on_a_flat_series_and_never_divides_by_zero():
     stats = series_frame({"flat": [700] * 90, "idle": [0] * 90})
     out = find_anomalies(stats)
-    assert out.empty and list(out.columns) == ["link_key", "date", "value", "expected", "score"]
+    assert out.empty and list(out.columns) == EPISODE_COLUMNS
     small = series_frame({"flat": [700] * 30 + [720] + [700] * 10})  # MAD 0: a 3 % wobble is not unusual
     assert find_anomalies(small).empty
     jump = find_anomalies(series_frame({"flat": [700] * 30 + [2100] + [700] * 10}))
@@ -349,7 +358,7 @@ def test_find_anomalies_of_a_rate_and_of_the_total():
     assert len(by_link) == 1 and str(by_link["link_key"].iloc[0]) == "A" and by_link["value"].iloc[0] == 0.4
     assert by_link["expected"].iloc[0] == 0.1
     total = find_anomalies(stats, "click_count", by=None)
-    assert list(total.columns) == ["date", "value", "expected", "score"]
+    assert list(total.columns) == EPISODE_COLUMNS[1:]
     assert total["date"].tolist() == [pd.Timestamp("2024-01-31")] and total["value"].iloc[0] == 500
 
 
@@ -422,3 +431,84 @@ def test_nothing_here_warns_on_ordinary_input(two_links, fortnight):
         compare_periods(fortnight, 7)
         find_anomalies(fortnight)
         funnel(two_links, by="link_key")
+
+
+# ------------------------------------------------------------------ find_anomalies: episodes (issue 14)
+def _weekly(days: int, weekday: float = 1000.0, weekend: float = 1800.0, start: str = "2024-01-01") -> list[int]:
+    """A link twice as busy at the weekend, with a small deterministic wobble (2024-01-01 is a Monday)."""
+    dates = pd.date_range(start, periods=days, freq="D")
+    return [round((weekend if d.weekday() >= 5 else weekday) * (1 + 0.03 * ((7 * i) % 5 - 2) / 2))
+            for i, d in enumerate(dates)]
+
+
+def test_find_anomalies_does_not_flag_ordinary_weekends_and_still_finds_a_weekday_surge():
+    values = _weekly(70)
+    assert find_anomalies(series_frame({"A": values}), "exposure_count").empty  # a busy weekend is expected
+    values[37] *= 4  # a Thursday
+    out = find_anomalies(series_frame({"A": values}), "exposure_count")
+    assert len(out) == 1 and out["date"].iloc[0] == pd.Timestamp("2024-02-07")
+    assert out["direction"].iloc[0] == "surge"
+    assert out["expected"].iloc[0] == pytest.approx(values[36], rel=0.05)  # a weekday's level, not the weekend's
+
+
+def test_a_five_day_outage_is_one_episode_with_its_expected_and_actual_sums():
+    values = _weekly(60)
+    values[40:45] = [0] * 5
+    out = find_anomalies(series_frame({"A": values}), "exposure_count")
+    assert len(out) == 1
+    row = out.iloc[0]
+    assert (row["start"], row["end"], row["days"]) == (pd.Timestamp("2024-02-10"), pd.Timestamp("2024-02-14"), 5)
+    assert row["direction"] == "drop" and row["actual"] == 0 and row["change"] == -1.0
+    ordinary = sum(_weekly(60)[40:45])  # what those five days would have been
+    assert row["expected"] == pytest.approx(ordinary, rel=0.05)
+    assert row["score"] < -3.5
+
+
+def test_surges_and_drops_are_ranked_by_how_unusual_they_are():
+    base = [1000 + (37 * i) % 100 for i in range(60)]
+    spike, outage, small = list(base), list(base), list(base)
+    spike[40] = 8000  # 8x on one day
+    outage[42] = 0  # the link quiet for a day
+    small[44] = 2500  # 2.4x
+    out = find_anomalies(series_frame({"S": spike, "O": outage, "M": small}), "exposure_count")
+    assert [str(k) for k in out["link_key"]] == ["S", "O", "M"]  # an 8x surge outranks a link going quiet
+    assert list(out["direction"]) == ["surge", "drop", "surge"]
+    assert out["score"].abs().is_monotonic_decreasing
+
+
+def test_find_anomalies_score_is_pinned_to_its_documented_formula():
+    # flat history: MAD 0, so the scale is its floor max(0.75, 0.15 * sqrt(expected)) = 0.15 * sqrt(400) = 3;
+    # score = (sqrt(actual) - sqrt(expected)) / scale = (sqrt(1000) - sqrt(400)) / 3
+    values = [400] * 30 + [1000] + [400] * 5
+    out = find_anomalies(series_frame({"A": values}), "exposure_count")
+    assert len(out) == 1
+    assert out["expected"].iloc[0] == 400.0
+    assert out["score"].iloc[0] == pytest.approx((math.sqrt(1000) - 20.0) / 3.0, abs=1e-9)  # 3.8742...
+    assert out["score"].iloc[0] == pytest.approx(3.874258867, abs=1e-8)
+
+
+def test_the_return_from_a_long_pause_is_not_a_surge():
+    values = _weekly(80)
+    values[30:42] = [0] * 12  # twelve idle days: longer than half the window
+    out = find_anomalies(series_frame({"A": values}), "exposure_count")
+    assert list(out["direction"]) == ["drop"]
+    assert (out["start"].iloc[0], out["days"].iloc[0]) == (pd.Timestamp("2024-01-31"), 12)
+
+
+def test_compare_periods_speaks_the_vocabulary_of_changes_and_can_leave_partial_days_out(fortnight):
+    out = compare_periods(fortnight, 7).set_index("link_key")
+    assert out.loc["A", "click_count_rel_change"] == 1.0  # +100 %, a fraction
+    assert out.loc["A", "ctr_change_pp"] == pytest.approx(0.0)
+    assert "ctr_rel_change" not in out.columns and "click_count_change_pp" not in out.columns
+    partial = fortnight.copy()
+    partial["is_partial"] = partial["date"] >= pd.Timestamp("2024-05-14")  # the last day still growing
+    kept = compare_periods(partial, 6, include_partial=False)
+    assert kept.attrs["current"] == (pd.Timestamp("2024-05-08"), pd.Timestamp("2024-05-13"))  # the last full day
+    assert kept.attrs["previous"] == (pd.Timestamp("2024-05-02"), pd.Timestamp("2024-05-07"))
+    both = compare_periods(partial, 6)
+    assert both.attrs["current"] == (pd.Timestamp("2024-05-09"), pd.Timestamp("2024-05-14"))
+    one_day = partial[partial["date"] == pd.Timestamp("2024-05-08")]["click_count"].sum()
+    last_day = partial[partial["date"] == pd.Timestamp("2024-05-14")]["click_count"].sum()
+    assert kept["click_count_current"].sum() - both["click_count_current"].sum() == one_day - last_day
+    with pytest.raises(TypeError, match="include_partial must be True or False"):
+        compare_periods(fortnight, 7, include_partial="no")

@@ -77,8 +77,8 @@ def test_plot_trend_draws_the_top_groups_and_the_rest_as_other(split, links):
     assert out is ax
     lines = solid_lines(ax)
     assert len(lines) == 4
-    assert [line.get_label() for line in lines] == ["k5 短信召回", "k4 会员日", "k3 新品首发", "other"]
-    assert legend_texts(ax)[:4] == ["k5 短信召回", "k4 会员日", "k3 新品首发", "other"]
+    assert [line.get_label() for line in lines] == ["k5 短信召回", "k4 会员日", "k3 新品首发", "other (2 links)"]
+    assert legend_texts(ax)[:4] == ["k5 短信召回", "k4 会员日", "k3 新品首发", "other (2 links)"]
     assert "dashed" in legend_texts(ax)[-1]  # the partial days are drawn dashed
     assert len(lines[0].get_xdata()) == 21
     other = np.nansum(lines[3].get_ydata())  # the solid line leaves out the two partial days
@@ -139,7 +139,7 @@ def test_plot_funnel_by_group_compares_the_conversions(split, links):
 
 def test_plot_breakdown_sorts_bars_largest_on_top_and_labels_them(split, links):
     fig, ax = plt.subplots()
-    assert plot_breakdown(split, links, by="channel", ax=ax) is ax
+    assert plot_breakdown(split, by="channel", links=links, ax=ax) is ax
     widths = [b.get_width() for b in ax.patches]
     names = [t.get_text() for t in ax.get_yticklabels()]
     assert len(widths) == 5 and widths == sorted(widths, reverse=True)
@@ -151,7 +151,7 @@ def test_plot_breakdown_sorts_bars_largest_on_top_and_labels_them(split, links):
 
 def test_plot_breakdown_of_a_rate_with_the_rest_as_other(split, links):
     fig, ax = plt.subplots()
-    plot_breakdown(split, links, by="name", metric="install_rate", top=2, ax=ax, color="purple")
+    plot_breakdown(split, "install_rate", by="name", links=links, top=2, ax=ax, color="purple")
     assert len(ax.patches) == 3
     assert ax.patches[0].get_facecolor() == matplotlib.colors.to_rgba("purple")  # **kwargs reach barh
     assert [t.get_text() for t in ax.get_yticklabels()][-1] == "other (3)"
@@ -191,7 +191,7 @@ def test_plot_heatmap_has_a_row_per_top_link_and_a_colour_bar(split, links):
     (lambda s: plot_trend(s, top=0), ValueError, "top must be an integer >= 1"),
     (lambda s: plot_trend(s, freq="fortnight"), ValueError, "freq must be"),
     (lambda s: plot_trend(s, ax="left"), TypeError, "ax must be a matplotlib Axes"),
-    (lambda s: plot_breakdown(s, None, by="channel"), ValueError, "links="),
+    (lambda s: plot_breakdown(s, by="channel"), ValueError, "links="),
     (lambda s: plot_heatmap(s, top=-1), ValueError, "top must be"),
     (lambda s: plot_funnel(s, by="nope"), ValueError, "by='nope'"),
 ])
@@ -214,7 +214,7 @@ def test_chinese_labels_draw_with_a_cjk_font_even_when_saved_later_outside_any_c
     links = links_frame({"a": "微信", "b": "小红书"}, names={"a": "春节红包", "b": "周年庆"})
     figure = Figure(figsize=(6, 3))  # no pyplot: the way write_report draws
     ax = figure.add_subplot()
-    plot_breakdown(stats, links, by="channel", ax=ax)
+    plot_breakdown(stats, by="channel", links=links, ax=ax)
     ax.set_title("渠道点击 微信")  # a title the user sets afterwards uses the font too
     family = _fonts.find_cjk_font()
     assert family is not None  # `make test` installs one (WenQuanYi Micro Hei)
@@ -230,7 +230,7 @@ def test_without_a_cjk_font_the_plots_warn_once_and_still_draw(monkeypatch, spli
     try:
         with pytest.warns(_fonts.CJKFontWarning, match="apt-get install fonts-wqy-microhei") as caught:
             _fig, (left, right) = plt.subplots(1, 2)
-            plot_breakdown(split, links, ax=left)
+            plot_breakdown(split, links=links, ax=left)
             plot_funnel(split, ax=right)
         assert len([w for w in caught if issubclass(w.category, _fonts.CJKFontWarning)]) == 1
         assert len(left.patches) == 5 and len(right.patches) == 4
@@ -271,7 +271,7 @@ def test_every_chart_of_a_sandbox_app_saves_without_warnings(sandbox):
     fig, axes = plt.subplots(3, 2, figsize=(14, 12), layout="constrained")
     plot_trend(stats, by="link_key", top=5, links=links, ax=axes[0, 0])
     plot_funnel(stats, by="platform", ax=axes[0, 1])
-    plot_breakdown(stats, links, ax=axes[1, 0])
+    plot_breakdown(stats, links=links, ax=axes[1, 0])
     plot_platforms(stats, freq="W", ax=axes[1, 1])
     plot_heatmap(stats, top=10, links=links, ax=axes[2, 0])
     plot_funnel(stats, by="channel", links=links, ax=axes[2, 1])
@@ -283,5 +283,171 @@ def test_stats_with_all_and_split_rows_are_counted_once(links):
     rows = [("k1", p, "2024-06-01", e, c, 0, 0) for p, e, c in (("all", 100, 30), ("ios", 40, 10), ("android", 60, 20))]
     stats = stats_frame(rows)
     _fig, ax = plt.subplots()
-    plot_breakdown(stats, links, ax=ax)
+    plot_breakdown(stats, links=links, ax=ax)
     assert [b.get_width() for b in ax.patches] == [30]
+
+
+# ------------------------------------------------------------- every range draws every period (issue 14)
+def visible_points(line) -> int:
+    """How many finite points of ``line`` are drawn so that they show: by a marker, or joined by a segment."""
+    y = np.asarray(line.get_ydata(), dtype=np.float64)
+    finite = np.isfinite(y)
+    shown = np.zeros(len(y), dtype=bool)
+    if line.get_linestyle() not in ("None", "") and line.get_linewidth() > 0:
+        joined = finite[1:] & finite[:-1]
+        shown[1:] |= joined
+        shown[:-1] |= joined
+    if line.get_marker() not in (None, "None", "", " "):
+        every = line.get_markevery()
+        marked = np.ones(len(y), dtype=bool) if every is None else np.isin(np.arange(len(y)), every)
+        shown |= marked & finite
+    return int(shown.sum())
+
+
+def drawn_axes(ax) -> list:
+    """``ax`` and the Axes sharing its x axis (the right-hand axis of "other")."""
+    return [ax, *[a for a in ax.figure.axes if a is not ax and a.get_shared_x_axes().joined(a, ax)]]
+
+
+def days_of(n: int, end: str = "2026-11-30", links: int = 12, partial: int = 0) -> pd.DataFrame:
+    """``n`` days up to ``end`` of ``links`` links, link i with about 100 * (i + 1) ** 1.5 exposures a day."""
+    start = (pd.Timestamp(end) - pd.Timedelta(days=n - 1)).strftime("%Y-%m-%d")
+    rng = np.random.default_rng(n)
+    values = {f"L{i:02d}": rng.poisson(100 * (i + 1) ** 1.5, n) for i in range(links)}
+    return series_frame(values, start=start, partial_last=partial)
+
+
+RANGES = [(1, "D"), (7, "D"), (30, "D"), (365, "D"), (14, "MS"), (10, "W"), (365, "W"), (365, "MS")]
+
+
+@pytest.mark.parametrize(("days", "freq"), RANGES)
+def test_every_series_shows_every_period_on_an_axis_fitted_to_the_data(days, freq):
+    stats = days_of(days, partial=min(2, days))
+    fig, ax = plt.subplots(figsize=(10, 4))
+    plot_trend(stats, "click_count", by="link_key", freq=freq, top=3, ax=ax)
+    periods = pd.DatetimeIndex(sorted(stats["date"].dt.to_period(
+        {"D": "D", "W": "W-SUN", "MS": "M"}[freq]).dt.start_time.unique()))
+    for axes in drawn_axes(ax):
+        for line in axes.get_lines():
+            if line.get_label() == "_nolegend_" or not np.isfinite(np.asarray(line.get_ydata(), float)).any():
+                continue
+            finite = int(np.isfinite(np.asarray(line.get_ydata(), float)).sum())
+            assert visible_points(line) == finite, (line.get_label(), days, freq)
+    labels = {line.get_label() for a in drawn_axes(ax) for line in a.get_lines()}
+    assert any(label.startswith("other") for label in labels)  # the biggest series is drawn too
+    ys = [np.asarray(line.get_ydata(), float) for a in drawn_axes(ax) for line in a.get_lines()]
+    assert ys and all(len(y) == len(periods) for y in ys)  # one value per period, partial ones included
+    left, right = (matplotlib.dates.num2date(v).replace(tzinfo=None) for v in ax.get_xlim())
+    step = {"D": pd.Timedelta(days=1), "W": pd.Timedelta(days=7), "MS": pd.Timedelta(days=31)}[freq]
+    assert periods[0] - step <= pd.Timestamp(left) < periods[0]
+    assert periods[-1] < pd.Timestamp(right) <= periods[-1] + step
+    ticks = [pd.Timestamp(matplotlib.dates.num2date(t).replace(tzinfo=None)) for t in ax.get_xticks()]
+    assert ticks and all(periods[0] <= t <= periods[-1] for t in ticks)  # no tick outside the data
+    assert 1 <= len(ticks) <= 8
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert all(labels) and not any("-" in text for text in labels)  # "Nov 3", "Jan\n2026": never "2026-Dec"
+    assert ax.xaxis.get_offset_text().get_text() == ""
+    save_png(fig)
+
+
+def test_a_november_chart_has_no_december_tick():
+    fig, ax = plt.subplots()
+    plot_trend(days_of(30, end="2026-11-30"), ax=ax)
+    labels = " ".join(t.get_text() for t in ax.get_xticklabels())
+    assert "Dec" not in labels and "Nov" in labels and "2026" in labels
+    save_png(fig)
+
+
+def test_one_month_bucket_of_14_days_is_a_visible_point():
+    _fig, ax = plt.subplots()
+    plot_trend(days_of(14, end="2026-11-20"), "click_count", freq="MS", ax=ax)
+    (line,) = [line for line in ax.get_lines() if np.isfinite(np.asarray(line.get_ydata(), float)).any()]
+    assert visible_points(line) == 1 and line.get_marker() == "o" and line.get_markersize() >= 5
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["Nov\n2026"]
+
+
+def test_other_never_sets_the_scale_of_the_top_links():
+    stats = days_of(30, links=40)
+    fig, ax = plt.subplots(figsize=(10, 4))
+    plot_trend(stats, "click_count", by="link_key", top=5, ax=ax)
+    wide = stats.assign(clicks=stats["click_count"]).pivot(index="date", columns="link_key", values="clicks")
+    top = wide[wide.sum().sort_values(ascending=False).index[:5]].to_numpy().max()
+    other = wide[wide.sum().sort_values(ascending=False).index[5:]].sum(axis=1).max()
+    assert other > 3 * top  # the rest adds up to far more than any top link
+    assert top <= ax.get_ylim()[1] <= 1.1 * top  # the top links fill the height
+    (right,) = drawn_axes(ax)[1:]
+    (line,) = [line for line in right.get_lines() if line.get_label().startswith("other")]
+    assert line.get_label() == "other (35 links), right axis"
+    assert right.get_ylim()[1] >= other
+    assert "other (35 links), right axis" in legend_texts(ax)
+    save_png(fig)
+
+
+def test_other_shares_the_axis_when_it_is_no_larger_than_the_top_links(split, links):
+    _fig, ax = plt.subplots()
+    plot_trend(split, "click_count", by="link_key", top=3, links=links, ax=ax)
+    assert drawn_axes(ax) == [ax]
+    assert ax.get_ylim()[1] >= max(np.nanmax(np.asarray(line.get_ydata(), float)) for line in ax.get_lines())
+
+
+# ------------------------------------------------------------------- one signature form (issue 10)
+PLOTS = {
+    "trend": lambda s, **kw: plot_trend(s, "click_count", **kw),
+    "funnel": lambda s, **kw: plot_funnel(s, **kw),
+    "breakdown": lambda s, **kw: plot_breakdown(s, "click_count", by="link_key", **kw),
+    "platforms": lambda s, **kw: plot_platforms(s, "click_count", **kw),
+    "heatmap": lambda s, **kw: plot_heatmap(s, "click_count", **kw),
+}
+
+
+@pytest.mark.parametrize("name", list(PLOTS))
+def test_every_plot_takes_links_title_and_ax_and_draws_empty_input_the_same_way(name, split, links):
+    fig, ax = plt.subplots()
+    assert PLOTS[name](split, links=links, title="Mine", ax=ax) is ax
+    assert ax.get_title() == "Mine"
+    fig, ax = plt.subplots()
+    assert PLOTS[name](split.iloc[:0], links=links, title="Empty", ax=ax) is ax
+    assert ax.get_title() == "Empty" and [t.get_text() for t in ax.texts] == ["no data to show"]
+    assert len(ax.get_lines()) == 0 and len(ax.patches) == 0 and len(fig.axes) == 1
+    save_png(fig)
+
+
+@pytest.mark.parametrize("name", ["trend", "funnel", "platforms"])
+def test_legend_false_draws_no_legend(name, split):
+    _fig, ax = plt.subplots()
+    kwargs = {"by": "link_key"} if name == "trend" else {"by": "platform"} if name == "funnel" else {}
+    PLOTS[name](split, ax=ax, **kwargs)
+    assert ax.get_legend() is not None
+    _fig, ax = plt.subplots()
+    PLOTS[name](split, ax=ax, legend=False, **kwargs)
+    assert ax.get_legend() is None
+
+
+def test_plot_heatmap_cbar_and_cbar_ax(split):
+    fig, ax = plt.subplots()
+    plot_heatmap(split, cbar=False, ax=ax)
+    assert len(fig.axes) == 1
+    fig, (ax, cax) = plt.subplots(1, 2, gridspec_kw={"width_ratios": [20, 1]})
+    plot_heatmap(split, cbar_ax=cax, ax=ax)
+    assert len(fig.axes) == 2 and cax.get_ylabel() == "Clicks"
+
+
+def test_plot_heatmap_x_axis_runs_from_the_first_day_to_the_end_of_the_last(split):
+    _fig, ax = plt.subplots()
+    plot_heatmap(split, ax=ax)
+    left, right = (pd.Timestamp(matplotlib.dates.num2date(v).replace(tzinfo=None)) for v in ax.get_xlim())
+    assert (left, right) == (split["date"].min(), split["date"].max() + pd.Timedelta(days=1))
+
+
+def test_plot_breakdown_with_links_second_still_works_and_warns(split, links):
+    _fig, ax = plt.subplots()
+    with pytest.warns(FutureWarning, match="links=links"):
+        plot_breakdown(split, links, by="channel", metric="install_count", ax=ax)
+    _fig, new = plt.subplots()
+    plot_breakdown(split, "install_count", by="channel", links=links, ax=new)
+    assert [b.get_width() for b in ax.patches] == [b.get_width() for b in new.patches]
+    with pytest.raises(TypeError, match="metric twice"):
+        plot_breakdown(split, "ctr", metric="install_count", links=links)
+    import inspect
+
+    assert list(inspect.signature(plot_breakdown).parameters)[:3] == ["stats", "metric", "by"]

@@ -245,3 +245,119 @@ def test_a_mixed_table_counts_each_link_once_like_summarize(frames, sandbox, tmp
     assert by_link.index.tolist() == expected.index.tolist() == keys
     # the split rows of the links fetched with "all" add up to those "all" rows, so totals equal the split total
     assert by_link.to_numpy().sum(axis=0).tolist() == split[COUNTERS].sum().tolist()
+
+
+# ------------------------------------------------------------------- changes, anomalies, fonts (issue 14)
+def test_the_period_comparison_speaks_one_vocabulary_of_changes(report):
+    out, _ = report
+    comparison = read(out, "period_comparison.csv")
+    assert not [c for c in comparison.columns if c.endswith("_pct_change")]  # no fraction named "pct"
+    for counter in COUNTERS:
+        assert {f"{counter}_change", f"{counter}_rel_change"} <= set(comparison.columns)
+        assert f"{counter}_change_pp" not in comparison.columns
+    for rate in ("ctr", "open_rate", "install_rate"):
+        assert f"{rate}_change_pp" in comparison.columns and f"{rate}_rel_change" not in comparison.columns
+    row = comparison[comparison["click_count_previous"] > 0].iloc[0]
+    assert row["click_count_rel_change"] == pytest.approx(
+        row["click_count_current"] / row["click_count_previous"] - 1, abs=1e-6)  # a fraction
+    both = comparison.dropna(subset=["ctr_current", "ctr_previous"]).iloc[0]
+    assert both["ctr_change_pp"] == pytest.approx((both["ctr_current"] - both["ctr_previous"]) * 100, abs=1e-4)
+
+
+def test_the_page_shows_changes_as_percent_for_counts_and_points_for_rates(report):
+    out, _ = report
+    page = (out / "index.html").read_text(encoding="utf-8")
+    cards = page[page.index('<section class="cards">'):page.index("</section>")]
+    assert re.search(r"Clicks</div>.*?\(<span[^>]*>[+-]?\d+\.\d%</span>", cards)
+    assert re.search(r"CTR \(click / exposure\)</div>.*?\(<span[^>]*>([+-]\d+\.\d|0\.0) pp</span>", cards)
+    assert "-0.0" not in page and "points" not in cards
+    changes = page[page.index("<h2>Biggest changes"):page.index("<h2>Anomalies")]
+    assert re.search(r">[+-]\d+\.\d pp<", changes) and re.search(r">[+-]\d+\.\d%<", changes)
+
+
+def test_the_anomalies_are_episodes_and_the_page_shows_top_surges_and_top_drops(report):
+    out, _ = report
+    anomalies = read(out, "anomalies.csv")
+    assert list(anomalies.columns[:7]) == ["link_key", "name", "channel", "start", "end", "days", "direction"]
+    assert {"expected", "actual", "change", "score"} <= set(anomalies.columns)
+    assert set(anomalies["direction"]) <= {"surge", "drop"}
+    assert anomalies["score"].abs().is_monotonic_decreasing
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert "<h3>Top surges</h3>" in page and "<h3>Top drops</h3>" in page
+    assert page.index("<h3>Top surges</h3>") < page.index("<h3>Top drops</h3>")
+
+
+def test_the_planted_surges_of_the_cli_sandbox_top_the_30_day_report(tmp_path):
+    from jmlink_analytics.cli._commands import SANDBOX_OPTIONS
+    from jmlink_analytics.sandbox import Sandbox
+
+    with Sandbox(**SANDBOX_OPTIONS, today=dt.date(2026, 12, 1)) as sandbox, sandbox.client() as client:
+        stats = fetch_stats(client, start=dt.date(2026, 11, 2), end=dt.date(2026, 12, 1), progress=False,
+                            platform=["ios", "android"])
+        planted = {(key, pd.Timestamp(day)) for key, day in sandbox.app.spikes
+                   if pd.Timestamp(day) >= pd.Timestamp("2026-11-09")}  # 7 days of history before them
+    stats["is_partial"] = stats["date"] >= pd.Timestamp("2026-11-30")
+    write_report(stats, None, tmp_path, formats=("csv",))
+    anomalies = read(tmp_path, "anomalies.csv", parse_dates=["start"])
+    surges = anomalies[anomalies["direction"] == "surge"]
+    assert len(planted) == 2
+    assert {(k, d) for k, d in zip(surges["link_key"].head(3), surges["start"].head(3), strict=True)} >= planted
+    assert surges["days"].head(3).min() == 1
+
+
+def test_a_one_day_report_draws_every_chart(frames, tmp_path):
+    import matplotlib.image
+
+    stats, links = frames
+    one = stats[stats["date"] == stats["date"].max()]
+    write_report(one, links, tmp_path, formats=("png", "html"))
+    for name in ("trend", "platforms"):
+        pixels = matplotlib.image.imread(tmp_path / "charts" / f"{name}.png")
+        assert pixels.std() > 0.01, name
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "No surges can be found in 1 days" not in page and "1 day ·" in page
+    assert "No surges can be found in 1 day" in page and "a link needs 7 days of history" in page
+
+
+def test_one_formatter_shows_a_missing_value_the_same_in_the_report_and_the_dashboard():
+    from jmlink_analytics.export._format import MISSING, format_cell
+    from jmlink_analytics.report._page import table_html as report_table
+    from jmlink_analytics.widgets._view import fmt_value
+    from jmlink_analytics.widgets._view import table_html as dashboard_table
+
+    table = pd.DataFrame({"link_key": ["A"], "name": [None], "channel": ["微信"], "exposure_count": [0],
+                          "click_count": [0], "open_count": [0], "install_count": [0], "ctr": [float("nan")],
+                          "open_rate": [float("nan")], "install_rate": [float("nan")]})
+    assert fmt_value("ctr", float("nan")) == format_cell(None, "rate") == MISSING == "–"
+    for html in (report_table(table, list(table.columns), top=5), dashboard_table(table, "click_count")):
+        assert html.count(f">{MISSING}<") == 4  # the name and the three rates
+    assert format_cell(-0.0004, "pp") == "0.0 pp" and format_cell(0.25, "change") == "+25.0%"
+
+
+def test_without_a_cjk_font_the_report_prints_one_warning_and_no_glyph_warnings(tmp_path):
+    code = ("import sys\n"
+            "import jmlink_analytics.plotting._fonts as fonts\n"
+            "fonts.find_cjk_font = lambda: None  # as on a machine without a Chinese font\n"
+            "from jmlink_analytics.cli import main\n"
+            f"sys.exit(main(['report', '--sandbox', '--days', '7', '--no-progress', '--out', {str(tmp_path)!r}]))\n")
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("no CJK-capable font found") == 1
+    assert "Glyph" not in done.stderr and "missing from" not in done.stderr
+    assert (tmp_path / "charts" / "channels.png").is_file()
+
+
+def test_make_report_ensures_a_cjk_font_like_make_test():
+    import pathlib
+    import subprocess
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    for target in ("report", "test"):
+        done = subprocess.run(["make", "-n", target], cwd=root, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        commands = done.stdout
+        assert "scripts/ensure-cjk-font.sh" in commands, target
+        assert commands.index("ensure-cjk-font.sh") < commands.index("jmlink-analytics report" if target == "report"
+                                                                       else "-m pytest"), target

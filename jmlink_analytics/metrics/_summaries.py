@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 
 from .._dates import to_date
-from .._validate import check_metric, check_stats, normalize_by
-from ..schema import COUNTERS, METRICS, RATES, STAGES
-from . import _anomalies
+from .._validate import check_stats, normalize_by
+from ..schema import COUNTERS, METRICS, STAGES
+from ._anomalies import find_anomalies
 from ._groups import (
     freq_alias,
     group_sums,
@@ -188,7 +188,8 @@ def _check_coverage(name: str, window: tuple[pd.Timestamp, pd.Timestamp], first:
 
 
 def compare_periods(stats: pd.DataFrame, current: Any, previous: Any = None, *,
-                    by: str | list[str] | None = "link_key", links: pd.DataFrame | None = None) -> pd.DataFrame:
+                    by: str | list[str] | None = "link_key", links: pd.DataFrame | None = None,
+                    include_partial: bool = True) -> pd.DataFrame:
     """Compare a current window with a previous one, per group.
 
     Parameters
@@ -197,21 +198,30 @@ def compare_periods(stats: pd.DataFrame, current: Any, previous: Any = None, *,
         The stats table of :func:`jmlink_analytics.fetch_stats`.
     current : (date-like, date-like) or int
         The current window, both ends included; or a number of days ending at the last
-        date of ``stats`` (partial days, if that is today, included).
+        date of ``stats`` (the last complete date with ``include_partial=False``).
     previous : (date-like, date-like), optional
         The window to compare with; by default the same number of days right before ``current``.
     by : str or list of str or None, default "link_key"
         Grouping column(s), as in :func:`summarize` (``date`` is not allowed).
     links : pandas.DataFrame, optional
         The links table, to group by its columns.
+    include_partial : bool, default True
+        False leaves partial days (``is_partial``: today and yesterday, still growing) out
+        of both windows, as the report and the notebooks do: a half-counted day would read
+        as a drop. An int ``current`` then ends at the last complete date.
 
     Returns
     -------
     pandas.DataFrame
         The ``by`` columns, then for each ``m`` of the four counters and three rates:
         ``{m}_current``, ``{m}_previous``, ``{m}_change`` (current - previous; for a rate in
-        rate units, 0.01 = one percentage point) and ``{m}_pct_change`` (change / previous;
-        NaN where previous is 0). A group present in one window only is kept: its counters
+        rate units, 0.01 = one percentage point) and ``{m}_pct_change`` (change / previous as
+        a fraction, despite the name; NaN where previous is 0; kept for code written against
+        earlier versions). Then the change in the toolkit's vocabulary: for each counter
+        ``{m}_rel_change``, the relative change as a fraction (+0.25 = +25 %; the same
+        numbers as ``{m}_pct_change``), and for each rate ``{m}_change_pp``, the difference
+        in percentage points (change x 100): a rate's relative change is rarely what is
+        meant. A group present in one window only is kept: its counters
         in the other window are 0 and its rates there NaN. A window with no day of data at
         all has NaN values (and a warning). Sorted by current, then previous clicks, most
         first. ``df.attrs["current"]`` and ``df.attrs["previous"]`` hold the windows as
@@ -224,8 +234,12 @@ def compare_periods(stats: pd.DataFrame, current: Any, previous: Any = None, *,
     """
     stats = check_stats(stats)
     keys = normalize_by(by)
+    if not isinstance(include_partial, bool | np.bool_):
+        raise TypeError(f"include_partial must be True or False; got {include_partial!r}")
     if "date" in keys:
         raise ValueError("by must not include 'date': the two windows share no dates")
+    if not include_partial and "is_partial" in stats.columns:
+        stats = stats[~stats["is_partial"].fillna(False).astype(bool).to_numpy()]
     resolve_by(stats, keys, links)
     if stats.empty:
         raise ValueError("stats has no rows: there is nothing to compare")
@@ -272,6 +286,11 @@ def compare_periods(stats: pd.DataFrame, current: Any, previous: Any = None, *,
         out[f"{metric}_previous"] = before.to_numpy()
         out[f"{metric}_change"] = change.to_numpy()
         out[f"{metric}_pct_change"] = pct
+    for metric in METRICS:  # the vocabulary of changes, after the columns of earlier versions
+        if metric in COUNTERS:
+            out[f"{metric}_rel_change"] = out[f"{metric}_pct_change"].to_numpy()
+        else:
+            out[f"{metric}_change_pp"] = out[f"{metric}_change"].to_numpy(dtype=np.float64) * 100.0
     out = sort_groups(out, ["click_count_current", "click_count_previous"], keys)
     out.attrs["current"] = cur
     out.attrs["previous"] = prev
@@ -317,70 +336,3 @@ def funnel(stats: pd.DataFrame, by: str | list[str] | None = None, *,
     out["conversion"] = conversion.ravel()
     out["overall"] = overall.ravel()
     return out
-
-
-def find_anomalies(stats: pd.DataFrame, metric: str = "click_count", *, by: str | list[str] | None = "link_key",
-                   window: int = 14, threshold: float = 3.5, min_periods: int | None = None,
-                   links: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Days whose value is far from the trailing rolling median, in robust units, per group.
-
-    For each group and day, ``expected`` is the median of the group's previous ``window``
-    days (the day itself excluded) and the scale is 1.4826 x their median absolute
-    deviation (MAD), so ``score = (value - expected) / scale`` reads like a z-score
-    (Iglewicz and Hoaglin's modified z). A scale below a floor is raised to it, so a flat
-    history (MAD 0) never divides by zero: for counters the Poisson noise of the expected
-    count, sqrt(max(expected, 1)); for rates 0.1 x expected, at least 0.01. Days with
-    ``abs(score) > threshold`` are returned: spikes score positive, drops negative.
-
-    Partial days (``is_partial``: today and yesterday may still grow) are neither scored
-    nor used as history. Days before a group's first activity (any counter above 0: the
-    link did not exist yet) are ignored too. A day is scored only when its window holds
-    at least ``min_periods`` days with data. Dates missing from the table are missing,
-    not zero (fetch_stats fills every date, so this only matters for filtered tables).
-
-    Parameters
-    ----------
-    stats : pandas.DataFrame
-        The stats table of :func:`jmlink_analytics.fetch_stats`.
-    metric : str, default "click_count"
-        One of the four counters or three rates (a rate from the day's sums).
-    by : str or list of str or None, default "link_key"
-        Grouping column(s), as in :func:`summarize` (not ``date``); ``None``: the app's total.
-    window : int, default 14
-        Days of history per day, at least 3.
-    threshold : float, default 3.5
-        How many robust units from the median make a day unusual; above 0.
-    min_periods : int, optional
-        Days of history needed to score a day; default ``max(3, window // 2)``.
-    links : pandas.DataFrame, optional
-        The links table, to group by its columns.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The ``by`` columns, then ``date``, ``value`` (the day's metric), ``expected`` (the
-        rolling median) and ``score`` (signed), one row per unusual day, sorted by
-        ``abs(score)``, largest first. Empty (same columns) when nothing is unusual.
-    """
-    stats = check_stats(stats)
-    check_metric(metric)
-    keys = normalize_by(by)
-    if "date" in keys:
-        raise ValueError("by must not include 'date': anomalies are found along the dates of each group")
-    if isinstance(window, bool) or not isinstance(window, int | np.integer):
-        raise TypeError(f"window must be an int number of days (>= 3); got {window!r}")
-    if window < 3:
-        raise ValueError(f"window must be >= 3 days; got {window}")
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float | np.number):
-        raise TypeError(f"threshold must be a number > 0; got {threshold!r}")
-    if not threshold > 0 or not np.isfinite(threshold):
-        raise ValueError(f"threshold must be a finite number > 0; got {threshold!r}")
-    if min_periods is None:
-        min_periods = max(3, window // 2)
-    elif isinstance(min_periods, bool) or not isinstance(min_periods, int | np.integer):
-        raise TypeError(f"min_periods must be an int between 1 and window ({window}); got {min_periods!r}")
-    elif not 1 <= min_periods <= window:
-        raise ValueError(f"min_periods must be between 1 and window ({window}); got {min_periods}")
-    daily = group_sums(stats, keys, links, with_date=True, with_partial=True)
-    return _anomalies.find(daily, keys, metric, window=int(window), threshold=float(threshold),
-                           min_periods=int(min_periods), is_rate=metric in RATES)

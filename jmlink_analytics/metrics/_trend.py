@@ -39,6 +39,7 @@ def trend_data(stats: pd.DataFrame, metric: str = "click_count", *, by: str | li
         period), one column per group labelled by its key(s) as text (``" · "`` between
         several keys, ``"(none)"`` for a missing one), largest first, then ``"other"``.
         Counters are 0 in periods without rows; rates are NaN where the denominator is 0.
+        ``attrs["others"]`` holds how many groups ``"other"`` adds up (0 without it).
     """
     stats = check_stats(stats)
     check_metric(metric)
@@ -87,5 +88,6 @@ def trend_data(stats: pd.DataFrame, metric: str = "click_count", *, by: str | li
         out = wide[metric]
         out = out.astype(np.int64) if stats[metric].dtype.kind in "iu" else out
     out.columns.name = None
+    out.attrs["others"] = len(order) - len(kept) if keys else 0
     return out
 

@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import warnings
 
-__all__ = ["INSTALL_HINT", "PREFERRED_FAMILIES", "CJKFontWarning", "find_cjk_font", "font_families"]
+__all__ = ["GLYPH_WARNING", "INSTALL_HINT", "PREFERRED_FAMILIES", "CJKFontWarning", "find_cjk_font", "font_families"]
 
 logger = logging.getLogger("jmlink_analytics")
 
@@ -59,7 +59,11 @@ INSTALL_HINT = (
 
 
 class CJKFontWarning(UserWarning):
-    """No CJK-capable font was found: Chinese labels will draw as empty boxes."""
+    """No CJK-capable font was found: Chinese labels will draw as empty boxes.
+
+    Issued once per process; matplotlib's own per-character "Glyph ... missing" warnings are
+    silenced after it.
+    """
 
 
 def _draws_sample(path: str) -> bool:
@@ -140,11 +144,22 @@ def find_cjk_font() -> str | None:
     return family
 
 
+#: matplotlib's warning for each character its font cannot draw (one per glyph: hundreds in a report).
+GLYPH_WARNING = r"Glyph \d+ .*missing from (current )?font"
+
+
 @functools.lru_cache(maxsize=1)
 def _warn_missing() -> None:
-    """Warn, once per process, that Chinese text cannot be drawn."""
+    """Warn, once per process, that Chinese text cannot be drawn; silence matplotlib's per-glyph warnings.
+
+    Without a CJK font matplotlib warns once for every Chinese character it draws ("Glyph
+    24494 ... missing from font(s) DejaVu Sans"), hundreds in one report, burying the one
+    warning that says what to do. Once that warning is out, a warnings filter drops those
+    (only those) for the rest of the process.
+    """
     warnings.warn(f"no CJK-capable font found: Chinese link names and channels will draw as empty boxes; "
                   f"{INSTALL_HINT}", CJKFontWarning, stacklevel=5)
+    warnings.filterwarnings("ignore", message=GLYPH_WARNING, category=UserWarning)
 
 
 def font_families() -> list[str]:

@@ -1,21 +1,23 @@
 """Pictures of the stats table, seaborn-style: data first, keyword-only options, the Axes returned.
 
-Each function draws on ``ax`` (the current Axes when None), passes ``**kwargs`` on to the
-matplotlib call that draws the data, and returns the Axes. Titles, axis labels, date axes
-(concise dates) and thousands separators are set. Chinese link names and channels draw with
+Every function has the form ``plot_x(stats, metric=..., *, by=None, links=None, ...,
+title=None, legend=True, ax=None, **kwargs)``: it draws on ``ax`` (the current Axes when
+None), passes ``**kwargs`` on to the matplotlib call that draws the data, and returns the
+Axes. Empty ``stats`` draws the title and "no data to show" in every one of them. Titles,
+axis labels, date axes fitted to the data and thousands separators are set. Chinese link names and channels draw with
 an installed CJK font (see :mod:`jmlink_analytics._fonts`); without one, a
 :class:`~jmlink_analytics._fonts.CJKFontWarning` says once how to install one, and the plots
 still draw. No global matplotlib setting is changed, and nothing is shown: call
 ``plt.show()`` or ``fig.savefig()`` yourself.
 
 Rows are counted as in :mod:`jmlink_analytics.metrics` (the ``all`` rows of a link when
-present, ``ios`` + ``android`` otherwise). Periods that are not comparable with the others,
-a period holding a partial day (today, yesterday) or cut by the data's date range, are drawn
-dashed in the trend and platform charts.
+present, ``ios`` + ``android`` otherwise). The charts over time are in :mod:`._lines`.
 """
 
 from __future__ import annotations
 
+import inspect
+import warnings
 from typing import Any
 
 import numpy as np
@@ -28,70 +30,9 @@ from ..metrics._groups import group_labels
 from ..metrics._summaries import funnel, summarize, trend_data
 from ..schema import COUNTERS, RATES, STAGES
 from . import _style as style
+from ._lines import PLATFORM_STYLE, plot_platforms, plot_trend
 
 __all__ = ["plot_breakdown", "plot_funnel", "plot_heatmap", "plot_platforms", "plot_trend"]
-
-_PLATFORM_STYLE = {"ios": ("iOS", "#1f77b4"), "android": ("Android", "#2ca02c")}
-
-
-def plot_trend(stats: pd.DataFrame, metric: str = "click_count", *, by: str | list[str] | None = None,
-               freq: str = "D", top: int = 10, links: pd.DataFrame | None = None, ax: Axes | None = None,
-               **kwargs: Any) -> Axes:
-    """Draw ``metric`` over time: one line per group, the top groups by total and the rest as "other".
-
-    Parameters
-    ----------
-    stats : pandas.DataFrame
-        The stats table of :func:`jmlink_analytics.fetch_stats`.
-    metric : str, default "click_count"
-        A counter or a rate (a rate from each period's sums).
-    by : str or list of str, optional
-        Grouping column(s), as in :func:`jmlink_analytics.summarize`; None draws one line, the total.
-    freq : str, default "D"
-        ``"D"``, ``"W"``, ``"MS"`` or another pandas alias (see ``summarize``).
-    top : int, default 10
-        Lines for the ``top`` groups with the largest totals; the rest add up to one grey "other" line.
-    links : pandas.DataFrame, optional
-        The links table: labels links by key and name, and lets ``by`` name its columns.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; the current Axes by default.
-    **kwargs
-        Passed to ``Axes.plot`` for each line (``linewidth``, ``alpha``, ...).
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-    """
-    stats = check_stats(stats)
-    check_metric(metric)
-    top = check_top(top)
-    keys = normalize_by(by)
-    ax = style.axes_or_current(ax)
-    word = style.period_word(freq)
-    title = f"{style.LABELS[metric].split(' (')[0]} per {word}" + (f" by {style.by_words(keys)}" if keys else "")
-    with style.fonts(ax):
-        data = trend_data(stats, metric, by=by, freq=freq, top=top, links=links)
-        if data.empty:
-            return style.no_data(ax, title)
-        columns = [str(c) for c in data.columns]
-        has_other = bool(keys) and len(columns) > top
-        named = columns[:-1] if has_other else columns
-        labels = style.link_labels(named, links) if keys == ["link_key"] else named
-        labels = labels + (["other"] if has_other else []) if keys else [style.LABELS[metric].split(" (")[0]]
-        colors = style.palette(len(named)) + ([style.OTHER_COLOR] if has_other else [])
-        incomplete = style.incomplete_periods(stats, data.index, freq)
-        style.lines(ax, data, incomplete, labels, colors, **kwargs)
-        if keys and has_other:
-            title += f" (top {top}, the rest as other)"
-        ax.set_title(title)
-        ax.set_xlabel("")
-        ax.set_ylabel(style.LABELS[metric])
-        style.date_axis(ax.xaxis)
-        style.number_axis(ax.yaxis, metric)
-        ax.set_ylim(bottom=0)
-        ax.grid(True, axis="y", color="#e5e5e5", linewidth=0.8)
-        style.legend(ax, incomplete)
-    return ax
 
 
 def _funnel_groups(table: pd.DataFrame, keys: list[str], top: int) -> tuple[list[str], np.ndarray]:
@@ -99,7 +40,7 @@ def _funnel_groups(table: pd.DataFrame, keys: list[str], top: int) -> tuple[list
     counts = table["count"].to_numpy(dtype=np.float64).reshape(-1, len(STAGES))
     labels = list(group_labels(table.iloc[::len(STAGES)], keys))
     if keys == ["platform"]:
-        labels = [_PLATFORM_STYLE.get(label, (label,))[0] for label in labels]
+        labels = [PLATFORM_STYLE.get(label, (label,))[0] for label in labels]
     if len(labels) > top:
         rest = counts[top:].sum(axis=0, keepdims=True)
         counts = np.vstack([counts[:top], rest])
@@ -108,7 +49,8 @@ def _funnel_groups(table: pd.DataFrame, keys: list[str], top: int) -> tuple[list
 
 
 def plot_funnel(stats: pd.DataFrame, *, by: str | list[str] | None = None, links: pd.DataFrame | None = None,
-                top: int = 6, ax: Axes | None = None, **kwargs: Any) -> Axes:
+                top: int = 6, title: str | None = None, legend: bool = True, ax: Axes | None = None,
+                **kwargs: Any) -> Axes:
     """Draw the funnel (exposure → click → open → install) as bars labelled with the conversion.
 
     Parameters
@@ -121,6 +63,10 @@ def plot_funnel(stats: pd.DataFrame, *, by: str | list[str] | None = None, links
         The links table, to group by its columns.
     top : int, default 6
         With ``by``: the first ``top`` groups by clicks side by side, the rest as one grey "other".
+    title : str, optional
+        The title; by default it names the stages (or the grouping).
+    legend : bool, default True
+        With ``by``: draw the legend of the groups.
     ax : matplotlib.axes.Axes, optional
         Where to draw; the current Axes by default.
     **kwargs
@@ -133,20 +79,22 @@ def plot_funnel(stats: pd.DataFrame, *, by: str | list[str] | None = None, links
         the previous stage that reached it. With ``by``: groups' counts differ by orders of
         magnitude, so the bars compare what groups convert: for each step (click / exposure,
         open / click, install / open) one bar per group, labelled in percent; the legend gives
-        each group's exposures.
+        each group's exposures. Empty ``stats``: the title and "no data to show".
     """
     stats = check_stats(stats, need_date=False)
     top = check_top(top)
     keys = normalize_by(by)
     ax = style.axes_or_current(ax)
-    title = "Funnel: exposure → click → open → install"
+    if title is None:
+        title = (f"Conversion at each step of the funnel, by {style.by_words(keys)}" if keys
+                 else "Funnel: exposure → click → open → install")
     with style.fonts(ax):
-        table = funnel(stats, by=by, links=links)
+        table = funnel(stats, by=by, links=links) if not stats.empty else stats.iloc[:0]
         if table.empty:
             return style.no_data(ax, title)
         if keys:
-            _grouped_funnel(ax, table, keys, top, **kwargs)
-            ax.set_title(f"Conversion at each step of the funnel, by {style.by_words(keys)}")
+            _grouped_funnel(ax, table, keys, top, legend, **kwargs)
+            ax.set_title(title)
         else:
             counts = table["count"].to_numpy(dtype=np.float64)
             conversion = table["conversion"].to_numpy(dtype=np.float64)
@@ -165,7 +113,7 @@ def plot_funnel(stats: pd.DataFrame, *, by: str | list[str] | None = None, links
     return ax
 
 
-def _grouped_funnel(ax: Axes, table: pd.DataFrame, keys: list[str], top: int, **kwargs: Any) -> None:
+def _grouped_funnel(ax: Axes, table: pd.DataFrame, keys: list[str], top: int, legend: bool, **kwargs: Any) -> None:
     """Bars of each step's conversion, one per group (see plot_funnel)."""
     labels, counts = _funnel_groups(table, keys, top)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -188,25 +136,36 @@ def _grouped_funnel(ax: Axes, table: pd.DataFrame, keys: list[str], top: int, **
     style.number_axis(ax.yaxis, "ctr")
     largest = np.nanmax(conversion) if np.isfinite(conversion).any() else 1.0
     ax.set_ylim(0, max(largest, 0.01) * (1.3 if vertical else 1.15))
-    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    if legend:
+        ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
-def plot_breakdown(stats: pd.DataFrame, links: pd.DataFrame | None, *, by: str | list[str] = "channel",
-                   metric: str = "click_count", top: int = 15, ax: Axes | None = None, **kwargs: Any) -> Axes:
+def plot_breakdown(stats: pd.DataFrame, *args: Any, by: str | list[str] = "channel", metric: str = "click_count",
+                   links: pd.DataFrame | None = None, top: int = 15, title: str | None = None, legend: bool = True,
+                   ax: Axes | None = None, **kwargs: Any) -> Axes:
     """Draw ``metric`` per value of a links column (or a stats column) as horizontal bars, largest on top.
+
+    Called as ``plot_breakdown(stats, metric="click_count", *, by="channel", links=None, ...)``.
+    The earlier form ``plot_breakdown(stats, links, ...)`` (the links table second) still
+    works and warns (``FutureWarning``): pass ``links=links``.
 
     Parameters
     ----------
     stats : pandas.DataFrame
         The stats table of :func:`jmlink_analytics.fetch_stats`.
-    links : pandas.DataFrame or None
-        The links table of :func:`jmlink_analytics.fetch_links` (None when ``by`` is a stats column).
+    metric : str, default "click_count"
+        A counter or a rate (a rate from each group's sums); the second positional argument.
     by : str or list of str, default "channel"
         The column(s) to break down by; a link without a value shows as "(none)".
-    metric : str, default "click_count"
-        A counter or a rate (a rate from each group's sums).
+    links : pandas.DataFrame, optional
+        The links table of :func:`jmlink_analytics.fetch_links` (needed when ``by`` is one of its
+        columns, such as ``channel``).
     top : int, default 15
         Bars for the ``top`` largest groups; the rest add up to one grey "other" bar.
+    title : str, optional
+        The title; by default ``"Clicks by channel"``.
+    legend : bool, default True
+        Accepted like every plot's ``legend``; the bars are labelled, so there is none to draw.
     ax : matplotlib.axes.Axes, optional
         Where to draw; the current Axes by default.
     **kwargs
@@ -215,8 +174,22 @@ def plot_breakdown(stats: pd.DataFrame, links: pd.DataFrame | None, *, by: str |
     Returns
     -------
     matplotlib.axes.Axes
-        One bar per group (plus "other"), each labelled with its value.
+        One bar per group (plus "other"), each labelled with its value. Empty ``stats``: the
+        title and "no data to show".
     """
+    if len(args) > 1:
+        raise TypeError(f"plot_breakdown takes stats and one more positional argument (metric); got {len(args) + 1}")
+    if args:
+        if isinstance(args[0], str):
+            if metric != "click_count":
+                raise TypeError("plot_breakdown got metric twice (positionally and as metric=)")
+            metric = args[0]
+        else:
+            if links is not None:
+                raise TypeError("plot_breakdown got links twice (positionally and as links=)")
+            warnings.warn("plot_breakdown(stats, links, ...) is deprecated: pass the links table as links=links "
+                          "(the second positional argument is now the metric)", FutureWarning, stacklevel=2)
+            links = args[0]
     stats = check_stats(stats, need_date=False)
     check_metric(metric)
     top = check_top(top)
@@ -224,9 +197,10 @@ def plot_breakdown(stats: pd.DataFrame, links: pd.DataFrame | None, *, by: str |
     if not keys:
         raise ValueError("by must name at least one column to break down by, e.g. 'channel'")
     ax = style.axes_or_current(ax)
-    title = f"{style.LABELS[metric].split(' (')[0]} by {style.by_words(keys)}"
+    if title is None:
+        title = f"{style.LABELS[metric].split(' (')[0]} by {style.by_words(keys)}"
     with style.fonts(ax):
-        table = summarize(stats, by=keys, links=links)
+        table = summarize(stats, by=keys, links=links) if not stats.empty else stats.iloc[:0]
         if table.empty:
             return style.no_data(ax, title)
         table = table.sort_values(metric, ascending=False, kind="stable", na_position="last").reset_index(drop=True)
@@ -259,73 +233,9 @@ def plot_breakdown(stats: pd.DataFrame, links: pd.DataFrame | None, *, by: str |
     return ax
 
 
-def plot_platforms(stats: pd.DataFrame, metric: str = "click_count", *, freq: str = "D", ax: Axes | None = None,
-                   **kwargs: Any) -> Axes:
-    """Draw iOS against Android over time, one line each.
-
-    Parameters
-    ----------
-    stats : pandas.DataFrame
-        The stats table with ``ios`` and/or ``android`` rows
-        (``fetch_stats(..., platform=["ios", "android"])``); ``all`` rows are ignored.
-    metric : str, default "click_count"
-        A counter or a rate.
-    freq : str, default "D"
-        ``"D"``, ``"W"``, ``"MS"`` or another pandas alias.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; the current Axes by default.
-    **kwargs
-        Passed to ``Axes.plot`` for each line.
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-        A line per platform present; for a counter, the legend gives each platform's share of the total.
-
-    Raises
-    ------
-    ValueError
-        When ``stats`` has no ``ios`` or ``android`` row (only ``all``): a single line would not
-        compare anything, so the message says how to fetch the platforms apart.
-    """
-    stats = check_stats(stats)
-    check_metric(metric)
-    if "platform" not in stats.columns:
-        raise ValueError("plot_platforms needs stats' platform column (the table fetch_stats returns)")
-    split = stats[stats["platform"].isin(["ios", "android"])]
-    if split.empty:
-        present = ", ".join(sorted({str(p) for p in pd.unique(stats["platform"])})) or "none"
-        raise ValueError(f"plot_platforms needs ios and android rows; stats has platform(s): {present}. "
-                         "Fetch them apart: fetch_stats(client, ..., platform=['ios', 'android'])")
-    ax = style.axes_or_current(ax)
-    word = style.period_word(freq)
-    title = f"{style.LABELS[metric].split(' (')[0]} per {word}: iOS vs Android"
-    with style.fonts(ax):
-        data = trend_data(split, metric, by="platform", freq=freq, top=None)
-        platforms = [p for p in ("ios", "android") if p in data.columns]
-        data = data[platforms]
-        labels = []
-        for platform in platforms:
-            label = _PLATFORM_STYLE[platform][0]
-            if metric not in RATES:
-                total = data.to_numpy(dtype=np.float64).sum()
-                share = data[platform].sum() / total if total else np.nan
-                label += f" ({style.number_text('ctr', share)} of {style.LABELS[metric].lower()})"
-            labels.append(label)
-        incomplete = style.incomplete_periods(split, data.index, freq)
-        style.lines(ax, data, incomplete, labels, [_PLATFORM_STYLE[p][1] for p in platforms], **kwargs)
-        ax.set_title(title)
-        ax.set_ylabel(style.LABELS[metric])
-        style.date_axis(ax.xaxis)
-        style.number_axis(ax.yaxis, metric)
-        ax.set_ylim(bottom=0)
-        ax.grid(True, axis="y", color="#e5e5e5", linewidth=0.8)
-        style.legend(ax, incomplete)
-    return ax
-
-
-def plot_heatmap(stats: pd.DataFrame, metric: str = "click_count", *, top: int = 20,
-                 links: pd.DataFrame | None = None, ax: Axes | None = None, **kwargs: Any) -> Axes:
+def plot_heatmap(stats: pd.DataFrame, metric: str = "click_count", *, links: pd.DataFrame | None = None,
+                 top: int = 20, title: str | None = None, cbar: bool = True, cbar_ax: Axes | None = None,
+                 ax: Axes | None = None, **kwargs: Any) -> Axes:
     """Draw the top links (rows) by day (columns), coloured by ``metric``, with a colour bar.
 
     Parameters
@@ -334,10 +244,16 @@ def plot_heatmap(stats: pd.DataFrame, metric: str = "click_count", *, top: int =
         The stats table of :func:`jmlink_analytics.fetch_stats`.
     metric : str, default "click_count"
         A counter or a rate (a rate cell without a denominator stays blank).
-    top : int, default 20
-        Rows for the ``top`` links with the largest totals (of the metric, or of a rate's denominator).
     links : pandas.DataFrame, optional
         The links table: rows are labelled by key and name.
+    top : int, default 20
+        Rows for the ``top`` links with the largest totals (of the metric, or of a rate's denominator).
+    title : str, optional
+        The title; by default ``"Clicks per day, top 20 links (blank: no clicks)"``.
+    cbar : bool, default True
+        Draw the colour bar (the heat map's legend).
+    cbar_ax : matplotlib.axes.Axes, optional
+        Draw the colour bar there; by default in an Axes taken from beside ``ax``.
     ax : matplotlib.axes.Axes, optional
         Where to draw; the current Axes by default.
     **kwargs
@@ -346,16 +262,20 @@ def plot_heatmap(stats: pd.DataFrame, metric: str = "click_count", *, top: int =
     Returns
     -------
     matplotlib.axes.Axes
-        The heat map's Axes (the colour bar gets an Axes of its own beside it). Partial days,
-        if any, are right of a dashed line.
+        The heat map's Axes: one cell per link and day, the x axis from the first day's start
+        to the last day's end. Partial days, if any, are right of a dashed line. Empty
+        ``stats``: the title and "no data to show".
     """
     stats = check_stats(stats)
     check_metric(metric)
     top = check_top(top)
     ax = style.axes_or_current(ax)
-    title = f"{style.LABELS[metric].split(' (')[0]} per day, top {top} links"
+    if title is None:
+        title = (f"{style.LABELS[metric].split(' (')[0]} per day, top {top} links"
+                 + ("" if metric in RATES else f" (blank: no {style.LABELS[metric].lower()})"))
+    colorbar = None
     with style.fonts(ax) as families:
-        data = trend_data(stats, metric, by="link_key", freq="D", top=top)
+        data = trend_data(stats, metric, by="link_key", freq="D", top=top) if not stats.empty else pd.DataFrame()
         data = data[[c for c in data.columns if c != "other"]] if len(data.columns) > top else data
         if data.empty or data.shape[1] == 0:
             return style.no_data(ax, title)
@@ -370,14 +290,27 @@ def plot_heatmap(stats: pd.DataFrame, metric: str = "click_count", *, top: int =
         names = style.link_labels([str(c) for c in data.columns], links)
         ax.set_yticks(np.arange(data.shape[1]) + 0.5, names, fontsize=8 if len(names) <= 25 else 6)
         ax.set_ylim(data.shape[1], 0)
-        style.date_axis(ax.xaxis)
+        style.date_axis(ax, days, "D", cells=True)
         partial = style.incomplete_periods(stats, days, "D")
         if partial.any() and not partial.all():
             ax.axvline(days[int(np.argmax(partial))].to_datetime64(), color="#333333", linestyle="--", linewidth=1)
             ax.set_xlabel("dashed line: partial days begin", fontsize=8, loc="left")
-        ax.set_title(title + ("" if metric in RATES else f" (blank: no {style.LABELS[metric].lower()})"))
-        colorbar = ax.figure.colorbar(mesh, ax=ax, pad=0.02)
-        colorbar.set_label(style.LABELS[metric])
-        style.number_axis(colorbar.ax.yaxis, metric)
-    style.apply_fonts(families, colorbar.ax)
+        ax.set_title(title)
+        if cbar:
+            colorbar = (ax.figure.colorbar(mesh, ax=ax, pad=0.02) if cbar_ax is None
+                        else ax.figure.colorbar(mesh, cax=cbar_ax))
+            colorbar.set_label(style.LABELS[metric])
+            style.number_axis(colorbar.ax.yaxis, metric)
+    if colorbar is not None:
+        style.apply_fonts(families, colorbar.ax)
     return ax
+
+
+_BREAKDOWN_SIGNATURE = inspect.Signature([
+    inspect.Parameter("stats", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation="pd.DataFrame"),
+    inspect.Parameter("metric", inspect.Parameter.POSITIONAL_OR_KEYWORD, default="click_count", annotation="str"),
+    *[p for name, p in inspect.signature(plot_breakdown).parameters.items()
+      if p.kind is inspect.Parameter.KEYWORD_ONLY and name != "metric"],
+    inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD, annotation="Any"),
+], return_annotation="Axes")
+plot_breakdown.__signature__ = _BREAKDOWN_SIGNATURE  # type: ignore[attr-defined]  # what help() shows

@@ -13,18 +13,17 @@ import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.lines import Line2D
 from matplotlib.text import Text
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter, NullLocator, PercentFormatter
 
 from ..metrics._groups import freq_alias
 from ..schema import RATES
 from . import _fonts
 
 __all__ = ["DASHED_NOTE", "LABELS", "OTHER_COLOR", "apply_fonts", "axes_or_current", "by_words", "date_axis", "fonts",
-           "incomplete_periods", "legend", "lines", "link_labels", "no_data", "number_axis", "number_text", "palette",
-           "period_word"]
+           "headroom", "incomplete_periods", "legend", "lines", "link_labels", "no_data", "number_axis", "number_text",
+           "palette", "period_word"]
 
 LABELS = {
     "exposure_count": "Exposures",
@@ -36,7 +35,7 @@ LABELS = {
     "install_rate": "Install rate (installs / clicks)",
 }
 OTHER_COLOR = "#9a9a9a"
-DASHED_NOTE = "dashed: partial day or period cut by the date range"
+DASHED_NOTE = "dashed, hollow: incomplete period"
 _PERIOD_WORDS = {"D": "day", "M": "month", "Q-DEC": "quarter", "Y-DEC": "year"}
 _NAME_CHARS = 18
 
@@ -108,11 +107,93 @@ def number_axis(axis: Any, metric: str) -> None:
         axis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:,.0f}"))
 
 
-def date_axis(axis: Any) -> None:
-    """Concise date ticks (``Jan``, ``08``, ``15``, with the year once in the corner)."""
-    locator = AutoDateLocator(minticks=3, maxticks=10)
-    axis.set_major_locator(locator)
-    axis.set_major_formatter(ConciseDateFormatter(locator))
+_MAX_TICKS = 8
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _tick_rows(periods: pd.DatetimeIndex, alias: str) -> tuple[np.ndarray, str]:
+    """Positions (into ``periods``) of the ticks, at most ``_MAX_TICKS``, and their label style."""
+    n = len(periods)
+    rows = np.arange(n)
+    if alias.startswith("Q") or alias.startswith("Y"):
+        for step in (1, 2, 4, 5, 10, 20, 50):
+            if -(-n // step) <= _MAX_TICKS:
+                return rows[::step], "quarter" if alias.startswith("Q") else "year"
+    if alias == "M":
+        for step in (1, 2, 3, 6, 12, 24):
+            if -(-n // step) <= _MAX_TICKS:
+                return rows[::step], "month"
+    if alias.startswith("W"):
+        for step in (1, 2, 4, 8, 13, 26, 52):
+            if -(-n // step) <= _MAX_TICKS:
+                return rows[::step], "day"
+    if alias == "D":
+        for step in (1, 2, 3):
+            if -(-n // step) <= _MAX_TICKS:
+                return rows[::step], "day"
+        mondays = rows[periods.day_of_week == 0]
+        for step in (1, 2):
+            if 0 < -(-len(mondays) // step) <= _MAX_TICKS:
+                return mondays[::step], "day"
+    firsts = rows[periods.day == 1] if alias in ("D", "M") else rows[(periods.day <= 7) & (rows >= 0)]
+    if alias.startswith("W"):  # the first week starting in each month
+        firsts = rows[np.r_[True, periods.month[1:] != periods.month[:-1]]]
+    for step in (1, 2, 3, 6, 12, 24):
+        picked = firsts[::step] if step == 1 else firsts[(periods.month[firsts] - 1) % step == 0]
+        if 0 < len(picked) <= _MAX_TICKS:
+            return picked, "day" if alias.startswith("W") else "month"
+    return rows[:: max(1, -(-n // _MAX_TICKS))], "day"
+
+
+def _tick_labels(stamps: pd.DatetimeIndex, style: str) -> list[str]:
+    """Readable labels: ``Nov 3`` / ``Nov`` / ``2026 Q4`` / ``2026``; the year under the first and at a new year."""
+    labels = []
+    for i, stamp in enumerate(stamps):
+        new_year = i == 0 or stamp.year != stamps[i - 1].year
+        if style == "year":
+            labels.append(f"{stamp.year}")
+        elif style == "quarter":
+            labels.append(f"{stamp.year} Q{stamp.quarter}")
+        elif style == "month":
+            labels.append(f"{_MONTHS[stamp.month - 1]}" + (f"\n{stamp.year}" if new_year else ""))
+        else:
+            labels.append(f"{_MONTHS[stamp.month - 1]} {stamp.day}" + (f"\n{stamp.year}" if new_year else ""))
+    return labels
+
+
+def date_axis(ax: Axes, periods: pd.DatetimeIndex, freq: str, *, cells: bool = False) -> None:
+    """Fit the x axis to ``periods`` (period starts): limits half a period beyond the first and last,
+    ticks only on periods that are there (at most 8), readable labels, no offset text.
+
+    With ``cells`` (the heat map), each period is a cell from its start to the next one: the
+    limits are the cells' edges and the ticks their centres.
+    """
+    if len(periods) == 0:
+        return
+    alias = freq_alias(freq)
+    periods = pd.DatetimeIndex(periods)
+    ends = pd.PeriodIndex(periods, freq=alias).end_time.normalize() + pd.Timedelta(days=1)
+    rows, style = _tick_rows(periods, alias)
+    if cells:
+        starts, stops = periods.to_numpy(), ends.to_numpy()
+        centres = starts + (stops - starts) / 2
+        ax.set_xlim(starts[0], stops[-1])
+        ax.set_xticks(centres[rows], _tick_labels(periods[rows], style))
+    else:
+        first_half = (ends[0] - periods[0]) / 2
+        last_half = (ends[-1] - periods[-1]) / 2
+        ax.set_xlim((periods[0] - first_half).to_datetime64(), (periods[-1] + last_half).to_datetime64())
+        ax.set_xticks(periods.to_numpy()[rows], _tick_labels(periods[rows], style))
+    ax.xaxis.set_minor_locator(NullLocator())
+    if alias.startswith("W") and not ax.get_xlabel():
+        ax.set_xlabel(f"week starting {periods[0].day_name()}", fontsize=8, color="#57606a")
+
+
+def headroom(ax: Axes, *values: np.ndarray) -> None:
+    """y from 0 to 8 % above the largest finite value (a flat line does not sit on the frame)."""
+    tops = [float(np.nanmax(v)) for v in values if np.size(v) and np.isfinite(v).any()]
+    top = max(tops) if tops else 0.0
+    ax.set_ylim(0, top * 1.08 if top > 0 else 1.0)
 
 
 def no_data(ax: Axes, title: str) -> Axes:
@@ -163,30 +244,68 @@ def link_labels(keys: list[str], links: pd.DataFrame | None) -> list[str]:
 
 
 def lines(ax: Axes, data: pd.DataFrame, incomplete: np.ndarray, labels: list[str], colors: list[Any],
-           **kwargs: Any) -> None:
-    """Draw one line per column; incomplete periods dashed (a dashed line under a solid one with gaps)."""
+          **kwargs: Any) -> list[Any]:
+    """Draw one line per column; incomplete periods dashed with hollow markers; returns the solid lines.
+
+    Every period with a value is visible: with up to 40 periods each gets a marker, and a
+    period without a neighbour to join (a single period, or one between gaps) always does.
+    """
     x = data.index.to_numpy()
     dots = len(x) <= 40
     kwargs.setdefault("linewidth", 1.8)
+    drawn = []
     for column, label, color in zip(data.columns, labels, colors, strict=True):
         y = data[column].to_numpy(dtype=np.float64)
         other = color == OTHER_COLOR  # the sum of many groups: in the background
         width = kwargs["linewidth"] * (0.7 if other else 1.0)
+        size = 6 if len(x) <= 3 else 3 if dots else 2.5  # a lone point must catch the eye
         if incomplete.any():
-            ax.plot(x, y, color=color, linestyle=(0, (3, 2)), linewidth=width * 0.8, label="_nolegend_")
+            dashed = np.where(_joined(incomplete), y, np.nan)
+            hollow = np.flatnonzero(incomplete & _marked(np.where(incomplete, y, np.nan), dots)).tolist()
+            ax.plot(x, dashed, color=color, linestyle=(0, (3, 2)), linewidth=width * 0.8, label="_nolegend_",
+                    marker="o", markevery=hollow, markersize=size + 1, markerfacecolor="white",
+                    markeredgecolor=color)
         solid = np.where(incomplete, np.nan, y)
-        options = {"color": color, "label": label, "marker": "o" if dots and not other else None, "markersize": 3}
-        ax.plot(x, solid, **(options | kwargs | {"linewidth": width}))  # the caller's options win
+        options = {"color": color, "label": label, "marker": "o", "markersize": size,
+                   "markevery": np.flatnonzero(_marked(solid, dots)).tolist()}
+        drawn.extend(ax.plot(x, solid, **(options | kwargs | {"linewidth": width})))  # the caller's options win
+    return drawn
 
 
-def legend(ax: Axes, incomplete: np.ndarray, title: str | None = None) -> None:
-    """The legend (outside the Axes when long), with a note on dashed lines when there are any."""
-    handles, labels = ax.get_legend_handles_labels()
+def _joined(incomplete: np.ndarray) -> np.ndarray:
+    """Where the dashed line runs: the incomplete periods and their complete neighbours."""
+    near = incomplete.copy()
+    near[1:] |= incomplete[:-1]
+    near[:-1] |= incomplete[1:]
+    return near
+
+
+def _marked(y: np.ndarray, dots: bool) -> np.ndarray:
+    """Points that get a marker: every finite one when ``dots``, else the isolated ones."""
+    finite = np.isfinite(y)
+    if dots:
+        return finite
+    left = np.r_[False, finite[:-1]]
+    right = np.r_[finite[1:], False]
+    return finite & ~left & ~right
+
+
+def legend(ax: Axes, incomplete: np.ndarray, title: str | None = None, *, handles: list[Any] | None = None,
+           labels: list[str] | None = None, right: Axes | None = None) -> None:
+    """The legend (outside the Axes when long, beyond ``right``'s tick labels), with a note on dashed lines."""
+    if handles is None or labels is None:
+        handles, labels = ax.get_legend_handles_labels()
+    handles, labels = list(handles), list(labels)
     if incomplete.any():
-        handles.append(Line2D([], [], color="#555555", linestyle=(0, (3, 2))))
+        handles.append(Line2D([], [], color="#555555", linestyle=(0, (3, 2)), marker="o", markersize=4,
+                              markerfacecolor="white"))
         labels.append(DASHED_NOTE)
     if len(labels) <= 1 and not incomplete.any():
         return
     outside = len(labels) > 4
-    ax.legend(handles, labels, title=title, fontsize=8, title_fontsize=8, frameon=False,
-              loc="upper left", bbox_to_anchor=(1.01, 1.0) if outside else None)
+    if outside:
+        ax.legend(handles, labels, title=title, fontsize=8, title_fontsize=8, frameon=False, loc="upper left",
+                  bbox_to_anchor=(1.01 if right is None else 1.09, 1.0))
+    else:
+        ax.legend(handles, labels, title=title, fontsize=8, title_fontsize=8, framealpha=0.85, edgecolor="none",
+                  loc="best")

@@ -1,8 +1,11 @@
 """The analysis behind a report: the overall numbers, the tables and the headline figures.
 
 :func:`analyse` turns the stats and links tables into a :class:`ReportData`, which
-:mod:`.report` writes as files and :mod:`._html` shows as a page. It calls :mod:`.metrics`
-and nothing that writes.
+:mod:`._write` writes as files and :mod:`._page` shows as a page. It calls :mod:`..metrics`
+and nothing that writes. Rows are counted under the public platform rule
+(:func:`~jmlink_analytics.metrics.count_once`), and changes speak one vocabulary: a count's
+change is relative (a fraction, shown in percent), a rate's a difference in percentage
+points; partial days are left out of every comparison and of the anomalies.
 """
 
 from __future__ import annotations
@@ -17,10 +20,10 @@ from .._dates import CHINA_TZ
 if TYPE_CHECKING:
     import pandas as pd
 
-from ..metrics._groups import platform_mask
-from ..schema import COUNTERS
+from ..metrics import count_once
+from ..schema import COUNTERS, METRICS, RATES
 
-__all__ = ["COMPARISON_DAYS", "ReportData", "analyse"]
+__all__ = ["COMPARISON_DAYS", "ReportData", "analyse", "comparison_columns"]
 
 logger = logging.getLogger("jmlink_analytics")
 
@@ -75,9 +78,9 @@ def _clean_source(source: Any) -> str | None:
 def _split_platforms(stats: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None, str]:
     """(the overall table, the ios/android table when both are there, a label of what overall means).
 
-    Overall counts each link under the platform rule of :mod:`jmlink_analytics.metrics`
-    (:func:`~jmlink_analytics._grouping.platform_mask`): its ``all`` rows when it has them,
-    otherwise its iOS + Android rows summed per day, so nothing is counted twice.
+    Overall counts each link under the platform rule (:func:`jmlink_analytics.metrics.count_once`):
+    its ``all`` rows when it has them, otherwise its iOS + Android rows summed per day, so
+    nothing is counted twice.
     """
     import pandas as pd
 
@@ -88,8 +91,7 @@ def _split_platforms(stats: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | 
         only = next(iter(sorted(present)))
         return stats.reset_index(drop=True), None, f"{only} only"
     label = "all platforms" if "all" in present else "iOS + Android"
-    mask = platform_mask(stats, ())
-    counted = stats if mask is None else stats[mask]
+    counted = count_once(stats)
     if set(counted["platform"].astype(str).unique()) == {"all"}:
         return counted.reset_index(drop=True), split, label
     grouped = counted.groupby(["link_key", "date"], observed=True, sort=True)
@@ -155,16 +157,29 @@ def _comparison_windows(overall: pd.DataFrame) -> tuple[tuple[dt.date, dt.date],
 
 
 def _totals(frame: pd.DataFrame, window: tuple[dt.date, dt.date] | None = None) -> dict[str, float]:
+    """The counters and rates of ``frame`` (within ``window``), as :func:`~jmlink_analytics.summarize` sums them."""
     import pandas as pd
+
+    from ..metrics import summarize
 
     if window is not None:
         frame = frame[(frame["date"] >= pd.Timestamp(window[0])) & (frame["date"] <= pd.Timestamp(window[1]))]
-    sums = {c: float(frame[c].sum()) for c in COUNTERS}
-    ratio = {"ctr": ("click_count", "exposure_count"), "open_rate": ("open_count", "click_count"),
-             "install_rate": ("install_count", "click_count")}
-    for rate, (num, den) in ratio.items():
-        sums[rate] = sums[num] / sums[den] if sums[den] else float("nan")
-    return sums
+    row = summarize(frame, by=None).iloc[0]
+    return {m: float(row[m]) for m in METRICS}
+
+
+def comparison_columns(keys: list[str]) -> list[str]:
+    """The columns of ``period_comparison.csv``, in the toolkit's vocabulary of changes.
+
+    Per counter ``_previous``, ``_current``, ``_change`` (current - previous, a count) and
+    ``_rel_change`` (the relative change as a fraction: 0.25 is +25 %); per rate
+    ``_previous``, ``_current`` and ``_change_pp`` (the difference in percentage points).
+    """
+    columns = list(keys)
+    for metric in METRICS:
+        columns += [f"{metric}_previous", f"{metric}_current"]
+        columns += [f"{metric}_change_pp"] if metric in RATES else [f"{metric}_change", f"{metric}_rel_change"]
+    return columns
 
 
 def analyse(stats: pd.DataFrame, links: pd.DataFrame | None, source: str | None) -> ReportData:
@@ -183,11 +198,12 @@ def analyse(stats: pd.DataFrame, links: pd.DataFrame | None, source: str | None)
     -------
     ReportData
         The tables (``links``, ``daily``, the summaries, ``period_comparison`` when the
-        range holds two windows, ``anomalies``), the headline totals and the windows.
+        range holds two windows of complete days, ``anomalies``: the surge and drop episodes
+        of each link's daily clicks), the headline totals and the windows.
     """
     import pandas as pd
 
-    from ..metrics import _summaries as metrics
+    from .. import metrics
 
     overall, split, platforms = _split_platforms(stats)
     names = _report_links(links, stats)
@@ -211,10 +227,12 @@ def analyse(stats: pd.DataFrame, links: pd.DataFrame | None, source: str | None)
         data.previous_totals = _totals(overall, data.previous)
         data.current_totals = _totals(overall, data.current)
         comparison = metrics.compare_periods(overall, tuple(pd.Timestamp(d) for d in data.current),
-                                             tuple(pd.Timestamp(d) for d in data.previous), by="link_key")
-        tables["period_comparison"] = _with_names(comparison, names)
+                                             tuple(pd.Timestamp(d) for d in data.previous), by="link_key",
+                                             include_partial=False)
+        tables["period_comparison"] = _with_names(comparison[comparison_columns(["link_key"])], names)
     else:
         logger.info("write_report: %s to %s is too short for a period comparison", data.start, data.end)
-    tables["anomalies"] = _with_names(metrics.find_anomalies(overall, "click_count", by="link_key"), names)
+    anomalies = metrics.find_anomalies(overall, "click_count", by="link_key")
+    tables["anomalies"] = _with_names(anomalies.drop(columns=["date", "value"]), names)
     data.overall, data.split, data.names = overall, split, names
     return data

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import math
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .._version import __version__
+from ..export._format import change_sign, format_cell, is_missing
+from ..export._html import html_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,8 +34,11 @@ _CHART_CAPTIONS = {
     "heatmap": "Clicks per day of the top links",
 }
 _LABELS = {"link_key": "Link key", "name": "Name", "channel": "Channel", "platform": "Platform", "date": "Date",
-           **_COUNTER_LABELS, "ctr": "CTR", "open_rate": "Open rate",
-           "install_rate": "Install rate", "value": "Clicks", "expected": "Expected", "score": "Score"}
+           **_COUNTER_LABELS, "ctr": "CTR", "open_rate": "Open rate", "install_rate": "Install rate",
+           "start": "From", "end": "To", "days": "Days", "expected": "Expected clicks", "actual": "Clicks",
+           "change": "Change", "score": "Score"}
+#: Anomaly episodes shown per direction on the page (the CSV file has them all).
+ANOMALY_ROWS = 10
 
 _CSS = """
 body{font-family:-apple-system,"Segoe UI","PingFang SC","Hiragino Sans GB","Microsoft YaHei","Noto Sans CJK SC",
@@ -51,93 +55,32 @@ figcaption{font-size:13px;color:#57606a}
 table{border-collapse:collapse;font-size:13px;margin:8px 0 4px}
 th,td{padding:4px 10px;border-bottom:1px solid #eaeef2;text-align:left;white-space:nowrap}
 th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
-.scroll{overflow-x:auto}code{font-size:12px}
+.scroll{overflow-x:auto}code{font-size:12px}h3{font-size:16px;margin:18px 0 6px}
 """
 
 
-# -- cell formats ------------------------------------------------------------------------------
-def _missing(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(value != value)  # NaN, NaT, pd.NA (raises TypeError for pd.NA)
-    except TypeError:
-        return True
-
-
-def _fmt_int(value: Any) -> str:
-    return "–" if _missing(value) else f"{round(float(value)):,}"
-
-
-def _fmt_rate(value: Any) -> str:
-    return "–" if _missing(value) or math.isinf(float(value)) else f"{float(value):.2%}"
-
-
-def _fmt_change(value: Any) -> str:
-    return "–" if _missing(value) or math.isinf(float(value)) else f"{float(value):+.1%}"
-
-
-def _fmt_float(value: Any) -> str:
-    return "–" if _missing(value) else f"{float(value):,.1f}"
-
-
-def _fmt_score(value: Any) -> str:
-    return "–" if _missing(value) else f"{float(value):+.1f}"
-
-
-def _fmt_date(value: Any) -> str:
-    return "–" if _missing(value) else f"{value:%Y-%m-%d}"
-
-
-def _fmt_text(value: Any) -> str:
-    return "–" if _missing(value) else str(value)
-
-
-def _kind(column: str) -> tuple[Any, bool]:
-    """(formatter, right-aligned) for a column of the report's tables."""
-    if column.endswith("_pct_change"):
-        return _fmt_change, True
-    if column == "date":
-        return _fmt_date, False
-    if column == "score":
-        return _fmt_score, True
-    if column == "expected":
-        return _fmt_float, True
-    if any(column.startswith(rate) for rate in _RATE_LABELS):
-        return _fmt_rate, True
-    if column == "value" or any(column.startswith(counter) for counter in _COUNTER_LABELS):
-        return _fmt_int, True
-    return _fmt_text, False
-
-
+# -- tables ------------------------------------------------------------------------------------
 def _label(column: str) -> str:
     if column in _LABELS:
         return _LABELS[column]
-    for suffix, text in (("_pct_change", "change %"), ("_change", "change"), ("_current", "current"),
-                         ("_previous", "previous")):
+    for suffix, text in (("_rel_change", "change"), ("_change_pp", "change"), ("_change", "difference"),
+                         ("_current", "current"), ("_previous", "previous")):
         if column.endswith(suffix):
             return f"{_label(column[: -len(suffix)])} {text}"
     return column
 
 
-def table_html(df: pd.DataFrame, columns: list[str], *, top: int) -> str:
+def table_html(df: pd.DataFrame, columns: list[str], *, top: int, empty: str = "None.") -> str:
     """An escaped HTML table of the first ``top`` rows of ``df`` (only the ``columns`` it has)."""
-    columns = [c for c in columns if c in df.columns]
-    kinds = [_kind(c) for c in columns]
-    head = "".join(f"<th>{escape(_label(c))}</th>" for c in columns)
-    rows = []
-    for record in df[columns].head(top).itertuples(index=False, name=None):
-        cells = "".join(f'<td class="num">{escape(fmt(v))}</td>' if right else f"<td>{escape(fmt(v))}</td>"
-                        for v, (fmt, right) in zip(record, kinds, strict=True))
-        rows.append(f"<tr>{cells}</tr>")
-    more = f'<p class="note">The first {top:,} of {len(df):,} rows.</p>' if len(df) > top else ""
-    if not rows:
-        return '<p class="note">None.</p>'
-    body = "".join(rows)
-    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>{more}'
+    return html_table(df, columns, labels={c: _label(c) for c in columns}, top=top, empty=empty)
 
 
 # -- page parts --------------------------------------------------------------------------------
+def _days(data: ReportData) -> str:
+    days = (data.end - data.start).days + 1
+    return f"{days:,} day{'' if days == 1 else 's'}"
+
+
 def _span(window: tuple[dt.date, dt.date]) -> str:
     return f"{window[0]:%Y-%m-%d} to {window[1]:%Y-%m-%d}"
 
@@ -145,22 +88,23 @@ def _span(window: tuple[dt.date, dt.date]) -> str:
 def _cards(data: ReportData) -> str:
     cards = []
     for metric, label in (*_COUNTER_LABELS.items(), *_RATE_LABELS.items()):
-        is_rate = metric in _RATE_LABELS
-        value = (_fmt_rate if is_rate else _fmt_int)(data.totals[metric])
+        kind, change_kind = ("rate", "pp") if metric in _RATE_LABELS else ("count", "change")
+        value = format_cell(data.totals[metric], kind)
         change = ""
-        if data.current_totals is not None and data.previous_totals is not None:
+        if data.current_totals is not None and data.previous_totals is not None and data.current is not None:
             now, before = data.current_totals[metric], data.previous_totals[metric]
             days = (data.current[1] - data.current[0]).days + 1
-            if is_rate:
-                delta = now - before if not (_missing(now) or _missing(before)) else float("nan")
-                text = "–" if _missing(delta) else f"{delta * 100:+.2f} points"
+            if is_missing(now) or is_missing(before):
+                delta = float("nan")
+            elif kind == "rate":
+                delta = now - before  # a difference of rates: percentage points
             else:
-                delta = (now - before) / before if before else float("nan")
-                text = _fmt_change(delta)
-            css = "" if _missing(delta) or delta == 0 else (" up" if delta > 0 else " down")
-            shown = (_fmt_rate if is_rate else _fmt_int)(now)
-            change = (f'<div class="change">last {days} complete days: {escape(shown)} '
-                      f'(<span class="{css.strip()}">{escape(text)}</span> vs the {days} before)</div>')
+                delta = (now - before) / before if before else float("nan")  # a relative change
+            sign = change_sign(delta, change_kind)
+            css = {1: "up", -1: "down", 0: ""}[sign]
+            text = format_cell(delta, change_kind)
+            change = (f'<div class="change">last {days} complete days: {escape(format_cell(now, kind))} '
+                      f'(<span class="{css}">{escape(text)}</span> vs the {days} before)</div>')
         cards.append(f'<div class="card"><div class="label">{escape(label)}</div>'
                      f'<div class="value">{escape(value)}</div>{change}</div>')
     return f'<section class="cards">{"".join(cards)}</section>'
@@ -194,20 +138,31 @@ def _tables(data: ReportData, top: int) -> str:
                                             .sort_values(ascending=False, kind="stable").index)
         columns = ["link_key", "name", "channel"]
         for metric in ("click_count", "install_count"):
-            columns += [f"{metric}_previous", f"{metric}_current", f"{metric}_pct_change"]
+            columns += [f"{metric}_previous", f"{metric}_current", f"{metric}_rel_change"]
+        columns += ["install_rate_previous", "install_rate_current", "install_rate_change_pp"]
         parts.append(f"<h2>Biggest changes: {escape(_span(data.current))} vs {escape(_span(data.previous))}</h2>"
-                     '<p class="note">Links sorted by the size of their change in clicks; complete days only.</p>'
+                     '<p class="note">Links sorted by the size of their change in clicks; complete days only. '
+                     "Counts change in percent of the previous period, rates in percentage points (pp).</p>"
                      + table_html(comparison, columns, top=top))
+    anomalies = tables["anomalies"]
+    columns = ["link_key", "name", "channel", "start", "end", "days", "expected", "actual", "change", "score"]
+    rows = min(top, ANOMALY_ROWS)
     parts.append("<h2>Anomalies in daily clicks</h2>"
-                 '<p class="note">Days far from the link\'s rolling median (robust z-score; partial days ignored).</p>'
-                 + table_html(tables["anomalies"], ["link_key", "name", "channel", "date", "value", "expected",
-                                                    "score"], top=top))
+                 '<p class="note">Runs of days far from what the link\'s previous 14 days lead to expect on that '
+                 "weekday (a robust score: how many typical day-to-day wobbles away; above 3.5 counts), one row "
+                 "per run, the most unusual first. Partial days are left out; a link needs 7 days of history. "
+                 "anomalies.csv has every run.</p>")
+    short = (data.end - data.start).days + 1 <= 7  # no day has 7 days of history before it
+    for direction, heading in (("surge", "Top surges"), ("drop", "Top drops")):
+        chosen = anomalies[anomalies["direction"] == direction] if "direction" in anomalies else anomalies.iloc[:0]
+        empty = (f"No {direction}s can be found in {_days(data)}: a link needs 7 days "
+                 "of history." if short else f"No {direction}s in this range.")
+        parts.append(f"<h3>{heading}</h3>" + table_html(chosen, columns, top=rows, empty=empty))
     return "".join(parts)
 
 
 def render_page(data: ReportData, *, top: int = 20) -> str:
     """The report page as HTML text (UTF-8, self-contained)."""
-    days = (data.end - data.start).days + 1
     title = f"JMLink report: {_span((data.start, data.end))}"
     source = escape(data.source) if data.source else "not stated"
     made = data.generated_at.strftime("%Y-%m-%d %H:%M") + " (UTC+8)"
@@ -223,7 +178,7 @@ def render_page(data: ReportData, *, top: int = 20) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
         f"<header><h1>{escape(title)}</h1>"
-        f'<p class="meta">{days:,} days · {data.n_links:,} links · platforms: {escape(data.platforms)}</p>'
+        f'<p class="meta">{_days(data)} · {data.n_links:,} links · platforms: {escape(data.platforms)}</p>'
         f'<p class="meta">Data source: {source}</p>'
         f'<p class="meta">Made {escape(made)} by jmlink-analytics {escape(__version__)}</p></header>\n'
         f"{_cards(data)}\n{partial}\n{_charts(data)}\n{_tables(data, top)}\n"

@@ -98,7 +98,7 @@ def _render_charts(data: ReportData) -> dict[str, bytes]:
         "trend": (lambda ax: plotting.plot_trend(overall, "click_count", by="link_key", top=8, links=names, ax=ax),
                   (10, 4.8)),
         "funnel": (lambda ax: plotting.plot_funnel(overall, ax=ax), (8, 4.2)),
-        "channels": (lambda ax: plotting.plot_breakdown(overall, names, by="channel", metric="click_count", ax=ax),
+        "channels": (lambda ax: plotting.plot_breakdown(overall, "click_count", by="channel", links=names, ax=ax),
                      (8, 4.2)),
         "platforms": (lambda ax: plotting.plot_platforms(split, "click_count", ax=ax), (10, 4.2)),
         "heatmap": (lambda ax: plotting.plot_heatmap(overall, "click_count", top=20, links=names, ax=ax), (11, 6.5)),

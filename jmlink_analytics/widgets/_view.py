@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..export._format import format_cell, metric_kind
+from ..export._html import html_table
 from ..schema import COUNTERS, METRICS, RATES
 from ._index import with_rates
 
@@ -32,17 +34,12 @@ LABELS = {
     "open_rate": "Open rate",
     "install_rate": "Install rate",
 }
-FREQ_LABELS = {"D": "day", "W": "week", "MS": "month"}
 _UP, _DOWN = "#1a7f37", "#cf222e"
 
 
 def fmt_value(metric: str, value: float) -> str:
-    """A counter with thousands separators, a rate as a percentage; NaN as an em dash."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if metric in RATES:
-        return f"{value:.1%}"
-    return f"{round(value):,}"
+    """A counter with thousands separators, a rate as a percentage, a missing value as "–" (the shared formatter)."""
+    return format_cell(value, metric_kind(metric))
 
 
 def comparison(daily: pd.DataFrame, start: dt.date, end: dt.date, has_previous: bool) -> pd.DataFrame:
@@ -113,61 +110,35 @@ def top_links(per_link: pd.DataFrame, metric: str, top: int) -> pd.DataFrame:
 
 
 def table_html(table: pd.DataFrame, metric: str) -> str:
-    """The top-links table as escaped HTML; the sort column is bold."""
-    if table.empty:
-        return "<p><i>No links in the selection.</i></p>"
+    """The top-links table as escaped HTML (the shared table helper); the sort column is bold."""
     columns = ["link_key", "name", "channel", *COUNTERS, *RATES]
-    head = {"link_key": "Link", "name": "Name", "channel": "Channel", **LABELS}
-    cells = ["<th>#</th>"]
-    for c in columns:
-        style = ' style="text-decoration:underline"' if c == metric else ""
-        cells.append(f"<th{style}>{html.escape(head[c])}</th>")
-    rows = ["<tr>" + "".join(cells) + "</tr>"]
-    for i, rec in enumerate(table[columns].itertuples(index=False), start=1):
-        tds = [f"<td>{i}</td>"]
-        for c, value in zip(columns, rec, strict=True):
-            if c in LABELS:
-                weight = ";font-weight:600" if c == metric else ""
-                tds.append(f'<td style="text-align:right{weight}">{fmt_value(c, value)}</td>')
-            else:
-                tds.append(f"<td>{html.escape(str(value))}</td>")
-        rows.append("<tr>" + "".join(tds) + "</tr>")
-    return (
-        '<table style="border-collapse:collapse;font-size:12px" cellpadding="3">'
-        + "".join(rows)
-        + "</table>"
-    )
+    labels = {"link_key": "Link", "name": "Name", "channel": "Channel", **LABELS}
+    return html_table(table, columns, labels=labels, kinds={"name": "text", "channel": "text"}, highlight=metric,
+                      numbered=True, empty="No links in the selection.")
 
 
 def draw_trend(ax: Any, frame: pd.DataFrame, metric: str, freq: str, title: str, *,
                by: str | None = None, links: pd.DataFrame | None = None) -> None:
-    """Redraw the trend on the reused ``ax`` with :func:`~jmlink_analytics.plot_trend`.
+    """Redraw the trend on the reused ``ax`` with :func:`~jmlink_analytics.plot_trend`: "Clicks per day · <title>".
 
     ``frame`` is stats-shaped (``date``, counters, ``is_partial``; ``link_key`` when ``by``):
-    the selection's daily totals, or a few links' daily sums for one line each.
+    the selection's daily totals, or a few links' daily sums for one line each. An empty
+    ``frame`` draws plot_trend's "no data to show". The right-hand axis plot_trend may add
+    for "other" is removed before each redraw, so the figure keeps one Axes of its own.
     """
-    from ..plotting._plots import plot_trend
+    from ..plotting._lines import plot_trend
+    from ..plotting._style import period_word
 
+    for other in [a for a in ax.figure.axes if a is not ax]:
+        other.remove()  # the right-hand "other" axis of the previous drawing
     ax.clear()
-    if frame.empty:
-        ax.set_title(title, fontsize=10, loc="left")
-        ax.text(0.5, 0.5, "nothing to show", ha="center", va="center", transform=ax.transAxes, color="#6e7781")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        return
-    plot_trend(frame, metric, by=by, freq=freq, top=10, links=links, ax=ax)
-    ax.set_title(f"{ax.get_title()} · {title}", fontsize=10, loc="left")  # one title, on the left
-    ax.set_title("")
+    ax.set_zorder(0)
+    ax.patch.set_visible(True)
+    heading = f"{LABELS[metric]} per {period_word(freq)} · {title}"
+    plot_trend(frame, metric, by=by, freq=freq, top=10, links=links, title=heading, ax=ax)
     legend = ax.get_legend()
-    for text in legend.get_texts() if legend is not None else []:
-        if text.get_text().startswith("dashed:"):
-            text.set_text("dashed: incomplete")  # shorter: the legend must fit the fixed margins
     outside = legend is not None and len(legend.get_texts()) > 4  # plot_trend puts long legends to the right
     ax.figure.subplots_adjust(right=0.79 if outside else 0.98)
-    tops = [np.nanmax(y) for y in (np.asarray(line.get_ydata(), dtype=np.float64) for line in ax.get_lines())
-            if np.isfinite(y).any()]
-    if tops and max(tops) > 0:
-        ax.set_ylim(0, max(tops) * 1.08)  # headroom: a flat line must not sit on the frame
 
 
 def png_output(figure: Any) -> dict[str, Any]:
