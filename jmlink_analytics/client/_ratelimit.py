@@ -139,7 +139,8 @@ class SlotTable:
         """Take a slot if the window has one: ``(slot id, 0, False)``, else ``(None, wait, exact)``.
 
         ``hold`` is how long the slot is held if its answer never comes (the request's deadline).
-        ``exact`` is False when the slot to free first is still in flight (its end is unknown).
+        ``exact`` is False when the slot to free first is still in flight: its end is unknown, and
+        ``wait`` is the least it can be (a whole window).
         """
         with self._transaction() as conn:
             now = self.clock()
@@ -154,7 +155,9 @@ class SlotTable:
             until, in_flight = conn.execute(
                 "SELECT until, in_flight FROM slots WHERE endpoint = ? ORDER BY until LIMIT 1 OFFSET ?",
                 (endpoint, count - calls)).fetchone()
-        return None, max(0.0, until + seconds - now), not in_flight
+        if in_flight:  # its answer may come any moment: the window runs at least that long after it
+            return None, seconds, False
+        return None, max(0.0, until + seconds - now), True
 
     def answered(self, slot: int) -> None:
         """The answer of ``slot``'s call arrived (or it failed): its window runs from now."""

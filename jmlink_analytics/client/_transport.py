@@ -167,6 +167,8 @@ class Transport:
         except requests.exceptions.SSLError as exc:  # a certificate will not be different next time
             raise _FinalError(TransportError(f"TLS failed for {url}: {_reason(exc)} (not retried)")) from None
         except (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError) as exc:
+            if time.monotonic() >= deadline - 0.01:  # the read was bounded by the time left
+                raise TransportError(f"no complete answer within the deadline of {self.deadline:g} s") from None
             raise TransportError(f"{type(exc).__name__}: {_reason(exc)}") from None
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, urllib3.exceptions.ProtocolError,
                 http.client.HTTPException, ConnectionError) as exc:

@@ -42,6 +42,7 @@ class SpanCap:
         self.works = 0
         self.fails: int | None = None
         self._prober: int | None = None  # the thread probing for the cap; others wait for its result
+        self._trier: int | None = None  # the thread trying a span between ``works`` and ``fails``
         self._changed = threading.Condition()
 
     def __repr__(self) -> str:
@@ -51,10 +52,17 @@ class SpanCap:
         return self._prober is None or self._prober == threading.get_ident() or n_days <= self.works
 
     def span_for(self, n_days: int) -> int:
-        """The span to ask ``n_days`` in: all of them unless a cap is known (or being probed: then wait)."""
+        """The span to ask ``n_days`` in: all of them unless a cap is known (or being probed: then wait).
+
+        Once a cap is known to lie between ``works`` and ``fails``, one request at a time tries
+        the span halfway between, so the fetch converges on the exact cap in a few requests.
+        """
         with self._changed:
             self._changed.wait_for(lambda: self._free(n_days), timeout=_PROBE_WAIT_S)
             if self.fails is not None and n_days >= self.fails:
+                if self.fails - self.works > 1 and self._trier is None and self.works > 0:
+                    self._trier = threading.get_ident()
+                    return (self.works + self.fails) // 2
                 return max(1, self.works)
             return n_days
 
@@ -77,6 +85,8 @@ class SpanCap:
         with self._changed:
             if self._prober == threading.get_ident():
                 self._prober = None
+            if self._trier == threading.get_ident():
+                self._trier = None
             if worked is not None:
                 self.works = max(self.works, worked)
                 longer = [r for r in refused if r > worked]
@@ -88,10 +98,21 @@ class SpanCap:
 
     def worked(self, n_days: int) -> None:
         """A request of ``n_days`` was answered at the first try."""
-        if n_days > self.works:
-            with self._changed:
-                self.works = max(self.works, n_days)
-                self._changed.notify_all()
+        with self._changed:
+            if self._trier == threading.get_ident():
+                self._trier = None
+            self.works = max(self.works, n_days)
+            self._changed.notify_all()
+
+    def done(self) -> None:
+        """The calling thread is done with a link: whatever it was probing or trying is over."""
+        me = threading.get_ident()
+        with self._changed:
+            if self._prober == me:
+                self._prober = None
+            if self._trier == me:
+                self._trier = None
+            self._changed.notify_all()
 
 
 def fetch_in_spans(n_days: int, cap: SpanCap, ask: Callable[[int, int], object]) -> Iterator[tuple[int, object]]:
@@ -104,31 +125,34 @@ def fetch_in_spans(n_days: int, cap: SpanCap, ask: Callable[[int, int], object])
     InvalidRequestError
         A 3005 on one day, or on a span known to work: the request itself is wrong.
     """
-    offset = 0
-    span = cap.span_for(n_days)
-    refused: list[int] = []
-    while offset < n_days:
-        span = min(span, n_days - offset)
-        try:
-            answer = ask(offset, span)
-        except InvalidRequestError as exc:
-            if exc.code != 3005 or span <= 1 or span <= cap.works:
+    try:
+        offset = 0
+        span = cap.span_for(n_days)
+        refused: list[int] = []
+        while offset < n_days:
+            span = min(span, n_days - offset)
+            try:
+                answer = ask(offset, span)
+            except InvalidRequestError as exc:
+                if exc.code != 3005 or span <= 1 or span <= cap.works:
+                    if refused:
+                        cap.settled(None, refused)
+                    raise
+                refused.append(span)
+                span = cap.refused(span)
+                logger.debug("3005 on %d days; asking %d days", refused[-1], span)
+                continue
+            except BaseException:
                 if refused:
                     cap.settled(None, refused)
                 raise
-            refused.append(span)
-            span = cap.refused(span)
-            logger.debug("3005 on %d days; asking %d days", refused[-1], span)
-            continue
-        except BaseException:
             if refused:
-                cap.settled(None, refused)
-            raise
-        if refused:
-            cap.settled(span, refused)
-            refused = []
-        else:
-            cap.worked(span)
-        yield offset, answer
-        offset += span
-        span = cap.span_for(n_days - offset) if offset < n_days else span
+                cap.settled(span, refused)
+                refused = []
+            else:
+                cap.worked(span)
+            yield offset, answer
+            offset += span
+            span = cap.span_for(n_days - offset) if offset < n_days else span
+    finally:
+        cap.done()
