@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--links", type=int, default=1000)
     parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--workers", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=8)
     args = parser.parse_args(argv)
     today = china_today()
     end = today - dt.timedelta(days=2)
