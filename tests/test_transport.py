@@ -200,6 +200,36 @@ def test_shared_limits_can_be_turned_off_or_pointed_elsewhere(private_cache_dir,
         JMLinkClient("app", "secret", shared_limits=blocker)
 
 
+def test_an_unusable_shared_file_falls_back_to_the_clients_own_count(make_sandbox, private_cache_dir, caplog):
+    sb = make_sandbox(links=2)
+    path = shared_limits_path(sb.app_key, sb.base_url)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"this is not a SQLite database" * 100)
+    with caplog.at_level(logging.WARNING, logger="jmlink_analytics"), \
+            JMLinkClient(sb.app_key, sb.master_secret, base_url=sb.base_url) as client:
+        assert client.get_links_page().total == 2
+        assert client._slots.path is None
+    assert any("cannot share the rate limits" in r.getMessage() for r in caplog.records)
+
+
+def test_a_shared_file_failing_mid_fetch_is_a_warning_not_a_sqlite_error(make_sandbox, tmp_path, caplog):
+    sb = make_sandbox(links=3)
+    keys = [link["link_key"] for link in sb.app.links]
+    with sb.client(shared_limits=tmp_path) as client:
+        client._slots._conn.close()  # as if the file had gone bad under the client
+        with caplog.at_level(logging.WARNING, logger="jmlink_analytics"):
+            df = fetch_stats(client, keys, start=START, end=END, progress=False)
+    assert len(df) == 3 * 30
+    assert any("shared rate-limit file" in r.getMessage() for r in caplog.records)
+
+
+def test_a_closed_client_can_be_used_again(sandbox):
+    client = sandbox.client()
+    client.close()
+    assert client.get_links_page().total == len(sandbox.app.links)
+    client.close()
+
+
 def test_two_clients_in_one_process_share_the_file_budget(make_sandbox, tmp_path):
     sb = make_sandbox(links=12, rate_limits={"stats": (6, 1.0)})
     keys = [link["link_key"] for link in sb.app.links]

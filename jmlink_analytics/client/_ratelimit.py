@@ -26,8 +26,9 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 __all__ = ["DEFAULT_RATE_LIMITS", "EndpointLimiter", "SlotTable", "normalize_rate_limits", "shared_limits_path"]
 
@@ -93,7 +94,7 @@ def shared_limits_path(app_key: str, base_url: str, folder: str | os.PathLike[st
     if folder is None:
         from platformdirs import user_cache_dir
 
-        folder = user_cache_dir("jmlink-analytics")
+        folder = user_cache_dir("jmlink-analytics", appauthor=False)  # where Store.default() lives too
     digest = hashlib.sha256(f"{app_key}\n{base_url}".encode()).hexdigest()[:32]
     return Path(folder) / f"ratelimit-{digest}.sqlite"
 
@@ -111,37 +112,52 @@ class SlotTable:
         self.path = None if path is None else Path(path)
         # A file is read by other processes, whose monotonic clocks are not ours: wall time there.
         self.clock: Callable[[], float] = time.monotonic if path is None else time.time
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(":memory:" if path is None else str(path), timeout=60.0,
-                                     isolation_level=None, check_same_thread=False)
         self.lock = threading.Condition()  # one transaction at a time in this process; notified on release
+        self._conn: sqlite3.Connection | None = None
+        self._connect()  # at once, so a folder that cannot hold the file fails the client's construction
+
+    def _connect(self) -> sqlite3.Connection:
         with self.lock:
-            if self.path is not None:
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(_SCHEMA)
+            if self._conn is None:
+                if self.path is not None:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(":memory:" if self.path is None else str(self.path), timeout=60.0,
+                                       isolation_level=None, check_same_thread=False)
+                try:
+                    if self.path is not None:
+                        conn.execute("PRAGMA journal_mode=WAL")
+                        conn.execute("PRAGMA synchronous=NORMAL")
+                    conn.executescript(_SCHEMA)
+                except sqlite3.Error:
+                    conn.close()
+                    raise
+                self._conn = conn
+            return self._conn
 
     def __repr__(self) -> str:
         return f"SlotTable({'memory' if self.path is None else str(self.path)})"
 
     @contextlib.contextmanager
-    def _transaction(self):
-        self._conn.execute("BEGIN IMMEDIATE")  # the write lock: other processes wait here
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connect()  # a closed client used again opens its table again
+        conn.execute("BEGIN IMMEDIATE")  # the write lock: other processes wait here
         try:
-            yield self._conn
+            yield conn
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            conn.execute("ROLLBACK")
             raise
-        self._conn.execute("COMMIT")
+        conn.execute("COMMIT")
 
     def try_take(self, endpoint: str, calls: int, seconds: float, hold: float) -> tuple[int | None, float, bool]:
-        """Take a slot if the window has one: ``(slot id, 0, False)``, else ``(None, wait, exact)``.
+        """Take a slot if the window has one: ``(slot id, 0, True)``, else ``(None, wait, exact)``.
 
         ``hold`` is how long the slot is held if its answer never comes (the request's deadline).
         ``exact`` is False when the slot to free first is still in flight: its end is unknown, and
         ``wait`` is the least it can be (a whole window).
         """
+        return self._guarded(lambda: self._take(endpoint, calls, seconds, hold))
+
+    def _take(self, endpoint: str, calls: int, seconds: float, hold: float) -> tuple[int | None, float, bool]:
         with self._transaction() as conn:
             now = self.clock()
             # Forget calls whose window is over, and any stamped absurdly far ahead (a clock set back).
@@ -161,10 +177,29 @@ class SlotTable:
 
     def answered(self, slot: int) -> None:
         """The answer of ``slot``'s call arrived (or it failed): its window runs from now."""
-        with self.lock:
+        def update() -> None:
             with self._transaction() as conn:
                 conn.execute("UPDATE slots SET until = ?, in_flight = 0 WHERE id = ?", (self.clock(), slot))
+
+        with self.lock:
+            self._guarded(update)
             self.lock.notify_all()
+
+    def _guarded(self, operation: Callable[[], Any]) -> Any:
+        """Run ``operation``; if the shared file fails (disk full, locked too long), go on in memory."""
+        try:
+            return operation()
+        except sqlite3.Error as exc:
+            if self.path is None:
+                raise
+            logger.warning("the shared rate-limit file %s failed (%s: %s); this client counts only its own "
+                           "requests from now on", self.path, type(exc).__name__, exc)
+            with self.lock:
+                if self._conn is not None:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._conn.close()
+                self._conn, self.path, self.clock = None, None, time.monotonic
+            return operation()
 
     def clear(self) -> None:
         """Forget every slot (tests and benchmarks)."""
@@ -172,8 +207,11 @@ class SlotTable:
             conn.execute("DELETE FROM slots")
 
     def close(self) -> None:
+        """Close the connection (a memory table forgets its slots; using it again reopens it)."""
         with self.lock:
-            self._conn.close()
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
 
 class EndpointLimiter:
