@@ -319,11 +319,19 @@ def test_a_tls_certificate_failure_is_not_retried(scripted, no_wait, tmp_path):
     real_send = session.send
     session.send = lambda *a, **kw: (attempts.append(1), real_send(*a, **kw))[1]
     with scripted_client(server, "https", max_retries=5, session=session) as client, \
-            pytest.raises(e.TransportError, match="TLS.*not retried") as info:
+            pytest.raises(e.TransportError, match="TLS certificate check failed.*not retried") as info:
         client.get_link_stats("AAAA", START, END)
     assert "CERTIFICATE_VERIFY_FAILED" in str(info.value)
     assert len(attempts) == 1 and no_wait == []
     session.close()
+
+
+def test_other_tls_failures_are_retried_like_a_reset(scripted, no_wait):
+    server = scripted(ok_rows)  # plain HTTP: a TLS handshake with it fails, but not over a certificate
+    with scripted_client(server, "https", max_retries=1) as client, \
+            pytest.raises(e.TransportError, match="TLS failed") as info:
+        client.get_link_stats("AAAA", START, END)
+    assert "certificate" not in str(info.value) and len(no_wait) == 1
 
 
 def test_an_undecodable_body_is_a_format_error_and_costs_one_link(scripted, no_wait):

@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import random
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -164,8 +165,11 @@ class Transport:
             return status, b"".join(chunks), headers
         except TransportError:
             raise
-        except requests.exceptions.SSLError as exc:  # a certificate will not be different next time
-            raise _FinalError(TransportError(f"TLS failed for {url}: {_reason(exc)} (not retried)")) from None
+        except requests.exceptions.SSLError as exc:
+            if _is_certificate_failure(exc):  # a certificate will not be different next time
+                raise _FinalError(TransportError(f"TLS certificate check failed for {_origin(url)}: {_reason(exc)} "
+                                                 "(not retried)")) from None
+            raise TransportError(f"TLS failed: {_reason(exc)}") from None
         except (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError) as exc:
             if time.monotonic() >= deadline - 0.01:  # the read was bounded by the time left
                 raise TransportError(f"no complete answer within the deadline of {self.deadline:g} s") from None
@@ -207,6 +211,28 @@ class Transport:
         if delay >= REPORT_WAITS_FROM_S and not (retry_after is not None and retry_after > window * 2):
             self._tell(f"waiting {delay:.0f} s: refused for the {endpoint} rate limit (3006)", delay)
         return delay
+
+
+def _is_certificate_failure(exc: BaseException) -> bool:
+    """Whether a TLS error is a failed certificate check (anywhere in its chain of causes)."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        error = todo.pop()
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, ssl.SSLCertVerificationError):
+            return True
+        todo += [e for e in (error.__cause__, error.__context__, getattr(error, "reason", None), *error.args)
+                 if isinstance(e, BaseException)]
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc)
+
+
+def _origin(url: str) -> str:
+    """``scheme://host:port`` of ``url``."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.partition('/')[0]}"
 
 
 def _set_read_timeout(response: requests.Response, seconds: float) -> None:
