@@ -1,8 +1,9 @@
 """``JMLinkClient``: the JMLink REST API over HTTP, and nothing of pandas.
 
-It authenticates, validates every argument before sending, keeps each endpoint's
-sliding-window rate limit across threads, retries what is worth retrying, and turns
-every failure into a typed :class:`~jmlink_analytics.errors.JMLinkError`.
+It authenticates and validates every argument before sending; its transport
+(:mod:`._transport`) keeps each endpoint's sliding-window rate limit across threads and
+processes, retries what is worth retrying, and turns every failure into a typed
+:class:`~jmlink_analytics.errors.JMLinkError`.
 """
 
 from __future__ import annotations
@@ -54,6 +55,13 @@ def _mask(value: str) -> str:
     return value if len(value) <= 8 else f"{value[:4]}…{value[-4:]}"
 
 
+def _setting(name: str) -> property:
+    """A retry or timeout setting of the client, kept by its transport (read and set through the client)."""
+    return property(lambda self: getattr(self._transport, name),
+                    lambda self, value: setattr(self._transport, name, value),
+                    doc=f"The ``{name}`` the client was built with (see :class:`JMLinkClient`).")
+
+
 class JMLinkClient:
     """A client of the JMLink REST API.
 
@@ -103,6 +111,12 @@ class JMLinkClient:
     ...     rows = client.get_link_stats(page.records[0]["link_key"], "2024-05-01", "2024-05-07")
     """
 
+    timeout = _setting("timeout")
+    deadline = _setting("deadline")
+    max_retries = _setting("max_retries")
+    backoff_factor = _setting("backoff_factor")
+    backoff_max = _setting("backoff_max")
+
     def __init__(
         self,
         app_key: str,
@@ -124,21 +138,18 @@ class JMLinkClient:
                     f"{name} must be a non-empty string (set JMLINK_APP_KEY and JMLINK_MASTER_SECRET)"
                 )
         self.base_url = self._check_base_url(base_url)
-        self.timeout = self._check_timeout(timeout)
-        self.max_retries = check_int(max_retries, "max_retries", 0)
+        timeout = self._check_timeout(timeout)
+        check_int(max_retries, "max_retries", 0)
         for value, name in ((backoff_factor, "backoff_factor"), (backoff_max, "backoff_max")):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"{name} must be a number >= 0; got {value!r}")
-        self.backoff_factor = float(backoff_factor)
-        self.backoff_max = float(backoff_max)
         if isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not 0 < deadline < math.inf:
             raise ValueError(f"deadline must be a finite number of seconds > 0; got {deadline!r}")
-        self.deadline = float(deadline)
         self.rate_limits = normalize_rate_limits(rate_limits)
         self.app_key = app_key
         self._auth = _BasicAuth(app_key, master_secret)
         self._slots = self._open_slots(shared_limits)
-        limiters = {name: EndpointLimiter(name, calls, seconds, self._slots, hold=self.deadline)
+        limiters = {name: EndpointLimiter(name, calls, seconds, self._slots, hold=float(deadline))
                     for name, (calls, seconds) in self.rate_limits.items()}
         owns_session = session is None
         if session is None:
@@ -149,8 +160,8 @@ class JMLinkClient:
                          "Accept": "application/json"}
         self._transport = Transport(
             base_url=self.base_url, session=session, owns_session=owns_session, auth=self._auth,
-            headers=self._headers, timeout=self.timeout, deadline=self.deadline, max_retries=self.max_retries,
-            backoff_factor=self.backoff_factor, backoff_max=self.backoff_max, rate_limits=self.rate_limits,
+            headers=self._headers, timeout=timeout, deadline=float(deadline), max_retries=max_retries,
+            backoff_factor=float(backoff_factor), backoff_max=float(backoff_max), rate_limits=self.rate_limits,
             limiters=limiters)
 
     def _open_slots(self, shared_limits: Any) -> SlotTable:
