@@ -144,6 +144,32 @@ def test_a_call_holds_its_slot_until_its_answer_arrives(make_sandbox):
     assert third - first >= 0.5 + 0.3 - 0.02
 
 
+@pytest.mark.slow
+def test_requests_that_reach_the_server_late_are_never_refused(make_sandbox):
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    sb = make_sandbox(links=8, rate_limits={"stats": (5, 0.5)})
+    keys = [link["link_key"] for link in sb.app.links]
+    delays, lock = random.Random(1), threading.Lock()
+    with sb.client(max_retries=0) as client:
+        send = client.session.send
+
+        def late_send(request, **kwargs):
+            with lock:
+                delay = delays.uniform(0, 0.15)
+            time.sleep(delay)  # the slot is taken; the request reaches the server this much later
+            return send(request, **kwargs)
+
+        client.session.send = late_send
+        with ThreadPoolExecutor(8) as pool:
+            for job in [pool.submit(client.get_link_stats, keys[i % 8], START, END) for i in range(25)]:
+                job.result()  # a 3006 would raise: retries are off
+    served = stat_requests(sb)
+    assert [r.code for r in served] == [3000] * 25
+    assert most_in_any_window([r.time for r in served], 0.5) <= 5
+
+
 # -- 2. one budget per appKey on the machine ---------------------------------------------------------------
 CHILD = textwrap.dedent("""
     import sys
