@@ -1,11 +1,17 @@
-"""Rate limiting under 8 threads: our sliding window vs a plain token bucket, side by side.
+"""Counting what the server counts: our limiter vs one that stamps calls when sent, vs a token bucket.
 
-Both clients send the same 120 stat requests from 8 threads to one in-process sandbox whose
-stats limit is scaled down to 20 calls per 1 s (the real one is 500 per 60 s). Printed:
-elapsed time / the rate-limit floor, the most requests the server saw in any trailing
-1 s window, and the 3006 answers. The token bucket (burst 20, refill 20/s) is what a
-"calls per second" limiter usually is: it passes a second burst right after the first one,
-which a sliding-window server refuses.
+A request that reaches the server late counts there in a later window than the client thought.
+Here every request is held back 0-150 ms (seeded) between taking its slot and leaving, as on a
+slow uplink, a proxy or a busy machine; 160 stat requests from 16 threads go to a sandbox in a
+separate process whose stats limit is 20 calls per 1 s. Retries are off, so every 3006 is
+counted. Side by side in one run:
+
+- ours: a call holds its slot from when it is sent until 1 s after its answer arrived;
+- send-stamped sliding window (the previous limiter, without its safety margin): a call counts
+  from when its slot was taken;
+- token bucket, burst 20, refilled at 20 per s: what a "calls per second" limiter usually is.
+
+Printed: time / floor, the most requests the server admitted in any 1 s, and the 3006 answers.
 
 Run: ``.venv/bin/python benchmarks/bench_ratelimit.py``.
 """
@@ -13,87 +19,112 @@ Run: ``.venv/bin/python benchmarks/bench_ratelimit.py``.
 from __future__ import annotations
 
 import datetime as dt
+import random
+import sys
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _sandbox import SandboxProcess, floor_seconds, most_in_any_window, refusals, stat_entries
 
 from jmlink_analytics import errors
-from jmlink_analytics.sandbox import Sandbox
 
 CALLS, SECONDS = 20, 1.0
-REQUESTS, THREADS = 120, 8
+REQUESTS, THREADS, DELAY = 160, 16, 0.15
 TODAY = dt.date(2024, 6, 30)
 
 
-class TokenBucket:
-    """The baseline: ``burst`` tokens, refilled at ``calls / seconds`` per second."""
+class SendStamped:
+    """A sliding-window log of the times slots were taken (what the server cannot see)."""
 
-    def __init__(self, calls: int, seconds: float):
-        self.capacity = float(calls)
-        self.tokens = float(calls)
-        self.rate = calls / seconds
-        self.last = time.monotonic()
+    def __init__(self) -> None:
+        self.stamps: deque[float] = deque()
         self.lock = threading.Lock()
 
-    def acquire(self) -> float:
+    def acquire(self, on_wait=None) -> int:
         while True:
             with self.lock:
                 now = time.monotonic()
-                self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
-                self.last = now
-                if self.tokens >= 1:
-                    self.tokens -= 1
-                    return 0.0
-                wait = (1 - self.tokens) / self.rate
+                while self.stamps and self.stamps[0] <= now - SECONDS:
+                    self.stamps.popleft()
+                if len(self.stamps) < CALLS:
+                    self.stamps.append(now)
+                    return 0
+                wait = self.stamps[0] + SECONDS - now
             time.sleep(wait)
 
-    def close(self) -> None:
+    def release(self, slot: int) -> None:
         pass
 
 
-def max_in_window(times: list[float], seconds: float) -> int:
-    times = sorted(times)
-    most = lo = 0
-    for hi, t in enumerate(times):
-        while times[lo] <= t - seconds:
-            lo += 1
-        most = max(most, hi - lo + 1)
-    return most
+class TokenBucket:
+    """``CALLS`` tokens, refilled at ``CALLS / SECONDS`` per second."""
+
+    def __init__(self) -> None:
+        self.tokens, self.last, self.lock = float(CALLS), time.monotonic(), threading.Lock()
+
+    def acquire(self, on_wait=None) -> int:
+        while True:
+            with self.lock:
+                now = time.monotonic()
+                self.tokens = min(CALLS, self.tokens + (now - self.last) * CALLS / SECONDS)
+                self.last = now
+                if self.tokens >= 1:
+                    self.tokens -= 1
+                    return 0
+                wait = (1 - self.tokens) * SECONDS / CALLS
+            time.sleep(wait)
+
+    def release(self, slot: int) -> None:
+        pass
 
 
-def run(sb: Sandbox, limiter_factory=None) -> dict[str, float]:
-    sb.clear_requests()
-    keys = [link["link_key"] for link in sb.app.links]
-    # no retries: a 3006 is counted, not waited out, so both runs send exactly REQUESTS requests
-    with sb.client(max_retries=0) as client:
-        if limiter_factory is not None:
-            client._limiters["stats"] = limiter_factory()
+def run(sandbox: SandboxProcess, keys: list[str], limiter=None) -> dict[str, float]:
+    time.sleep(SECONDS * 1.1 + 0.2)
+    before = len(sandbox.served())
+    delays = random.Random(0)
+    lock = threading.Lock()
+    with sandbox.client(rate_limits={"stats": (CALLS, SECONDS)}, shared_limits=False, max_retries=0) as client:
+        if limiter is not None:
+            client._transport.limiters["stats"] = limiter
+        send = client.session.send
+
+        def late_send(request, **kwargs):
+            with lock:
+                delay = delays.uniform(0, DELAY)
+            time.sleep(delay)  # the slot is taken; the request reaches the server this much later
+            return send(request, **kwargs)
+
+        client.session.send = late_send
         started = time.perf_counter()
         with ThreadPoolExecutor(THREADS) as pool:
             futures = [pool.submit(client.get_link_stats, keys[i % len(keys)], "2024-06-01", "2024-06-30")
                        for i in range(REQUESTS)]
-            rejected = sum(1 for f in futures if isinstance(f.exception(), errors.RateLimitError))
+            refused = sum(1 for f in futures if isinstance(f.exception(), errors.RateLimitError))
         elapsed = time.perf_counter() - started
-    served = [r for r in sb.requests if r.path.endswith("/stat")]
-    admitted = [r.time for r in served if r.code != 3006]
-    return {"elapsed": elapsed, "rejected": rejected, "max_window": max_in_window(admitted, SECONDS),
-            "sent": len(served)}
+    log = stat_entries(sandbox.served()[before:])
+    assert refusals(log) == refused
+    return {"elapsed": elapsed, "refused": refused, "sent": len(log),
+            "most": most_in_any_window([e["time"] for e in log if e["code"] == 3000], SECONDS)}
 
 
 def main() -> None:
-    floor = (REQUESTS - 1) // CALLS * SECONDS
-    with Sandbox(links=40, days=30, today=TODAY, rate_limits={"stats": (CALLS, SECONDS)}) as sb:
-        sb.client().get_link_stats(sb.app.links[0]["link_key"], "2024-06-01", "2024-06-30")  # warm the app's cache
-        time.sleep(SECONDS * 1.1)
-        ours = run(sb)
-        time.sleep(SECONDS * 1.1)
-        bucket = run(sb, lambda: TokenBucket(CALLS, SECONDS))
-    print(f"{REQUESTS} stat requests, {THREADS} threads, server limit {CALLS} per {SECONDS:.0f} s "
-          f"(floor {floor:.2f} s)")
-    for name, r in (("sliding window (ours)", ours), ("token bucket (baseline)", bucket)):
-        print(f"  {name:24s} time/floor {r['elapsed'] / floor:5.3f}   most in any {SECONDS:.0f} s window "
-              f"{r['max_window']:3d} (limit {CALLS})   3006 answers {r['rejected']:3d} of {r['sent']}")
-    print(f"ratio token bucket 3006 answers / ours: {bucket['rejected']} / {ours['rejected']}")
+    floor = floor_seconds(REQUESTS, CALLS, SECONDS, 0.0)
+    with SandboxProcess("--links", "40", "--days", "30", "--today", TODAY.isoformat(),
+                        "--stats-limit", f"{CALLS}/{SECONDS:g}") as sandbox:
+        with sandbox.client(shared_limits=False) as client:
+            keys = [link["link_key"] for link in client.iter_links()]
+        rows = [("ours (held from send to answer)", run(sandbox, keys)),
+                ("send-stamped sliding window", run(sandbox, keys, SendStamped())),
+                ("token bucket, burst 20", run(sandbox, keys, TokenBucket()))]
+    print(f"{REQUESTS} stat requests, {THREADS} threads, each reaching the server 0-{DELAY * 1000:.0f} ms after its "
+          f"slot was taken; server limit {CALLS} per {SECONDS:g} s (separate process); floor {floor:.2f} s")
+    for name, r in rows:
+        print(f"  {name:32s} time/floor {r['elapsed'] / floor:5.3f}   most admitted in any {SECONDS:g} s "
+              f"{r['most']:3d} (limit {CALLS})   3006 answers {r['refused']:3d} of {r['sent']}")
 
 
 if __name__ == "__main__":

@@ -122,6 +122,7 @@ class Context:
     def client(self, **kwargs: Any) -> JMLinkClient:
         kwargs.setdefault("base_url", self.base_url)
         kwargs.setdefault("backoff_factor", 0)
+        kwargs.setdefault("shared_limits", False)  # recordings never write to the user cache folder
         if self.rate_limits is not None:
             kwargs.setdefault("rate_limits", self.rate_limits)
         app_key = kwargs.pop("app_key", self.app_key)
@@ -262,6 +263,23 @@ def _fetch_stats(ctx: Context) -> None:
                     max_workers=1, progress=False)
 
 
+RANGE_CAP_DAYS = 31
+
+
+def range_cap_keys(app: Any) -> list[str]:
+    """The two oldest links of the sandbox app, sorted (they have data over the whole range)."""
+    return sorted(link["link_key"] for link in app.links[-2:])
+
+
+def _range_cap(ctx: Context) -> None:
+    from jmlink_analytics.data import fetch_stats
+
+    with ctx.client() as c:
+        # one worker: vcrpy's patching is not thread-safe (and the probes come in a fixed order)
+        fetch_stats(c, range_cap_keys(ctx.sandbox.app), start=TODAY - dt.timedelta(days=89), end=TODAY,
+                    max_workers=1, progress=False)
+
+
 SCENARIOS: list[Scenario] = [
     Scenario("links_page", "one listing page of 20 links", _links_page, {"links": 30}, live=True),
     Scenario("links_full", "a full listing of 1,250 links in pages of 500", _links_full, {"links": 1250}, live=True),
@@ -286,6 +304,8 @@ SCENARIOS: list[Scenario] = [
     Scenario("malformed_body", "HTTP 200 with a body that is not JSON", _malformed),
     Scenario("fetch_stats_split", "fetch_stats of every link, ios and android, 14 days, one worker", _fetch_stats,
              {"links": 4}),
+    Scenario("stats_range_cap", f"fetch_stats of 2 links over 90 days from a gateway refusing ranges over "
+             f"{RANGE_CAP_DAYS} days (3005): split, learned, exact", _range_cap, {"max_span_days": RANGE_CAP_DAYS}),
 ]
 SCENARIOS_BY_NAME = {s.name: s for s in SCENARIOS}
 

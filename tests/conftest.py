@@ -10,11 +10,19 @@ import pytest
 TODAY = dt.date(2024, 6, 30)
 
 
+@pytest.fixture(autouse=True)
+def private_cache_dir(tmp_path_factory, monkeypatch):
+    """Clients share rate limits through a file in the user cache folder: never the real one in tests."""
+    folder = tmp_path_factory.mktemp("xdg-cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(folder))
+    return folder
+
+
 @pytest.fixture
 def no_wait(monkeypatch):
     """Make the client's retry waits instant; returns the list of waits it asked for."""
     waits: list[float] = []
-    monkeypatch.setattr("jmlink_analytics.client._client._sleep", waits.append)
+    monkeypatch.setattr("jmlink_analytics.client._transport._sleep", waits.append)
     return waits
 
 

@@ -20,11 +20,13 @@ from jmlink_analytics import errors as e
 from jmlink_analytics.client import JMLinkClient
 from scripts.record_cassettes import (
     CANONICAL_BASE,
+    RANGE_CAP_DAYS,
     SCENARIOS,
     SEED,
     START,
     TODAY,
     link_with_most_idle_days,
+    range_cap_keys,
     record,
     replay_vcr,
 )
@@ -126,6 +128,32 @@ def test_fetch_stats_replayed_with_one_worker(replay):
     ios = stats[(stats["link_key"] == key) & (stats["platform"] == "ios")]
     expected = sum(r["click_count"] for r in sb.app.stats(key, start, TODAY, "ios"))
     assert int(ios["click_count"].sum()) == expected
+
+
+def test_a_capped_date_range_is_split_and_learned(replay):
+    from jmlink_analytics.data import fetch_stats
+
+    sb = synthetic_app(max_span_days=RANGE_CAP_DAYS)
+    keys = range_cap_keys(sb.app)
+    start = TODAY - dt.timedelta(days=89)
+    with replay("stats_range_cap") as cassette, client(sb) as c:
+        stats = fetch_stats(c, keys, start=start, end=TODAY, max_workers=1, progress=False)
+    assert cassette.all_played
+    spans, refused = {key: [] for key in keys}, {key: [] for key in keys}
+    for request, response in zip(cassette.requests, cassette.responses, strict=True):
+        key = request.path.split("/")[3]
+        query = dict(request.query)
+        days = (dt.date.fromisoformat(query["end_date"]) - dt.date.fromisoformat(query["start_date"])).days + 1
+        (refused if response["status"]["code"] == 400 else spans)[key].append(days)
+    first, second = keys
+    assert refused[first] and min(refused[first]) > RANGE_CAP_DAYS  # only spans over the cap were refused
+    assert max(spans[first] + spans[second]) == RANGE_CAP_DAYS  # the exact cap was found
+    assert len(spans[second]) + len(refused[second]) < len(spans[first]) + len(refused[first])  # no probing again
+    assert sum(spans[first]) == sum(spans[second]) == 90
+    for key in keys:
+        got = stats[stats["link_key"] == key]
+        assert len(got) == 90
+        assert int(got["click_count"].sum()) == sum(r["click_count"] for r in sb.app.stats(key, start, TODAY, "all"))
 
 
 # -- errors --------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import requests
 
-import jmlink_analytics.client._client as client_module
+import jmlink_analytics.client._transport as transport_module
 from jmlink_analytics import errors as e
 from jmlink_analytics.client import JMLinkClient
 from jmlink_analytics.client._responses import parse_links_page, parse_stat_rows
@@ -240,7 +240,7 @@ def test_3006_waits_then_retries(client, sb, no_wait):
 def test_3006_honours_retry_after(make_sandbox, monkeypatch):
     sb = make_sandbox(rate_limits={"links": (2, 1.0)}, retry_after=True)
     waits = []
-    monkeypatch.setattr(client_module, "_sleep", lambda s: (waits.append(s), client_module.time.sleep(s)))
+    monkeypatch.setattr(transport_module, "_sleep", lambda s: (waits.append(s), transport_module.time.sleep(s)))
     with sb.client(rate_limits={"links": (100, 1.0)}) as c:  # a client that thinks it may burst
         for _ in range(3):
             c.get_links_page()

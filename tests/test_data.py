@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import jmlink_analytics.data._progress as progress_module
+import jmlink_analytics.data._fetch as fetch_module
 from jmlink_analytics import errors as e
 from jmlink_analytics.data import fetch_links, fetch_stats
 from jmlink_analytics.data._frames import (
@@ -407,7 +407,7 @@ def test_progress_falls_back_to_the_text_bar_when_the_notebook_bar_fails(make_sa
         def __init__(self, *args, **kwargs):
             raise ImportError("IProgress not found. Please update jupyter and ipywidgets.")
 
-    monkeypatch.setattr(progress_module, "_auto_tqdm", lambda: NoWidgets)
+    monkeypatch.setattr(fetch_module, "auto_tqdm", NoWidgets)
     sb = make_sandbox(links=3, rate_limits=FAST)
     with sb.client() as client:
         df = fetch_stats(client, [link["link_key"] for link in sb.app.links], start=START, end=END, progress=True)

@@ -1,35 +1,31 @@
 """``JMLinkClient``: the JMLink REST API over HTTP, and nothing of pandas.
 
-It authenticates, validates every argument before sending, keeps each endpoint's
-sliding-window rate limit across threads, retries what is worth retrying, and turns
-every failure into a typed :class:`~jmlink_analytics.errors.JMLinkError`.
+It authenticates and validates every argument before sending; its transport
+(:mod:`._transport`) keeps each endpoint's sliding-window rate limit across threads and
+processes, retries what is worth retrying, and turns every failure into a typed
+:class:`~jmlink_analytics.errors.JMLinkError`.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
-import random
-import time
+import sqlite3
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from .._dates import DateLike, format_date, to_date
 from .._validate import check_int, check_link_key, check_platform, path_segment
 from .._version import __version__
-from ..errors import (
-    JMLinkError,
-    MissingCredentialsError,
-    RateLimitError,
-    TransportError,
-    error_from_response,
-)
-from ._ratelimit import EndpointLimiter, normalize_rate_limits
-from ._responses import LinksPage, parse_json, parse_links_page, parse_stat_rows
+from ..errors import MissingCredentialsError
+from ._ratelimit import EndpointLimiter, SlotTable, normalize_rate_limits, shared_limits_path
+from ._responses import LinksPage, parse_links_page, parse_stat_rows
+from ._transport import DEFAULT_POOL_SIZE, Transport, mount_pool
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -47,8 +43,6 @@ MAX_PAGE_SIZE = 500
 #: How many times ``iter_links`` pages through the listing again when it did not add up.
 MAX_LISTING_PASSES = 4
 
-_sleep = time.sleep  # one seam, so tests and cassette replay can make waits instant
-
 
 class _BasicAuth(requests.auth.HTTPBasicAuth):
     """HTTP Basic auth whose repr never shows the secret."""
@@ -59,6 +53,13 @@ class _BasicAuth(requests.auth.HTTPBasicAuth):
 
 def _mask(value: str) -> str:
     return value if len(value) <= 8 else f"{value[:4]}…{value[-4:]}"
+
+
+def _setting(name: str) -> property:
+    """A retry or timeout setting of the client, kept by its transport (read and set through the client)."""
+    return property(lambda self: getattr(self._transport, name),
+                    lambda self, value: setattr(self._transport, name, value),
+                    doc=f"The ``{name}`` the client was built with (see :class:`JMLinkClient`).")
 
 
 class JMLinkClient:
@@ -75,6 +76,10 @@ class JMLinkClient:
         The API's root. TLS certificates are verified.
     timeout : float or (float, float), default 30.0
         Seconds to wait for a connection and for each read.
+    deadline : float, default 60.0
+        Seconds one request may take in all, from sending it to the last byte of its
+        answer (a server that trickles its answer is cut off here); then it counts as a
+        timeout and is retried like one.
     max_retries : int, default 5
         How many times a request that failed for a passing reason (3011, a 5xx without
         JSON, a timeout, a refused or reset connection) is sent again; 3006 answers are
@@ -82,8 +87,16 @@ class JMLinkClient:
     rate_limits : mapping, optional
         ``{"links": (calls, seconds), "stats": (calls, seconds)}``; the documented
         ``{"links": (100, 60), "stats": (500, 60)}`` by default. No trailing window of
-        ``seconds`` ever holds more than ``calls`` requests of that endpoint across all
-        threads using this client.
+        ``seconds`` ever holds more than ``calls`` requests of that endpoint as the server
+        counts them: a request holds its slot from when it is sent until ``seconds`` after
+        its answer arrived, across all threads using this client (and, with
+        ``shared_limits``, all clients of the appKey on this machine).
+    shared_limits : bool or path, default True
+        ``True``: every client of this appKey and base URL on this machine, in any number of
+        processes, shares one budget, kept in a small SQLite file in the user cache folder
+        (``platformdirs.user_cache_dir("jmlink-analytics")``) named after a hash of the
+        appKey and base URL (never the secret). A path: the folder to keep that file in
+        instead. ``False``: this client counts only its own requests.
     session : requests.Session, optional
         A session to send with; it is used as is and never closed by the client.
     backoff_factor : float, default 0.5
@@ -98,6 +111,12 @@ class JMLinkClient:
     ...     rows = client.get_link_stats(page.records[0]["link_key"], "2024-05-01", "2024-05-07")
     """
 
+    timeout = _setting("timeout")
+    deadline = _setting("deadline")
+    max_retries = _setting("max_retries")
+    backoff_factor = _setting("backoff_factor")
+    backoff_max = _setting("backoff_max")
+
     def __init__(
         self,
         app_key: str,
@@ -105,11 +124,13 @@ class JMLinkClient:
         *,
         base_url: str = DEFAULT_BASE_URL,
         timeout: float | tuple[float, float] = 30.0,
+        deadline: float = 60.0,
         max_retries: int = 5,
         rate_limits: Mapping[str, tuple[int, float]] | None = None,
         session: requests.Session | None = None,
         backoff_factor: float = 0.5,
         backoff_max: float = 30.0,
+        shared_limits: bool | str | os.PathLike[str] = True,
     ):
         for value, name in ((app_key, "app_key"), (master_secret, "master_secret")):
             if not isinstance(value, str) or not value.strip():
@@ -117,27 +138,52 @@ class JMLinkClient:
                     f"{name} must be a non-empty string (set JMLINK_APP_KEY and JMLINK_MASTER_SECRET)"
                 )
         self.base_url = self._check_base_url(base_url)
-        self.timeout = self._check_timeout(timeout)
-        self.max_retries = check_int(max_retries, "max_retries", 0)
+        timeout = self._check_timeout(timeout)
+        check_int(max_retries, "max_retries", 0)
         for value, name in ((backoff_factor, "backoff_factor"), (backoff_max, "backoff_max")):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"{name} must be a number >= 0; got {value!r}")
-        self.backoff_factor = float(backoff_factor)
-        self.backoff_max = float(backoff_max)
+        if isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not 0 < deadline < math.inf:
+            raise ValueError(f"deadline must be a finite number of seconds > 0; got {deadline!r}")
         self.rate_limits = normalize_rate_limits(rate_limits)
         self.app_key = app_key
         self._auth = _BasicAuth(app_key, master_secret)
-        self._limiters = {name: EndpointLimiter(name, calls, seconds)
-                          for name, (calls, seconds) in self.rate_limits.items()}
-        self._owns_session = session is None
+        self._slots = self._open_slots(shared_limits)
+        limiters = {name: EndpointLimiter(name, calls, seconds, self._slots, hold=float(deadline))
+                    for name, (calls, seconds) in self.rate_limits.items()}
+        owns_session = session is None
         if session is None:
             session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
+            mount_pool(session, DEFAULT_POOL_SIZE)
         self.session = session
         self._headers = {"User-Agent": f"jmlink-analytics/{__version__} (+python-requests)",
                          "Accept": "application/json"}
+        self._transport = Transport(
+            base_url=self.base_url, session=session, owns_session=owns_session, auth=self._auth,
+            headers=self._headers, timeout=timeout, deadline=float(deadline), max_retries=max_retries,
+            backoff_factor=float(backoff_factor), backoff_max=float(backoff_max), rate_limits=self.rate_limits,
+            limiters=limiters)
+
+    def _open_slots(self, shared_limits: Any) -> SlotTable:
+        """The rate-limit slots: this client's own, or the appKey's file shared by every process."""
+        if shared_limits is False:
+            return SlotTable()
+        if shared_limits is True:
+            path = shared_limits_path(self.app_key, self.base_url)
+            try:
+                return SlotTable(path)
+            except (OSError, sqlite3.Error) as exc:
+                logger.warning("cannot share the rate limits through %s (%s); this client counts only its own "
+                               "requests", path, exc)
+                return SlotTable()
+        if not isinstance(shared_limits, (str, os.PathLike)) or not str(shared_limits):
+            raise TypeError(f"shared_limits must be True, False or a folder path; got {shared_limits!r}")
+        path = shared_limits_path(self.app_key, self.base_url, Path(shared_limits).expanduser())
+        try:
+            return SlotTable(path)
+        except (OSError, sqlite3.Error) as exc:
+            raise ValueError(f"shared_limits must be a folder where a file can be written; got "
+                             f"{str(shared_limits)!r} ({exc})") from None
 
     # -- construction helpers -------------------------------------------------------------
     @classmethod
@@ -201,10 +247,9 @@ class JMLinkClient:
 
     def close(self) -> None:
         """Release the client's connections (an injected session is left open)."""
-        if self._owns_session:
+        if self._transport.owns_session:
             self.session.close()
-        for limiter in self._limiters.values():
-            limiter.close()
+        self._slots.close()
 
     # -- endpoints --------------------------------------------------------------------------
     def get_links_page(self, page_index: int = 1, page_size: int = 20) -> LinksPage:
@@ -224,7 +269,7 @@ class JMLinkClient:
         """
         check_int(page_index, "page_index", 1)
         check_int(page_size, "page_size", 1, MAX_PAGE_SIZE)
-        body = self._get("links", "/v1/links", {"page_index": page_index, "page_size": page_size})
+        body = self._transport.get("links", "/v1/links", {"page_index": page_index, "page_size": page_size})
         return parse_links_page(body)
 
     def iter_links(self, page_size: int = 500) -> Iterator[dict[str, Any]]:
@@ -291,63 +336,5 @@ class JMLinkClient:
             raise ValueError(f"start_date must not be after end_date; got {start} > {end}")
         check_platform(platform)
         params = {"start_date": format_date(start), "end_date": format_date(end), "platform": platform}
-        body = self._get("stats", f"/v1/links/{path_segment(link_key)}/stat", params)
+        body = self._transport.get("stats", f"/v1/links/{path_segment(link_key)}/stat", params)
         return parse_stat_rows(body)
-
-    # -- transport --------------------------------------------------------------------------
-    def _get(self, endpoint: str, path: str, params: dict[str, Any]) -> Any:
-        """Send one GET with rate limiting and retries; return the parsed JSON body."""
-        url = self.base_url + path
-        failures = 0
-        rate_limited = 0
-        while True:
-            self._limiters[endpoint].acquire()
-            started = time.monotonic()
-            try:
-                response = self.session.get(url, params=params, auth=self._auth, headers=self._headers,
-                                            timeout=self.timeout)
-            except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-                elapsed_ms = (time.monotonic() - started) * 1000
-                logger.debug("GET %s -> %s after %.0f ms", path, type(exc).__name__, elapsed_ms)
-                error: JMLinkError = TransportError(f"GET {path} failed: {type(exc).__name__}: {_reason(exc)}")
-                body = None
-            else:
-                elapsed_ms = (time.monotonic() - started) * 1000
-                error = error_from_response(response.status_code, response.content, headers=response.headers)
-                logger.debug("GET %s -> %d%s in %.0f ms", response.request.path_url, response.status_code,
-                             f" ({error.code})" if error is not None and error.code else "", elapsed_ms)
-                body = response.content
-            if error is None:
-                return parse_json(body, response.status_code)
-            if isinstance(error, RateLimitError):
-                rate_limited += 1
-                if rate_limited > self.max_retries:
-                    raise error
-                delay = self._rate_limit_delay(endpoint, error.retry_after, rate_limited)
-            elif error.retryable:
-                failures += 1
-                if failures > self.max_retries:
-                    raise error
-                delay = self._backoff(failures)
-            else:
-                raise error
-            logger.info("GET %s: %s; retrying in %.1f s", path, error, delay)
-            _sleep(delay)
-
-    def _backoff(self, failures: int) -> float:
-        """Capped exponential backoff with jitter ("equal jitter": half fixed, half random)."""
-        ceiling = min(self.backoff_max, self.backoff_factor * 2 ** (failures - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
-
-    def _rate_limit_delay(self, endpoint: str, retry_after: float | None, attempt: int) -> float:
-        """How long to wait after a 3006: the server's word when given, else a growing share of the window."""
-        if retry_after is not None:
-            return min(retry_after, self.rate_limits[endpoint][1] * 2) + random.uniform(0, 0.1)
-        window = self.rate_limits[endpoint][1]
-        return min(window, max(1.0, self.backoff_factor) * 2 ** (attempt - 1)) * random.uniform(0.75, 1.0)
-
-
-def _reason(exc: BaseException) -> str:
-    """A short reason for a transport failure, without the request's headers."""
-    text = str(exc)
-    return text if len(text) <= 300 else text[:300] + "…"

@@ -11,8 +11,11 @@ This module knows pandas and the store, and nothing of HTTP.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -21,13 +24,15 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm as auto_tqdm
+from tqdm.std import tqdm as text_tqdm
 
 from .._dates import DateLike, china_today, to_date
 from .._validate import check_link_keys, check_platforms
 from ..errors import JMLinkError
 from ..schema import COUNTERS, PLATFORMS
 from ._frames import links_frame, parse_stat_rows, stats_frame
-from ._progress import ProgressBar, progress_bar
+from ._spans import SpanCap, fetch_in_spans
 from .store import Store
 
 if TYPE_CHECKING:
@@ -38,6 +43,12 @@ __all__ = ["fetch_links", "fetch_stats"]
 logger = logging.getLogger("jmlink_analytics")
 
 _ERRORS = ("raise", "warn")
+#: Concurrent requests by default. Measured (benchmarks/bench_fetch.py): with 8 workers a fetch
+#: at 500 calls / 60 s and 150 ms latency took 1.17 x the rate-limit floor, with 32 it sits on
+#: it; a window's calls must leave within a few round trips.
+DEFAULT_MAX_WORKERS = 32
+#: ``progress=None`` shows a bar when more than this many requests are needed.
+SHOW_BAR_ABOVE = 8
 _LISTED_IN_WARNING = 20  # failed link keys named in the warning (all of them are in df.attrs["failed"])
 
 
@@ -96,7 +107,7 @@ def fetch_stats(
     end: DateLike | None = None,
     platform: str | Sequence[str] = "all",
     store: Store | None = None,
-    max_workers: int = 8,
+    max_workers: int = DEFAULT_MAX_WORKERS,
     progress: bool | None = None,
     errors: str = "raise",
 ) -> pd.DataFrame:
@@ -115,11 +126,15 @@ def fetch_stats(
     store : Store, optional
         A cache: only days never fetched, and days fetched while they could still change,
         are requested; every answer is stored as it arrives.
-    max_workers : int, default 8
-        Concurrent requests.
+    max_workers : int, default 32
+        Concurrent requests (the client's connection pool grows to match). The client's
+        rate limits hold whatever the number; 32 keeps a fetch on the rate limit's floor
+        (see ``benchmarks/README.md``).
     progress : bool or None, default None
         ``None`` shows a progress bar (a notebook bar under Jupyter, a text bar on stderr
         elsewhere) when more than 8 requests are needed; ``True`` always; ``False`` never.
+        While the fetch waits for the rate limit (or a server's ``Retry-After``), the bar's
+        text says so and for how long.
     errors : {"raise", "warn"}, default "raise"
         ``"raise"``: on the first failed request, pending requests are dropped, in-flight
         ones end (and are stored), then that :class:`~jmlink_analytics.JMLinkError` is
@@ -180,22 +195,36 @@ def fetch_stats(
     logger.info("fetch_stats: %d links x %d platforms x %d days: %d requests (%d of %d days cached)",
                 len(keys), len(platforms), n_days, len(tasks), int(have.sum()), have.size)
 
+    spans = SpanCap()
+
     def work(task: _Task) -> np.ndarray:
-        day = first + dt.timedelta(days=task.offset)
-        rows = client.get_link_stats(keys[task.key], day, day + dt.timedelta(days=task.n_days - 1),
-                                     platforms[task.platform])
-        counters = parse_stat_rows(rows, day, task.n_days)
-        if store is not None:
-            final = (np.arange(task.n_days) + (day - partial_from).days) < 0
-            store.save_days(client.app_key, client.base_url, keys[task.key], platforms[task.platform], day,
-                            counters, final)
-        return counters
+        key, platform_name = keys[task.key], platforms[task.platform]
+        day0 = first + dt.timedelta(days=task.offset)
+
+        def ask(offset: int, n: int) -> np.ndarray:
+            day = day0 + dt.timedelta(days=offset)
+            rows = client.get_link_stats(key, day, day + dt.timedelta(days=n - 1), platform_name)
+            counters = parse_stat_rows(rows, day, n)
+            if store is not None:
+                final = (np.arange(n) + (day - partial_from).days) < 0
+                store.save_days(client.app_key, client.base_url, key, platform_name, day, counters, final)
+            return counters
+
+        pieces = [counters for _, counters in fetch_in_spans(task.n_days, spans, ask)]
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=1)
 
     failed: dict[str, str] = {}
-    with progress_bar(len(tasks), progress=progress, desc="jmlink stats") as bar:
+    transport = getattr(client, "_transport", None)  # None for a stand-in client of the tests
+    if transport is not None:
+        transport.reserve(min(max_workers, len(tasks)))
+    with _progress_bar(len(tasks), progress) as bar, \
+            (transport.listening(bar.waiting) if transport is not None else contextlib.nullcontext()):
         for task, counters in _run(tasks, work, max_workers=max_workers, errors=errors, bar=bar, failed=failed,
                                    key_of=lambda t: keys[t.key]):
             cube[:, task.key, task.platform, task.offset:task.offset + task.n_days] = counters
+    if spans.fails is not None:
+        logger.info("fetch_stats: the API refused ranges over %d days; asked in spans of %d", spans.fails - 1,
+                    spans.works)
     if failed:
         keep = [i for i, key in enumerate(keys) if key not in failed]
         cube, keys = cube[:, keep], [keys[i] for i in keep]
@@ -211,7 +240,7 @@ def fetch_stats(
 
 # -- the fan-out ----------------------------------------------------------------------------
 def _run(tasks: list[_Task], work: Callable[[_Task], np.ndarray], *, max_workers: int, errors: str,
-         bar: ProgressBar, failed: dict[str, str], key_of: Callable[[_Task], str],
+         bar: _Bar, failed: dict[str, str], key_of: Callable[[_Task], str],
          ) -> Iterator[tuple[_Task, np.ndarray]]:
     """Run ``work`` over ``tasks`` on a thread pool; yield ``(task, result)`` as results arrive.
 
@@ -269,6 +298,57 @@ def _load_cached(store: Store, client: JMLinkClient, keys: list[str], platforms:
     local = position[block.platform]
     cube[:, block.key_index, local, block.offset] = block.counters
     have[block.key_index, local, block.offset] = block.final
+
+
+# -- the progress bar ------------------------------------------------------------------------
+class _Bar:
+    """A tqdm bar (or nothing) that also shows, in its text, a long wait in progress."""
+
+    def __init__(self, bar: Any = None):
+        self._bar = bar
+        self._wait_ends = 0.0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> _Bar:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+    def update(self, n: int = 1) -> None:
+        if self._bar is None:
+            return
+        with self._lock:
+            if self._wait_ends and time.monotonic() >= self._wait_ends:
+                self._wait_ends = 0.0
+                self._bar.set_postfix_str("", refresh=False)
+        self._bar.update(n)
+
+    def waiting(self, text: str, seconds: float) -> None:
+        """A wait of ``seconds`` begins (called from worker threads): say so until it is over."""
+        if self._bar is None:
+            return
+        with self._lock:
+            ends = time.monotonic() + seconds
+            if ends <= self._wait_ends - 0.5:
+                return  # a longer wait is already shown
+            self._wait_ends = ends
+            self._bar.set_postfix_str(text)
+
+
+def _progress_bar(total: int, progress: bool | None) -> _Bar:
+    """``tqdm.auto`` (the notebook bar under Jupyter), or the text bar on stderr when that cannot be built."""
+    if not (total > SHOW_BAR_ABOVE if progress is None else progress):
+        return _Bar()
+    options = {"total": total, "desc": "jmlink stats", "unit": "req", "dynamic_ncols": True}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # TqdmExperimentalWarning, and "IProgress not found"
+            return _Bar(auto_tqdm(**options))
+    except Exception as exc:  # e.g. ImportError: IProgress not found (ipywidgets missing or too old)
+        logger.debug("notebook progress bar unavailable (%s); using the text bar", exc)
+        return _Bar(text_tqdm(file=sys.stderr, **options))
 
 
 # -- argument checks ------------------------------------------------------------------------

@@ -16,13 +16,10 @@ import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-if TYPE_CHECKING:
-    from .server import Sandbox
-
-__all__ = ["ERRORS", "Answer", "Request", "SandboxHandler", "SandboxServer", "error_answer"]
+__all__ = ["ERRORS", "Answer", "Backend", "Request", "SandboxHandler", "SandboxServer", "error_answer"]
 
 logger = logging.getLogger("jmlink_analytics.sandbox")
 
@@ -92,6 +89,18 @@ class Request:
         self.authorization = authorization
 
 
+class Backend(Protocol):
+    """What the handler needs of the sandbox (``Sandbox`` provides it; this module never imports it)."""
+
+    latency: float
+
+    def admin(self, request: Request) -> Answer: ...
+
+    def decide(self, request: Request) -> tuple[Answer, str | None]: ...
+
+    def log(self, request: Request, answer: Answer, app_key: str | None) -> None: ...
+
+
 class SandboxHandler(BaseHTTPRequestHandler):
     """HTTP/1.1 keep-alive handler answering every method through one dispatcher."""
 
@@ -100,7 +109,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
     sys_version = ""
     timeout = 120  # seconds an idle keep-alive connection is kept open
     disable_nagle_algorithm = True  # TCP_NODELAY: answers leave at once
-    sandbox: Sandbox  # set on the subclass each Sandbox makes
+    sandbox: Backend  # set on the subclass each Sandbox makes
 
     def version_string(self) -> str:
         return self.server_version  # the same on every Python: recordings must not differ
@@ -186,7 +195,7 @@ class SandboxServer(ThreadingHTTPServer):
     """ThreadingHTTPServer that knows its open connections and their threads, so ``stop`` can end them."""
 
     daemon_threads = True
-    request_queue_size = 128  # many clients connecting at once must not wait for SYN retransmits
+    request_queue_size = 1024  # bursts of new connections (workers x processes) must not wait for SYN retransmits
 
     def __init__(self, address: tuple[str, int], handler: type[SandboxHandler]):
         self._open: dict[Any, threading.Thread] = {}

@@ -109,13 +109,6 @@ class SyntheticApp:
                 for key, m in sorted(self._models.items(), key=lambda kv: kv[1].stream)
                 if m.spike is not None]
 
-    def link(self, link_key: str) -> dict[str, Any]:
-        """The record of one link; ``KeyError`` when the app has no such link."""
-        for record in self._links:
-            if record["link_key"] == link_key:
-                return record
-        raise KeyError(link_key)
-
     def __contains__(self, link_key: object) -> bool:
         return link_key in self._models
 

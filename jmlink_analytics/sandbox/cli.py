@@ -57,6 +57,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _days(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of days >= 1; got {text!r}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the sandbox's options to ``parser`` (also used by the main CLI's ``sandbox`` command)."""
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
@@ -76,6 +86,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="probability of answering 3011 server error (default: 0)")
     parser.add_argument("--omit-zero-days", action="store_true", help="leave days without activity out of stats")
     parser.add_argument("--retry-after", action="store_true", help="send a Retry-After header with 3006 answers")
+    parser.add_argument("--max-span-days", type=_days, default=None, metavar="DAYS",
+                        help="answer 3005 to stat requests spanning more days than this (default: no cap)")
     return parser
 
 
@@ -91,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
         sandbox = Sandbox(args.links, args.days, seed=args.seed, today=args.today, host=args.host, port=args.port,
                           rate_limits={"links": args.links_limit, "stats": args.stats_limit},
                           latency=args.latency, fault_rate=args.fault_rate,
-                          omit_zero_days=args.omit_zero_days, retry_after=args.retry_after)
+                          omit_zero_days=args.omit_zero_days, retry_after=args.retry_after,
+                          max_span_days=args.max_span_days)
         sandbox.start()
     except (OSError, ValueError) as exc:
         print(f"error: cannot start the sandbox: {exc}", file=sys.stderr)
@@ -110,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
               f"JMLINK_MASTER_SECRET={shlex.quote(sandbox.master_secret)} JMLINK_BASE_URL={shlex.quote(url)}")
         print(f"# rate limits: links {links_calls}/{links_s:g}s, stats {stats_calls}/{stats_s:g}s; "
               f"app keys answering 3009: {sandbox.blacklisted_app_key}, 3010: {sandbox.novip_app_key}")
+        if sandbox.max_span_days is not None:
+            print(f"# stat requests over {sandbox.max_span_days} days are answered 3005")
         print("# request log: GET /_sandbox/requests; stop with Ctrl-C", flush=True)
         while not stop.wait(0.5):
             pass

@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..client._client import JMLinkClient
 from ..client._ratelimit import normalize_rate_limits
 from ._handler import (
     BAD_GATEWAY_BODY,
@@ -116,6 +117,10 @@ class Sandbox:
         Leave days whose four counters are all zero out of stat answers.
     retry_after : bool, default False
         Send ``Retry-After`` (whole seconds until a slot frees) with 3006 answers.
+    max_span_days : int, optional
+        An undocumented cap on the date range of one stat request: a request spanning more
+        days than this is answered 3005 "parameter invalid", as a real gateway might.
+        ``None`` (the default): no cap.
 
     Attributes
     ----------
@@ -140,12 +145,16 @@ class Sandbox:
     def __init__(self, links: int = 120, days: int = 180, *, seed: int = 0, today: dt.date | str | None = None,
                  host: str = "127.0.0.1", port: int = 0, rate_limits: Mapping[str, tuple[int, float]] | None = None,
                  latency: float = 0.0, fault_rate: float = 0.0, omit_zero_days: bool = False,
-                 retry_after: bool = False):
+                 retry_after: bool = False, max_span_days: int | None = None):
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"port must be an integer from 0 to 65535; got {port!r}")
         for value, name, high in ((latency, "latency", math.inf), (fault_rate, "fault_rate", 1.0)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= high:
                 raise ValueError(f"{name} must be a number from 0 to {high}; got {value!r}")
+        if max_span_days is not None and (isinstance(max_span_days, bool) or not isinstance(max_span_days, int)
+                                          or max_span_days < 1):
+            raise ValueError(f"max_span_days must be None or an integer >= 1; got {max_span_days!r}")
+        self.max_span_days = max_span_days
         self.app = SyntheticApp(links, days, seed=seed, today=today)
         self.seed = seed
         self.host, self.port = host, port
@@ -209,14 +218,15 @@ class Sandbox:
         host = self._server.server_name
         return f"http://{f'[{host}]' if ':' in host else host}:{self._server.server_port}"
 
-    def client(self, **kwargs: Any) -> Any:
+    def client(self, **kwargs: Any) -> JMLinkClient:
         """A :class:`~jmlink_analytics.client.JMLinkClient` bound to this sandbox.
 
-        The sandbox's ``rate_limits`` unless given; other keyword arguments are passed on.
+        The sandbox's ``rate_limits`` unless given, and ``shared_limits=False`` unless given
+        (a sandbox listens on a new port each time: a shared file would only fill the cache
+        folder); other keyword arguments are passed on.
         """
-        from ..client._client import JMLinkClient
-
         kwargs.setdefault("rate_limits", self.rate_limits)
+        kwargs.setdefault("shared_limits", False)
         return JMLinkClient(kwargs.pop("app_key", self.app_key), kwargs.pop("master_secret", self.master_secret),
                             base_url=kwargs.pop("base_url", self.base_url), **kwargs)
 
@@ -364,4 +374,6 @@ class Sandbox:
         if params is None or link_key not in self.app:
             return None
         start, end, platform = params
+        if self.max_span_days is not None and (end - start).days + 1 > self.max_span_days:
+            return None
         return self.app.stats_json(link_key, start, end, platform, omit_zero_days=self.omit_zero_days).encode()
