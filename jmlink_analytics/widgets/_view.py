@@ -20,7 +20,8 @@ from ..schema import COUNTERS, METRICS, RATES
 from ._index import with_rates
 
 __all__ = [
-    "LABELS", "blank_figures", "comparison", "draw_trend", "headline_html", "png_output", "table_html", "top_links",
+    "LABELS", "blank_figures", "change_text", "comparison", "draw_trend", "headline_html", "png_output", "table_html",
+    "top_links",
 ]
 
 LABELS = {
@@ -45,45 +46,66 @@ def fmt_value(metric: str, value: float) -> str:
     return f"{round(value):,}"
 
 
-def comparison(daily: pd.DataFrame, start: dt.date, end: dt.date, has_previous: bool) -> pd.DataFrame:
-    """Headline figures: one row per metric, columns ``current``, ``previous``, ``change``, ``pct_change``.
+FIGURE_COLUMNS = ("current", "previous", "change", "pct_change", "compared")
 
-    ``daily`` is the selection's per-day table (see ``StatsIndex.daily``) covering the window
-    ``start..end`` and, when ``has_previous``, the same number of days before it: the figures
-    are :func:`~jmlink_analytics.compare_periods`' (rates from sums; ``pct_change`` NaN where the
-    previous value is 0). Without a previous period only ``current`` is filled (the rest NaN).
+
+def comparison(daily: pd.DataFrame, window: tuple[dt.date, dt.date],
+               compared: tuple[dt.date, dt.date] | None = None) -> pd.DataFrame:
+    """Headline figures: one row per metric; ``current``, ``previous``, ``change``, ``pct_change``, ``compared``.
+
+    ``daily`` is the selection's per-day table (see ``StatsIndex.daily``). ``current`` sums the
+    whole ``window`` (partial days included, as the report's totals do). The change is measured
+    the report's way: over ``compared`` (the window's complete days, partial days left out)
+    against the same number of days right before it, with
+    :func:`~jmlink_analytics.compare_periods`: ``compared`` is the current value over those
+    days, ``previous`` the value before, ``change`` their difference (a rate's in rate units,
+    0.01 = one point), ``pct_change`` the relative change (NaN where the previous value is 0).
+    Without ``compared`` (no previous period in the data, or only partial days) those are NaN.
     """
     from ..metrics._summaries import compare_periods, summarize
 
-    columns = ["current", "previous", "change", "pct_change"]
-    if has_previous:
-        row = compare_periods(daily, (start, end), by=None).iloc[0]
-        values = [[row[f"{m}_{c}"] for c in columns] for m in METRICS]
-    else:
-        row = summarize(daily, by=None).iloc[0]
-        values = [[row[m], np.nan, np.nan, np.nan] for m in METRICS]
-    table = pd.DataFrame(values, index=pd.Index(list(METRICS), name="metric"), columns=columns, dtype=np.float64)
+    dates = pd.to_datetime(daily["date"])
+    inside = daily[(dates >= pd.Timestamp(window[0])) & (dates <= pd.Timestamp(window[1]))]
+    totals = summarize(inside, by=None).iloc[0]
+    table = pd.DataFrame(np.nan, index=pd.Index(list(METRICS), name="metric"), columns=list(FIGURE_COLUMNS))
+    table["current"] = [float(totals[m]) for m in METRICS]
+    if compared is not None:
+        row = compare_periods(daily, compared, by=None).iloc[0]
+        for column, suffix in (("compared", "current"), ("previous", "previous"), ("change", "change"),
+                               ("pct_change", "pct_change")):
+            table[column] = [float(row[f"{m}_{suffix}"]) for m in METRICS]
     return table
 
 
 def blank_figures() -> pd.DataFrame:
-    """Headline figures when nothing can be computed (start after end): every value NaN."""
-    return pd.DataFrame(np.nan, index=pd.Index(list(METRICS), name="metric"),
-                        columns=["current", "previous", "change", "pct_change"])
+    """Headline figures when nothing can be computed (start after end, no link): every value NaN."""
+    return pd.DataFrame(np.nan, index=pd.Index(list(METRICS), name="metric"), columns=list(FIGURE_COLUMNS))
+
+
+def change_text(metric: str, change: float, pct_change: float) -> tuple[str, int]:
+    """The change as the dashboard, the report and the notebooks say it, and its sign once rounded.
+
+    Counts change relatively (``"+12.5%"``), rates in percentage points (``"-1.2 pp"``); a change
+    that rounds to zero is ``"0.0%"`` / ``"0.0 pp"`` with sign 0 (neutral, never ``"-0.0"``).
+    A count that rises from 0 has no relative change: ``"+35 (from 0)"``.
+    """
+    if metric in RATES:
+        shown = round(change * 100, 1)
+        return ("0.0 pp", 0) if shown == 0 else (f"{shown:+.1f} pp", 1 if shown > 0 else -1)
+    if math.isnan(pct_change):
+        shown = round(change)
+        return ("0 (from 0)", 0) if shown == 0 else (f"{shown:+,} (from 0)", 1 if shown > 0 else -1)
+    shown = round(pct_change * 100, 1)
+    return ("0.0%", 0) if shown == 0 else (f"{shown:+.1f}%", 1 if shown > 0 else -1)
 
 
 def _change_html(metric: str, row: pd.Series) -> str:
     change, pct = row["change"], row["pct_change"]
     if math.isnan(change):
         return '<span style="color:#6e7781">no previous period</span>'
-    if metric in RATES:
-        text = f"{change * 100:+.1f} pp"
-    elif math.isnan(pct):
-        text = f"{int(change):+,} (from 0)"
-    else:
-        text = f"{pct:+.1%}"
-    color = _UP if change > 0 else _DOWN if change < 0 else "#6e7781"
-    arrow = "▲" if change > 0 else "▼" if change < 0 else "="
+    text, sign = change_text(metric, change, pct)
+    color = _UP if sign > 0 else _DOWN if sign < 0 else "#6e7781"
+    arrow = "▲" if sign > 0 else "▼" if sign < 0 else "="
     before = html.escape(f"previous period: {fmt_value(metric, row['previous'])}", quote=True)
     return f'<span style="color:{color}" title="{before}">{arrow} {html.escape(text)}</span>'
 
