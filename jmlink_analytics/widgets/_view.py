@@ -61,6 +61,7 @@ def comparison(daily: pd.DataFrame, window: tuple[dt.date, dt.date],
     days, ``previous`` the value before, ``change`` their difference (a rate's in rate units,
     0.01 = one point), ``pct_change`` the relative change (NaN where the previous value is 0).
     Without ``compared`` (no previous period in the data, or only partial days) those are NaN.
+    ``attrs["compared"]`` and ``attrs["previous"]`` hold the two windows (Timestamps) when compared.
     """
     from ..metrics._summaries import compare_periods, summarize
 
@@ -70,7 +71,9 @@ def comparison(daily: pd.DataFrame, window: tuple[dt.date, dt.date],
     table = pd.DataFrame(np.nan, index=pd.Index(list(METRICS), name="metric"), columns=list(FIGURE_COLUMNS))
     table["current"] = [float(totals[m]) for m in METRICS]
     if compared is not None:
-        row = compare_periods(daily, compared, by=None).iloc[0]
+        result = compare_periods(daily, compared, by=None)
+        table.attrs.update(compared=result.attrs["current"], previous=result.attrs["previous"])
+        row = result.iloc[0]
         for column, suffix in (("compared", "current"), ("previous", "previous"), ("change", "change"),
                                ("pct_change", "pct_change")):
             table[column] = [float(row[f"{m}_{suffix}"]) for m in METRICS]
