@@ -475,3 +475,16 @@ def test_csv_on_stdout_quotes_every_cell_with_a_line_break(make_sandbox, clean_e
     assert len(rows) == 1 + 3 and len({len(r) for r in rows}) == 1  # header + 3 rows, all the same width
     names = [r[rows[0].index("name")] for r in rows[1:]]
     assert names == ["line\rbreak", "two\nlines", "'=HYPERLINK(\"http://x\")"]
+
+
+@pytest.mark.parametrize("argv", [["report", "--sandbox", "--format", "csv,parquet"],
+                                  ["stats", "--sandbox", "--out", "x.parquet"]])
+def test_parquet_without_pyarrow_is_refused_before_fetching(argv, monkeypatch, capsys, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as in a fresh `pip install jmlink-analytics`
+    monkeypatch.setattr("jmlink_analytics.sandbox.Sandbox.start", lambda self: pytest.fail("fetched anyway"))
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    assert "Parquet output needs pyarrow" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())

@@ -135,3 +135,13 @@ def test_notebook_runs_headless_on_the_sandbox(path, tmp_path, monkeypatch, sand
             content = written.read_text(encoding="utf-8-sig", errors="replace")
             for credential in sandbox_credentials:
                 assert credential not in content, written
+
+
+def test_make_lab_starts_jupyter_as_root_too():
+    """JupyterLab refuses to run as root without --allow-root: `make lab` adds it for uid 0 (containers)."""
+    import subprocess
+
+    result = subprocess.run(["make", "-n", "lab"], cwd=ROOT, capture_output=True, text=True, check=True)
+    (command,) = [line for line in result.stdout.splitlines() if "jupyter lab" in line]
+    assert command.endswith("notebooks/")
+    assert ("--allow-root" in command) == (os.getuid() == 0)

@@ -244,7 +244,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         problem = commands.out_problem(args.out, folder=args.command == "report")
         if problem is not None:
             parser.error(problem)
+        if args.command == "report":
+            wants_parquet = "parquet" in args.format
+        else:
+            wants_parquet = commands._table_format(args) == "parquet"
+        if wants_parquet and not _has_pyarrow():
+            parser.error("Parquet output needs pyarrow, which is not installed: pip install pyarrow "
+                         "(or install jmlink-analytics with its [parquet] extra)")
     return args
+
+
+def _has_pyarrow() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 # -- running -----------------------------------------------------------------------------------
