@@ -11,6 +11,7 @@ import datetime as dt
 import importlib
 import sys
 
+import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 import pytest
@@ -437,9 +438,9 @@ def test_start_after_end_with_links_picked_says_so_and_export_keeps_the_last_fil
     assert "No links" not in dash.table.value  # a link is picked: the problem is the dates
     assert "start is on or before the end" in dash.table.value
     dash.export_button.click()
-    assert "Export failed: nothing to export: Start is after end" in dash.export_status.value
+    assert "Export failed: nothing to export: start is after end" in dash.export_status.value
     assert target.read_bytes() == before  # the last export is not replaced by a header-only file
-    with pytest.raises(ValueError, match="Start is after end"):
+    with pytest.raises(ValueError, match="start is after end"):
         dash.export(tmp_path / "other.csv")
     assert not (tmp_path / "other.csv").exists()
 
@@ -516,10 +517,17 @@ def test_per_month_inside_one_month_shows_its_one_bucket(dash):
         assert np.isfinite(np.asarray(line.get_ydata(), dtype=float)).sum() == 1
         assert line.get_marker() not in (None, "None", "", " ")  # a one-point line needs a marker to be seen
     assert lines[0].get_ydata()[0] == (4 + 6 + 10 + 0 + 1 + 3) * 15
+    ax = dash.figure.axes[0]
+    low, high = ax.get_xlim()  # fitted to the month, not several years around it
+    assert low < mdates.date2num(np.datetime64("2024-06-01")) < high and high - low <= 62
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2024-06"]
     set_window(dash, D(2024, 6, 4), D(2024, 6, 4))  # one day, per day: one point as well
     dash.controls["freq"].value = "D"
-    lines = _visible_lines(dash.figure.axes[0])
+    lines = _visible_lines(ax)
     assert lines and all(line.get_marker() not in (None, "None", "", " ") for line in lines)
+    low, high = ax.get_xlim()
+    assert low < mdates.date2num(np.datetime64("2024-06-04")) < high and high - low <= 2
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2024-06-04"]
 
 
 def test_the_export_has_the_columns_of_the_reports_daily_csv(dash, tmp_path, stats):

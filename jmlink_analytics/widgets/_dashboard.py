@@ -177,7 +177,7 @@ class Dashboard(widgets.VBox):
         metric, freq = self.controls["metric"].value, self.controls["freq"].value
         problem = self._problem(sel)
         if problem is not None:
-            message, table_note = problem
+            message, table_note, _reason = problem
             self.headline.value = f'<div style="color:#cf222e">{html.escape(message)}</div>'
             self.headline_figures = view.blank_figures()
             self.top_table = view.top_links(idx.per_link(sel).iloc[:0], metric, self._top)
@@ -266,15 +266,15 @@ class Dashboard(widgets.VBox):
         end = idx.day_of(c["end"].value) if c["end"].value is not None else idx.n_days - 1
         return Selection(links, idx.platform_rows(c["platform"].value), start, end)
 
-    def _problem(self, sel: Selection) -> tuple[str, str] | None:
-        """Why the selection cannot be shown (headline message, table note), or ``None``."""
+    def _problem(self, sel: Selection) -> tuple[str, str, str] | None:
+        """Why the selection cannot be shown (headline message, table note, short reason), or ``None``."""
         if sel.start > sel.end:
             return ("Start is after end: pick a start on or before the end date.",
-                    "Nothing to rank until the start is on or before the end date.")
+                    "Nothing to rank until the start is on or before the end date.", "start is after end")
         if not sel.links.any():
             text = self.controls["filter"].value.strip()
             return (f"No link matches the filter “{text}”: change or clear the filter.",
-                    "No links in the selection.")
+                    "No links in the selection.", "no link matches the filter")
         return None
 
     def _state(self, sel: Selection) -> tuple[Any, ...]:
@@ -309,7 +309,7 @@ class Dashboard(widgets.VBox):
         sel = self._selection()
         problem = self._problem(sel)
         if problem is not None:
-            raise ValueError(f"nothing to export: {problem[0]}")
+            raise ValueError(f"nothing to export: {problem[2]} (the last export is kept)")
         frame = self._export_frame(sel)
         written = Path(to_csv(frame, Path(raw).expanduser()))
         logger.info("dashboard: wrote %d rows to %s", len(frame), written)
@@ -357,6 +357,10 @@ class Dashboard(widgets.VBox):
         for line, y in zip(ax.get_lines(), values, strict=True):
             if np.isfinite(y).sum() == 1 and line.get_marker() in (None, "None", "", " "):
                 line.set_marker("o")  # a lone bucket (one day, or one month): a line of one point is invisible
+        _fit_one_bucket(ax, values, freq)
+        legend = ax.get_legend()
+        if legend is not None and legend.get_bbox_to_anchor().x0 < ax.bbox.x1:  # inside the axes: where it hides least
+            legend.set_loc("best")
         if metric not in view.RATES and max(np.nanmax(y) for y in values if np.isfinite(y).any()) <= 0:
             ax.set_ylim(0, 1)  # all zero: one tick at 0, not "0 0 0 0" on a tiny range
             ax.set_yticks([0])
@@ -375,3 +379,23 @@ class Dashboard(widgets.VBox):
         idx = self._index
         return (f"<Dashboard: {len(idx.keys)} links, {idx.first_day:%Y-%m-%d} – {idx.last_day:%Y-%m-%d}, "
                 f"platforms {', '.join(idx.platforms)}>")
+
+
+def _fit_one_bucket(ax: Any, values: list[np.ndarray], freq: str) -> None:
+    """With a single time bucket, an x axis of about one bucket around it, labelled with its date.
+
+    Left alone, matplotlib gives a lone date an axis of several years.
+    """
+    import matplotlib.dates as mdates
+
+    xs = {float(mdates.date2num(np.asarray(line.get_xdata())[np.isfinite(y)][0]))
+          for line, y in zip(ax.get_lines(), values, strict=True) if np.isfinite(y).sum() == 1}
+    multi = any(np.isfinite(y).sum() > 1 for y in values)
+    if len(xs) != 1 or multi:
+        return
+    (x,) = xs
+    pad = {"D": 1.0, "W": 7.0}.get(freq, 31.0)
+    ax.set_xlim(x - pad, x + pad)
+    day = mdates.num2date(x)
+    label = {"D": f"{day:%Y-%m-%d}", "W": f"week of {day:%Y-%m-%d}"}.get(freq, f"{day:%Y-%m}")
+    ax.set_xticks([x], [label])
