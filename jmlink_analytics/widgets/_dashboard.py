@@ -74,15 +74,22 @@ class Dashboard(widgets.VBox):
         filter matches (all links for an empty filter). Changing the filter keeps the selected
         links it still matches.
     headline, table : ipywidgets.HTML
-        Totals and rates of the selection with the change vs the previous period of the same
-        length; the top links by the chosen metric.
+        Totals and rates of the selection with the change vs the previous period; the top
+        links by the chosen metric. As in the report, counts change in percent, rates in
+        percentage points, and partial days count in the totals but not in the change, which
+        compares the window's complete days with as many days right before them. Impossible
+        selections (start after end, no link matching the filter) are said in the headline,
+        and the chart shows the reason instead of an empty axis.
     chart : ipywidgets.Output
         The trend chart (a PNG of :attr:`figure`).
     figure : matplotlib.figure.Figure
         The chart's figure, reused by every redraw.
     headline_figures : pandas.DataFrame
-        The numbers behind the headline: index = metric, columns ``current``, ``previous``,
-        ``change``, ``pct_change`` (NaN when the previous period is not in the data).
+        The numbers behind the headline: index = metric, columns ``current`` (the window),
+        ``previous``, ``change``, ``pct_change`` and ``compared`` (the window's complete days,
+        the side of the change opposite ``previous``); all but ``current`` NaN when the
+        previous period is not in the data. ``attrs["compared"]`` and ``attrs["previous"]``
+        hold the two windows compared.
     top_table : pandas.DataFrame
         The rows behind the table.
     redraw_count : int
@@ -223,7 +230,9 @@ class Dashboard(widgets.VBox):
             self._show_chart(current, metric, freq, title)
 
     def export(self, path: str | Path | None = None) -> Path:
-        """Write :meth:`selection` with :func:`~jmlink_analytics.to_csv` (Excel-safe UTF-8 with BOM).
+        """Write the :meth:`selection` rows as the report's ``daily.csv`` has them (name, channel, rates).
+
+        Written with :func:`~jmlink_analytics.to_csv` (Excel-safe UTF-8 with BOM).
 
         Parameters
         ----------
@@ -235,6 +244,12 @@ class Dashboard(widgets.VBox):
         -------
         pathlib.Path
             The file written.
+
+        Raises
+        ------
+        ValueError
+            When the selection is impossible (start after end, no link): nothing is written, so
+            the last export is kept.
         """
         return self._export(path)[0]
 
