@@ -388,10 +388,11 @@ def test_verbose_before_the_command_as_a_user_types_it(clean_env):
     (lambda d: d / "a-file.txt" / "stats.csv", "stats", "a-file.txt is a file, not a folder"),
     (lambda d: d / "a-file.txt" / "deeper" / "x.csv", "links", "a-file.txt is a file, not a folder"),
     (lambda d: d / "a-file.txt", "report", "exists and is not a folder"),         # report --out is a folder
-    (lambda d: Path("/dev/null"), "links", "is not a regular file"),
+    (lambda d: d / "a-pipe", "links", "is not a regular file"),                   # a FIFO (like /dev/stdout)
 ])
 def test_out_is_checked_before_anything_is_fetched(make_out, command, message, api_env, sandbox, tmp_path):
     (tmp_path / "a-file.txt").write_text("keep me")
+    os.mkfifo(tmp_path / "a-pipe")  # never a real device: a regression would replace it with a file
     out = make_out(tmp_path)
     before = len(sandbox.requests)
     status, stdout, err = run([command, "--no-cache", "--out", str(out)], api_env)
