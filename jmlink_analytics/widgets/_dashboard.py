@@ -365,20 +365,9 @@ class Dashboard(widgets.VBox):
     def _show_chart(self, frame: pd.DataFrame, metric: str, freq: str, title: str, *, by: str | None = None) -> None:
         ax = self.figure.axes[0]
         view.draw_trend(ax, frame, metric, freq, title, by=by, links=self._link_names)
-        values = [np.asarray(line.get_ydata(), dtype=np.float64) for line in ax.get_lines()]
-        if not any(np.isfinite(y).any() for y in values):  # e.g. a rate without a single click: no point at all
+        if not view.finish_trend(ax, metric, freq):  # e.g. a rate without a single click: no point at all
             self._show_empty(f"{view.LABELS[metric]}: no value in this window ({title})")
             return
-        for line, y in zip(ax.get_lines(), values, strict=True):
-            if np.isfinite(y).sum() == 1 and line.get_marker() in (None, "None", "", " "):
-                line.set_marker("o")  # a lone bucket (one day, or one month): a line of one point is invisible
-        _fit_one_bucket(ax, values, freq)
-        legend = ax.get_legend()
-        if legend is not None and legend.get_bbox_to_anchor().x0 < ax.bbox.x1:  # inside the axes: where it hides least
-            legend.set_loc("best")
-        if metric not in view.RATES and max(np.nanmax(y) for y in values if np.isfinite(y).any()) <= 0:
-            ax.set_ylim(0, 1)  # all zero: one tick at 0, not "0 0 0 0" on a tiny range
-            ax.set_yticks([0])
         self.chart.outputs = (view.png_output(self.figure),)
 
     def _show_empty(self, message: str) -> None:
@@ -395,22 +384,3 @@ class Dashboard(widgets.VBox):
         return (f"<Dashboard: {len(idx.keys)} links, {idx.first_day:%Y-%m-%d} – {idx.last_day:%Y-%m-%d}, "
                 f"platforms {', '.join(idx.platforms)}>")
 
-
-def _fit_one_bucket(ax: Any, values: list[np.ndarray], freq: str) -> None:
-    """With a single time bucket, an x axis of about one bucket around it, labelled with its date.
-
-    Left alone, matplotlib gives a lone date an axis of several years.
-    """
-    import matplotlib.dates as mdates
-
-    xs = {float(mdates.date2num(np.asarray(line.get_xdata())[np.isfinite(y)][0]))
-          for line, y in zip(ax.get_lines(), values, strict=True) if np.isfinite(y).sum() == 1}
-    multi = any(np.isfinite(y).sum() > 1 for y in values)
-    if len(xs) != 1 or multi:
-        return
-    (x,) = xs
-    pad = {"D": 1.0, "W": 7.0}.get(freq, 31.0)
-    ax.set_xlim(x - pad, x + pad)
-    day = mdates.num2date(x)
-    label = {"D": f"{day:%Y-%m-%d}", "W": f"week of {day:%Y-%m-%d}"}.get(freq, f"{day:%Y-%m}")
-    ax.set_xticks([x], [label])

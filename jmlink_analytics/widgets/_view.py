@@ -20,8 +20,8 @@ from ..schema import COUNTERS, METRICS, RATES
 from ._index import with_rates
 
 __all__ = [
-    "LABELS", "blank_figures", "change_text", "comparison", "draw_trend", "headline_html", "png_output", "table_html",
-    "top_links",
+    "LABELS", "blank_figures", "change_text", "comparison", "draw_trend", "finish_trend", "headline_html", "png_output",
+    "table_html", "top_links",
 ]
 
 LABELS = {
@@ -218,3 +218,46 @@ def window_caption(n_links: int, total_links: int, platform: str, start: dt.date
         f"{n_links:,} of {total_links:,} links · {names.get(platform, platform)} · "
         f"{start:%Y-%m-%d} – {end:%Y-%m-%d} ({days} day{'s' if days != 1 else ''})"
     )
+
+
+def finish_trend(ax: Any, metric: str, freq: str) -> bool:
+    """Make what :func:`draw_trend` drew readable at every range; ``False`` when it drew no value at all.
+
+    A lone bucket (one day, or one month) gets a marker and an x axis of about one bucket
+    labelled with its date; an all-zero counter gets one tick at 0 (not "0 0 0 0" on a tiny
+    range); a legend inside the axes moves where it hides least.
+    """
+    values = [np.asarray(line.get_ydata(), dtype=np.float64) for line in ax.get_lines()]
+    if not any(np.isfinite(y).any() for y in values):
+        return False
+    for line, y in zip(ax.get_lines(), values, strict=True):
+        if np.isfinite(y).sum() == 1 and line.get_marker() in (None, "None", "", " "):
+            line.set_marker("o")  # a line of one point is invisible
+    _fit_one_bucket(ax, values, freq)
+    if metric not in RATES and max(np.nanmax(y) for y in values if np.isfinite(y).any()) <= 0:
+        ax.set_ylim(0, 1)
+        ax.set_yticks([0])
+    legend = ax.get_legend()
+    if legend is not None and legend.get_bbox_to_anchor().x0 < ax.bbox.x1:  # inside the axes
+        legend.set_loc("best")
+    return True
+
+
+def _fit_one_bucket(ax: Any, values: list[np.ndarray], freq: str) -> None:
+    """With a single time bucket, an x axis of about one bucket around it, labelled with its date.
+
+    Left alone, matplotlib gives a lone date an axis of several years.
+    """
+    import matplotlib.dates as mdates
+
+    xs = {float(mdates.date2num(np.asarray(line.get_xdata())[np.isfinite(y)][0]))
+          for line, y in zip(ax.get_lines(), values, strict=True) if np.isfinite(y).sum() == 1}
+    multi = any(np.isfinite(y).sum() > 1 for y in values)
+    if len(xs) != 1 or multi:
+        return
+    (x,) = xs
+    pad = {"D": 1.0, "W": 7.0}.get(freq, 31.0)
+    ax.set_xlim(x - pad, x + pad)
+    day = mdates.num2date(x)
+    label = {"D": f"{day:%Y-%m-%d}", "W": f"week of {day:%Y-%m-%d}"}.get(freq, f"{day:%Y-%m}")
+    ax.set_xticks([x], [label])
