@@ -564,3 +564,11 @@ def test_the_dashboard_counts_by_the_public_platform_rule(monkeypatch):
     dash = Dashboard(mixed)
     assert calls == [len(mixed)]
     assert figures(dash)["click_count"] == (4 + 6 + 10 + 0 + 1 + 3) * 15  # ios + android, as the rule says
+
+
+def test_a_window_of_partial_days_only_shows_no_change(dash):
+    set_window(dash, D(2024, 6, 10), D(2024, 6, 10))  # 06-10 is partial: nothing complete to compare
+    assert figures(dash)["click_count"] == (4 + 6 + 10 + 0 + 1 + 3) * 2
+    assert dash.headline_figures[["previous", "change", "pct_change", "compared"]].isna().all().all()
+    assert "only partial days: no change is shown" in dash.headline.value
+    assert "no previous period" in dash.headline.value and "▼" not in dash.headline.value

@@ -129,7 +129,8 @@ def _date_options(parser: argparse.ArgumentParser, platform_default: str) -> Non
     group = parser.add_argument_group("what to fetch")
     span = group.add_mutually_exclusive_group()
     span.add_argument("--days", type=_days_arg, metavar="N",
-                      help=f"the N days up to --end, today included (China time, UTC+8; default {DEFAULT_DAYS})")
+                      help=f"the N days up to --end, today included (China time, UTC+8; 1 to {MAX_DAYS}, "
+                           f"default {DEFAULT_DAYS})")
     span.add_argument("--start", type=_date_arg, metavar="YYYY-MM-DD", help="the first day")
     group.add_argument("--end", type=_date_arg, metavar="YYYY-MM-DD", help="the last day (default: today, UTC+8)")
     group.add_argument("--platform", choices=PLATFORM_CHOICES, default=platform_default,
