@@ -51,9 +51,12 @@ cassettes: $(STAMP)
 cassettes-live: $(STAMP)
 	$(PY) -m scripts.record_cassettes --live --out cassettes/live
 
+# JupyterLab refuses to start as root (common in containers) unless told to: --allow-root then.
+LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[notebook]"
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab $(LAB_FLAGS) notebooks/
 
 clean:
 	rm -rf report .pytest_cache .ruff_cache

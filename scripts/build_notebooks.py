@@ -217,17 +217,25 @@ def dashboard() -> list[nbformat.NotebookNode]:
         ),
         new_markdown_cell(
             "The controls can be set from code too. `hold()` groups changes into one redraw: "
-            "here, the last 14 days against the 14 before."
+            "here, the last 14 days. As in the report, the change leaves out the partial days "
+            "(today and yesterday, which may still grow) and compares the complete days with as "
+            "many days before them; counts change in percent, rates in percentage points (pp)."
         ),
         new_code_cell(
             "with dash.hold():\n"
             '    dash.controls["start"].value = today - dt.timedelta(days=13)\n'
             '    dash.controls["end"].value = today\n'
-            "figures = dash.headline_figures  # what the headline shows: current, previous, change, pct_change\n"
+            "figures = dash.headline_figures  # what the headline shows: current, compared, previous, change\n"
+            'now, before = figures.attrs["compared"], figures.attrs["previous"]\n'
+            'print(f"change: {now[0]:%Y-%m-%d} – {now[1]:%Y-%m-%d} (complete days) '
+            'vs {before[0]:%Y-%m-%d} – {before[1]:%Y-%m-%d}")\n'
             'for metric in ["click_count", "install_count", "install_rate"]:\n'
             "    row = figures.loc[metric]\n"
-            '    value = f"{row[\'current\']:.1%}" if metric.endswith("rate") else f"{row[\'current\']:,.0f}"\n'
-            '    print(f"{metric:<14} {value:>10}  {row[\'pct_change\']:+.1%} vs the 14 days before")'
+            '    if metric.endswith("rate"):  # a rate changes in points: 2.0% -> 2.5% is +0.5 pp\n'
+            '        value, change = f"{row[\'current\']:.1%}", f"{round(row[\'change\'] * 100, 1) + 0:+.1f} pp"\n'
+            "    else:  # a count changes relatively\n"
+            '        value, change = f"{row[\'current\']:,.0f}", f"{round(row[\'pct_change\'] * 100, 1) + 0:+.1f}%"\n'
+            '    print(f"{metric:<14} {value:>10}  {change}")'
         ),
         new_code_cell(
             'dash.controls["metric"].value = "install_rate"\n'

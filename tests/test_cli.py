@@ -66,7 +66,10 @@ def test_links_on_the_sandbox_go_to_stdout_as_csv(clean_env):
     assert len(links) == SANDBOX_OPTIONS["links"]
     assert list(links.columns[:4]) == ["id", "link_key", "name", "channel"]
     assert links["id"].is_unique
-    assert err.strip().splitlines() == [f"wrote {SANDBOX_OPTIONS['links']} links as CSV to stdout"]
+    assert err == ""  # --no-progress: no status line at all
+    status, out, err = run(["links", "--sandbox"], clean_env)
+    assert status == 0, err
+    assert err.strip().splitlines()[-1] == f"wrote {SANDBOX_OPTIONS['links']} links as CSV to stdout"
 
 
 def test_stats_on_the_sandbox_as_json_shows_progress_on_stderr(clean_env, sandbox_keys):
@@ -82,7 +85,8 @@ def test_stats_on_the_sandbox_as_json_shows_progress_on_stderr(clean_env, sandbo
     assert {r["date"] for r in rows} == {f"{today - dt.timedelta(days=d):%Y-%m-%d}" for d in range(3)}
     assert all(isinstance(r["click_count"], int) for r in rows)
     assert "fetching daily stats of 5 link(s)" in err  # the status line
-    assert "jmlink stats" in err and "10/10" in err  # the progress bar: 10 requests
+    # stderr is a pipe here, not a terminal: no progress bar frames (see the TTY test for the bar)
+    assert "\r" not in err and "10/10" not in err
     assert err.strip().splitlines()[-1] == "wrote 30 rows as JSON to stdout"
 
 
@@ -165,7 +169,7 @@ def test_a_bad_date_is_a_usage_error(clean_env):
 
 @pytest.mark.parametrize("argv, message", [
     (["stats", "--platform", "web"], "argument --platform: invalid choice: 'web'"),
-    (["stats", "--days", "0"], "argument --days: expected a whole number of days >= 1"),
+    (["stats", "--days", "0"], "argument --days: expected a whole number of days from 1 to 3660"),
     (["stats", "--days", "3", "--start", "2024-06-01"], "argument --start: not allowed with argument --days"),
     (["stats", "--start", "2024-06-10", "--end", "2024-06-01"], "--start 2024-06-10 is after --end 2024-06-01"),
     (["stats", "--links", " , "], "argument --links: expected link keys"),
@@ -304,3 +308,184 @@ def test_missing_credentials_create_no_cache(clean_env, tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     assert cli.main(["links"]) == cli.EXIT_AUTH
     assert not (tmp_path / "xdg-cache").exists()
+
+
+# ---------------------------------------------------------------------------- issue 14 / issue 11: the command's edges
+def run_on_a_terminal(args, env, *, timeout=90):
+    """Run with stderr on a pseudo-terminal (stdout piped); return status, stdout bytes and the terminal's text."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 100-column terminal
+    process = subprocess.Popen([sys.executable, "-m", "jmlink_analytics", *args], env=env, stdout=subprocess.PIPE,
+                               stderr=terminal)
+    os.close(terminal)
+    chunks = []
+    try:
+        while True:
+            ready, _, _ = select.select([controller], [], [], timeout)
+            if not ready:
+                raise TimeoutError("no output from the command")
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the command closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        out = process.stdout.read()
+        status = process.wait(timeout=timeout)
+    finally:
+        os.close(controller)
+        process.stdout.close()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return status, out, b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_the_progress_bar_is_drawn_on_a_terminal_only(clean_env, sandbox_keys):
+    args = ["stats", "--sandbox", "--links", ",".join(sandbox_keys[:5]), "--days", "3", "--platform", "split"]
+    status, out, err = run_on_a_terminal(args, clean_env)
+    assert status == 0, err
+    assert "jmlink stats" in err and "10/10" in err  # a terminal: the bar, 10 requests
+    status, out, err = run(args, clean_env)  # stderr redirected: no frame, only the status lines
+    assert status == 0, err
+    assert "\r" not in err and "jmlink stats" not in err
+    assert len(err.strip().splitlines()) <= 4, err
+    status, out, err = run_on_a_terminal([*args, "--no-progress"], clean_env)  # --no-progress: silent, even there
+    assert status == 0 and err == ""
+    assert len(pd.read_csv(io.BytesIO(out))) == 5 * 2 * 3
+
+
+@pytest.mark.parametrize("argv", [["-v", "links", "--no-cache"], ["links", "--no-cache", "-v"],
+                                  ["-v", "links", "--no-cache", "-v"]])
+def test_verbose_works_before_or_after_the_command(argv, api_env, monkeypatch, capsys):
+    for name, value in api_env.items():
+        monkeypatch.setenv(name, value)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("something broke")
+
+    monkeypatch.setattr("jmlink_analytics.data.fetch_links", broken)
+    assert cli.main(argv) == cli.EXIT_UNEXPECTED
+    assert "Traceback (most recent call last)" in capsys.readouterr().err
+    assert cli.parse_args(argv).verbose == argv.count("-v")
+
+
+def test_verbose_before_the_command_as_a_user_types_it(clean_env):
+    status, _out, err = run(["-vv", "links", "--sandbox", "--no-progress"], clean_env)
+    assert status == 0, err
+    assert "DEBUG" in err  # -vv: debug logs, HTTP requests included
+
+
+@pytest.mark.parametrize("make_out, command, message", [
+    (lambda d: d, "stats", "is a folder: give a file name"),                     # an existing folder for a file
+    (lambda d: d / "a-file.txt" / "stats.csv", "stats", "a-file.txt is a file, not a folder"),
+    (lambda d: d / "a-file.txt" / "deeper" / "x.csv", "links", "a-file.txt is a file, not a folder"),
+    (lambda d: d / "a-file.txt", "report", "exists and is not a folder"),         # report --out is a folder
+    (lambda d: d / "a-pipe", "links", "is not a regular file"),                   # a FIFO (like /dev/stdout)
+])
+def test_out_is_checked_before_anything_is_fetched(make_out, command, message, api_env, sandbox, tmp_path):
+    (tmp_path / "a-file.txt").write_text("keep me")
+    os.mkfifo(tmp_path / "a-pipe")  # never a real device: a regression would replace it with a file
+    out = make_out(tmp_path)
+    before = len(sandbox.requests)
+    status, stdout, err = run([command, "--no-cache", "--out", str(out)], api_env)
+    assert status == 2, err
+    assert f"--out {out}" in err and message in err
+    assert ".tmp" not in err and "Traceback" not in err and stdout == b""
+    assert len(sandbox.requests) == before  # refused before any request
+    assert (tmp_path / "a-file.txt").read_text() == "keep me"
+
+
+def test_out_is_checked_before_credentials(clean_env, tmp_path):
+    status, _out, err = run(["stats", "--out", str(tmp_path)], clean_env)  # no credentials set either
+    assert status == 2 and f"--out {tmp_path} is a folder" in err
+
+
+def test_a_write_failure_names_the_users_path_not_a_temporary_file(api_env, monkeypatch, capsys, tmp_path):
+    for name, value in api_env.items():
+        monkeypatch.setenv(name, value)
+    target = tmp_path / "links.csv"
+
+    def refuse(src, dst):
+        raise PermissionError(13, "Permission denied", str(src))  # what os.replace says: the temporary file
+
+    monkeypatch.setattr("jmlink_analytics.export._csv.os.replace", refuse)
+    assert cli.main(["links", "--no-cache", "--out", str(target)]) == cli.EXIT_UNEXPECTED
+    err = capsys.readouterr().err
+    assert f"cannot write --out {target}: Permission denied" in err
+    assert ".tmp" not in err and not list(tmp_path.iterdir())
+
+
+def test_an_unknown_link_key_in_stats_is_named_before_fetching_stats(api_env, sandbox):
+    good = sandbox.app.links[0]["link_key"]
+    before = len(sandbox.requests)
+    status, out, err = run(["stats", "--no-cache", "--links", f"NOPE,{good},GNdD", "--days", "3"], api_env)
+    assert status == 2, err
+    assert "no such link key(s) in the app: NOPE, GNdD" in err
+    assert "3005" not in err and "Traceback" not in err and out == b""
+    assert not [r for r in sandbox.requests[before:] if r.path.endswith("/stat")]  # no stats request was sent
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["stats", "--end", "2999-01-01"], "--end 2999-01-01 is in the future"),
+    (["stats", "--start", "2999-01-01"], "--start 2999-01-01 is in the future"),
+    (["report", "--start", "2024-01-01", "--end", "2999-01-02"], "--end 2999-01-02 is in the future"),
+    (["stats", "--days", "-5"], "argument --days: expected a whole number of days from 1 to 3660; got '-5'"),
+    (["stats", "--days", "3661"], "argument --days: expected a whole number of days from 1 to 3660"),
+    (["stats", "--days", "99999999999999999999"], "argument --days: expected a whole number of days from 1 to"),
+    (["stats", "--start", "1900-01-01"], "spans"),
+    (["stats", "--links", "AbC1,x\ny"], "control character"),
+    (["links", "--out", "a\tb.csv"], "control character"),
+    (["report", "--out", "rep\x1b[31mort"], "control character"),
+])
+def test_absurd_arguments_exit_2_with_a_message(argv, message, clean_env):
+    status, out, err = run(argv, clean_env)
+    assert status == 2, err
+    assert message in err and "Traceback" not in err and out == b""
+
+
+def test_a_nul_in_an_argument_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["links", "--sandbox", "--out", "a\x00b.csv"])  # possible from Python, not from a shell
+    assert exit_info.value.code == 2
+    assert "control character" in capsys.readouterr().err
+
+
+def test_csv_on_stdout_quotes_every_cell_with_a_line_break(make_sandbox, clean_env):
+    sandbox = make_sandbox(links=3, days=2)
+    evil = ["line\rbreak", "two\nlines", "=HYPERLINK(\"http://x\")"]
+    for link, name in zip(sandbox.app.links, evil, strict=True):
+        link["name"] = name
+    env = {**clean_env, "JMLINK_APP_KEY": sandbox.app_key, "JMLINK_MASTER_SECRET": sandbox.master_secret,
+           "JMLINK_BASE_URL": sandbox.base_url}
+    status, out, err = run(["links", "--no-cache"], env)
+    assert status == 0, err
+    text = out.decode("utf-8")
+    assert '"line\rbreak"' in text and '"two\nlines"' in text  # quoted: a CR or LF never ends a row
+    assert "'=HYPERLINK" in text  # formulas are still neutralized
+    import csv
+
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert len(rows) == 1 + 3 and len({len(r) for r in rows}) == 1  # header + 3 rows, all the same width
+    names = [r[rows[0].index("name")] for r in rows[1:]]
+    assert names == ["line\rbreak", "two\nlines", "'=HYPERLINK(\"http://x\")"]
+
+
+@pytest.mark.parametrize("argv", [["report", "--sandbox", "--format", "csv,parquet"],
+                                  ["stats", "--sandbox", "--out", "x.parquet"]])
+def test_parquet_without_pyarrow_is_refused_before_fetching(argv, monkeypatch, capsys, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as in a fresh `pip install jmlink-analytics`
+    monkeypatch.setattr("jmlink_analytics.sandbox.Sandbox.start", lambda self: pytest.fail("fetched anyway"))
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    assert "Parquet output needs pyarrow" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())

@@ -68,12 +68,34 @@ def _check_report(folder: Path) -> None:
 
 def _check_export(folder: Path) -> None:
     lines = (folder / "dashboard_selection.csv").read_text(encoding="utf-8-sig").splitlines()
-    assert lines[0].startswith("link_key,platform,date")
+    # the columns of the report's daily.csv: name, channel and the rates included
+    assert lines[0] == ("link_key,name,channel,platform,date,exposure_count,click_count,open_count,install_count,"
+                        "is_partial,ctr,open_rate,install_rate")
     assert len(lines) > 1
 
 
 #: what each notebook must leave next to itself
 WRITES = {"02_channel_report": _check_report, "03_dashboard": _check_export}
+
+
+def _check_dashboard_outputs(nb: nbformat.NotebookNode) -> None:
+    """No finished progress bar above the dashboard; a rate's change printed in points, as the dashboard shows it."""
+    (cell,) = [c for c in nb.cells if c.cell_type == "code" and "jm.dashboard(" in c.source]
+    text = json.dumps(cell.outputs, ensure_ascii=False)
+    assert "0/" not in text and "req/s" not in text and "jmlink stats" not in text, text  # no bar, live or saved
+    views = [o for o in cell.outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert len(views) == 1 and views[0]["output_type"] == "execute_result"  # the dashboard, nothing else
+    assert views[0]["data"]["text/plain"].startswith("<Dashboard:")
+    (cell,) = [c for c in nb.cells if c.cell_type == "code" and "dash.hold()" in c.source]
+    printed = "".join(o.get("text", "") for o in cell.outputs if o["output_type"] == "stream")
+    lines = {line.split()[0]: line for line in printed.splitlines() if line.strip()}
+    assert lines["install_rate"].endswith(" pp") and "%  " in lines["install_rate"], printed
+    assert lines["click_count"].endswith("%") and " pp" not in lines["click_count"], printed
+    assert "(complete days)" in lines["change:"], printed
+
+
+#: what each notebook's outputs must show
+OUTPUTS = {"03_dashboard": _check_dashboard_outputs}
 
 
 def _outputs_text(nb: nbformat.NotebookNode) -> str:
@@ -105,6 +127,7 @@ def test_notebook_runs_headless_on_the_sandbox(path, tmp_path, monkeypatch, sand
     assert "sandbox" in outputs  # it said which app it used
     for credential in sandbox_credentials:
         assert credential not in outputs
+    OUTPUTS.get(path.stem, lambda _nb: None)(nb)
     WRITES.get(path.stem, lambda _folder: None)(tmp_path)
     # whatever the notebook wrote next to itself holds no credential either
     for written in tmp_path.rglob("*"):
@@ -112,3 +135,13 @@ def test_notebook_runs_headless_on_the_sandbox(path, tmp_path, monkeypatch, sand
             content = written.read_text(encoding="utf-8-sig", errors="replace")
             for credential in sandbox_credentials:
                 assert credential not in content, written
+
+
+def test_make_lab_starts_jupyter_as_root_too():
+    """JupyterLab refuses to run as root without --allow-root: `make lab` adds it for uid 0 (containers)."""
+    import subprocess
+
+    result = subprocess.run(["make", "-n", "lab"], cwd=ROOT, capture_output=True, text=True, check=True)
+    (command,) = [line for line in result.stdout.splitlines() if "jupyter lab" in line]
+    assert command.endswith("notebooks/")
+    assert ("--allow-root" in command) == (os.getuid() == 0)

@@ -11,6 +11,7 @@ import datetime as dt
 import importlib
 import sys
 
+import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 import pytest
@@ -116,12 +117,15 @@ def test_window_compares_with_the_previous_period_of_the_same_length(dash):
     set_window(dash, D(2024, 6, 6), D(2024, 6, 10))
     assert dash.redraw_count == 2  # start and end set together: one redraw
     clicks = 4 + 6 + 10 + 0 + 1 + 3
-    assert figures(dash)["click_count"] == clicks * 2 * 5
-    assert figures(dash, "previous")["click_count"] == clicks * 5  # 06-01..05
+    assert figures(dash)["click_count"] == clicks * 2 * 5  # the total counts the partial 06-10 too
+    # the change leaves the partial 06-10 out, as the report does: 06-06..09 against the 4 days before
+    assert figures(dash, "compared")["click_count"] == clicks * 2 * 4
+    assert figures(dash, "previous")["click_count"] == clicks * 4  # 06-02..05
     assert figures(dash, "pct_change")["click_count"] == pytest.approx(1.0)
     assert figures(dash, "change")["ctr"] == pytest.approx(0.0)  # both counters doubled
     assert "+100.0%" in dash.headline.value
-    assert "2024-06-01 – 2024-06-05" in dash.headline.value
+    assert "2024-06-02 – 2024-06-05" in dash.headline.value
+    assert "not in the change" in dash.headline.value
     assert dash.selection()["date"].min() == pd.Timestamp("2024-06-06")
     assert len(dash.selection()) == 6 * 5  # 3 links x 2 platforms x 5 days
 
@@ -415,3 +419,156 @@ def test_a_few_picked_links_get_one_line_each(dash):
     dash.controls["links"].value = ("AAAC",)
     labels = [line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")]
     assert len(labels) == 1 and "AAAC" not in labels[0]  # one link: the selection's total
+
+
+# ---------------------------------------------------------------------------- edge states (issue 14)
+def _visible_lines(ax):
+    return [line for line in ax.get_lines() if np.isfinite(np.asarray(line.get_ydata(), dtype=float)).any()]
+
+
+def test_start_after_end_with_links_picked_says_so_and_export_keeps_the_last_file(dash, tmp_path):
+    target = tmp_path / "mine.csv"
+    dash.controls["export_path"].value = str(target)
+    dash.controls["links"].value = ("AAAA",)
+    dash.export_button.click()
+    before = target.read_bytes()
+    assert len(before.splitlines()) == 1 + 2 * 10  # header + 2 platforms x 10 days
+    set_window(dash, D(2024, 6, 8), D(2024, 6, 2))
+    assert "Start is after end" in dash.headline.value
+    assert "No links" not in dash.table.value  # a link is picked: the problem is the dates
+    assert "start is on or before the end" in dash.table.value
+    dash.export_button.click()
+    assert "Export failed: nothing to export: start is after end" in dash.export_status.value
+    assert target.read_bytes() == before  # the last export is not replaced by a header-only file
+    with pytest.raises(ValueError, match="start is after end"):
+        dash.export(tmp_path / "other.csv")
+    assert not (tmp_path / "other.csv").exists()
+
+
+def test_a_filter_matching_nothing_draws_a_clean_empty_state(dash):
+    dash.controls["filter"].value = "no such link"
+    ax = dash.figure.axes[0]
+    assert not ax.axison  # no axis at all, so no "0 0 0 0" tick labels
+    assert ax.get_lines() == []
+    assert any("No link matches the filter" in t.get_text() for t in ax.texts)
+    assert "No link matches the filter “no such link”" in dash.headline.value
+    (output,) = dash.chart.outputs  # the empty state is rendered too
+    assert base64.b64decode(output["data"]["image/png"]).startswith(b"\x89PNG")
+    dash.controls["filter"].value = ""
+    assert ax.axison and _visible_lines(ax)
+
+
+def test_an_all_zero_selection_has_one_zero_tick(dash):
+    dash.controls["links"].value = ("AAAB",)
+    dash.controls["platform"].value = "android"  # AAAB has no android traffic at all
+    ax = dash.figure.axes[0]
+    assert list(ax.get_yticks()) == [0]
+    assert ax.get_ylim() == (0, 1)
+
+
+def test_a_rate_without_any_value_draws_the_empty_state(dash):
+    dash.controls["links"].value = ("AAAB",)
+    dash.controls["platform"].value = "android"
+    dash.controls["metric"].value = "ctr"  # no exposure: no CTR on any day
+    ax = dash.figure.axes[0]
+    assert not ax.axison and any("CTR: no value" in t.get_text() for t in ax.texts)
+
+
+def test_the_export_message_is_cleared_when_the_view_changes(dash, tmp_path):
+    dash.controls["export_path"].value = str(tmp_path / "x.csv")
+    dash.export_button.click()
+    assert "Wrote 60 rows" in dash.export_status.value
+    dash.controls["metric"].value = "install_count"
+    assert dash.export_status.value == ""
+    dash.export_button.click()
+    dash.controls["links"].value = ("AAAC",)
+    assert dash.export_status.value == ""
+
+
+def test_a_change_that_rounds_to_zero_is_neutral():
+    from jmlink_analytics.widgets._view import change_text
+
+    assert change_text("ctr", -0.00004, -0.001) == ("0.0 pp", 0)
+    assert change_text("ctr", -0.0006, -0.01) == ("-0.1 pp", -1)
+    assert change_text("click_count", -1, -0.0004) == ("0.0%", 0)
+    assert change_text("click_count", 3, 0.125) == ("+12.5%", 1)
+    assert change_text("click_count", 35, float("nan")) == ("+35 (from 0)", 1)
+    # a dashboard whose CTR moves by 0.0008 points and exposures by 0.01 %: neutral, never a red "-0.0"
+    rows = []
+    for day in pd.date_range("2024-06-01", periods=10):
+        exposures = 10_000 if day.day <= 5 else 10_001
+        rows.append(("K1", "all", day, exposures, 1000, 100, 10))
+    stats = pd.DataFrame(rows, columns=["link_key", "platform", "date", *COUNTERS]).assign(is_partial=False)
+    dash = Dashboard(stats)
+    set_window(dash, D(2024, 6, 6), D(2024, 6, 10))
+    assert figures(dash, "change")["ctr"] < 0 and figures(dash, "change")["exposure_count"] > 0
+    headline = dash.headline.value
+    assert "-0.0" not in headline and "+0.0" not in headline
+    assert '<span style="color:#6e7781" title="previous period: 10.0%">= 0.0 pp</span>' in headline
+    assert "= 0.0%" in headline
+    assert "#cf222e" not in headline
+
+
+def test_per_month_inside_one_month_shows_its_one_bucket(dash):
+    dash.controls["freq"].value = "MS"  # 06-01..10: a single month bucket
+    lines = _visible_lines(dash.figure.axes[0])
+    assert lines, "nothing visible"
+    for line in lines:
+        assert np.isfinite(np.asarray(line.get_ydata(), dtype=float)).sum() == 1
+        assert line.get_marker() not in (None, "None", "", " ")  # a one-point line needs a marker to be seen
+    assert lines[0].get_ydata()[0] == (4 + 6 + 10 + 0 + 1 + 3) * 15
+    ax = dash.figure.axes[0]
+    low, high = ax.get_xlim()  # fitted to the month, not several years around it
+    assert low < mdates.date2num(np.datetime64("2024-06-01")) < high and high - low <= 62
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2024-06"]
+    set_window(dash, D(2024, 6, 4), D(2024, 6, 4))  # one day, per day: one point as well
+    dash.controls["freq"].value = "D"
+    lines = _visible_lines(ax)
+    assert lines and all(line.get_marker() not in (None, "None", "", " ") for line in lines)
+    low, high = ax.get_xlim()
+    assert low < mdates.date2num(np.datetime64("2024-06-04")) < high and high - low <= 2
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2024-06-04"]
+
+
+def test_the_export_has_the_columns_of_the_reports_daily_csv(dash, tmp_path, stats):
+    from jmlink_analytics.report import write_report
+
+    write_report(stats, make_links(), tmp_path / "report", formats=("csv",))
+    daily = pd.read_csv(tmp_path / "report" / "daily.csv", encoding="utf-8-sig")
+    dash.controls["links"].value = ("AAAA",)
+    written = pd.read_csv(dash.export(tmp_path / "sel.csv"), encoding="utf-8-sig")
+    assert list(written.columns) == list(daily.columns)
+    assert {"name", "channel", "ctr", "open_rate", "install_rate"} <= set(written.columns)
+    assert set(written["name"]) == {"春节活动"} and set(written["channel"]) == {"微信"}
+    expected = daily[daily["link_key"] == "AAAA"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(written, expected)
+
+
+def test_the_dashboard_counts_by_the_public_platform_rule(monkeypatch):
+    """The rule lives in metrics (platform_mask); the dashboard follows it rather than a copy of its own."""
+    import jmlink_analytics.metrics._groups as groups
+
+    mixed = make_stats()
+    summed = mixed.groupby(["link_key", "date"], observed=True, as_index=False)[COUNTERS].sum()
+    mixed = pd.concat([mixed, summed.assign(platform="all", click_count=summed["click_count"] + 1)],
+                      ignore_index=True)
+    calls = []
+
+    def other_rule(frame, stat_cols):  # a different rule: per-platform rows only, never "all"
+        if "platform" not in frame.columns:  # the selection's daily sums, summarized: every row counts
+            return None
+        calls.append(len(frame))
+        return (frame["platform"] != "all").to_numpy()
+
+    monkeypatch.setattr(groups, "platform_mask", other_rule)
+    dash = Dashboard(mixed)
+    assert calls == [len(mixed)]
+    assert figures(dash)["click_count"] == (4 + 6 + 10 + 0 + 1 + 3) * 15  # ios + android, as the rule says
+
+
+def test_a_window_of_partial_days_only_shows_no_change(dash):
+    set_window(dash, D(2024, 6, 10), D(2024, 6, 10))  # 06-10 is partial: nothing complete to compare
+    assert figures(dash)["click_count"] == (4 + 6 + 10 + 0 + 1 + 3) * 2
+    assert dash.headline_figures[["previous", "change", "pct_change", "compared"]].isna().all().all()
+    assert "only partial days: no change is shown" in dash.headline.value
+    assert "no previous period" in dash.headline.value and "▼" not in dash.headline.value

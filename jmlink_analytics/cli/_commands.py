@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from ..client import JMLinkClient
     from ..data.store import Store
 
-__all__ = ["SANDBOX_OPTIONS", "CommandError", "UsageError", "run_cache", "run_links",
+__all__ = ["SANDBOX_OPTIONS", "CommandError", "UsageError", "out_problem", "run_cache", "run_links",
            "run_report", "run_stats"]
 
 #: The app ``--sandbox`` serves: fixed, so runs are comparable; its "today" is the real today (UTC+8).
@@ -38,7 +39,47 @@ def _status(args: argparse.Namespace, message: str) -> None:
 
 
 def _progress(args: argparse.Namespace) -> bool | None:
-    return False if args.no_progress else None
+    """The fetch's bar: on a terminal only (its frames would fill a redirected stderr); none with --no-progress."""
+    if args.no_progress:
+        return False
+    isatty = getattr(sys.stderr, "isatty", None)
+    return None if isatty is not None and isatty() else False
+
+
+def out_problem(out: str | os.PathLike[str], *, folder: bool) -> str | None:
+    """Why ``--out`` cannot be written (a message naming the user's path), or ``None``; checked before any request.
+
+    ``folder``: the report's folder, else one file (``"-"`` is stdout).
+    """
+    if str(out) == "-" and not folder:
+        return None
+    path = Path(out).expanduser()
+    shown = str(out)
+    if folder:
+        if path.exists() and not path.is_dir():
+            return f"--out {shown} exists and is not a folder: give the report a folder"
+    elif path.is_dir():
+        return f"--out {shown} is a folder: give a file name, such as {path / 'table.csv'}"
+    elif path.exists() and not path.is_file():
+        return f"--out {shown} is not a regular file (use --out - for stdout)"
+    ancestor = path if folder else path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"--out {shown}: {ancestor} is a file, not a folder"
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        return f"--out {shown}: cannot write in {ancestor} (permission denied)"
+    return None
+
+
+@contextlib.contextmanager
+def _writing(out: str | os.PathLike[str]) -> Iterator[None]:
+    """Turn a failure to write into a :class:`CommandError` naming the user's ``--out``, never a temporary file."""
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise CommandError(f"cannot write --out {out}: {reason}") from exc
 
 
 @contextlib.contextmanager
@@ -100,22 +141,25 @@ def _write_table(df: pd.DataFrame, args: argparse.Namespace, noun: str) -> None:
 
     fmt = _table_format(args)
     if args.out == "-":
-        text = prepare_frame(df).to_csv(index=False, lineterminator="\n") if fmt == "csv" else _json_text(df)
+        # CRLF ends the rows (RFC 4180), so the csv module quotes every cell holding a CR or an LF:
+        # no cell can end a row early or start one of its own
+        text = prepare_frame(df).to_csv(index=False, lineterminator="\r\n") if fmt == "csv" else _json_text(df)
         sys.stdout.flush()
         sys.stdout.buffer.write(text.encode("utf-8"))
         sys.stdout.flush()
-        print(f"wrote {len(df):,} {noun} as {fmt.upper()} to stdout", file=sys.stderr)
+        _status(args, f"wrote {len(df):,} {noun} as {fmt.upper()} to stdout")
         return
     path = Path(args.out).expanduser()
-    if fmt == "csv":
-        to_csv(df, path, encoding=args.encoding)
-    elif fmt == "json":
-        with atomic_path(path) as temp:
-            temp.write_text(_json_text(df), encoding="utf-8")
-    else:
-        from ..report._write import write_parquet
+    with _writing(args.out):
+        if fmt == "csv":
+            to_csv(df, path, encoding=args.encoding)
+        elif fmt == "json":
+            with atomic_path(path) as temp:
+                temp.write_text(_json_text(df), encoding="utf-8")
+        else:
+            from ..report._write import write_parquet
 
-        write_parquet(df, path)
+            write_parquet(df, path)
     print(f"wrote {len(df):,} {noun} as {fmt.upper()} to {path}")
 
 
@@ -133,9 +177,12 @@ def run_links(args: argparse.Namespace) -> int:
 
 def run_stats(args: argparse.Namespace) -> int:
     """``jmlink-analytics stats``: the tidy daily table."""
-    from ..data import fetch_stats
+    from ..data import fetch_links, fetch_stats
 
     with _connect(args) as (client, source), _store(args) as store:
+        if args.links:  # a mistyped key is named before any stats request, not answered by the API's bare 3005
+            _status(args, f"checking the link keys against the links of {source}...")
+            _check_keys(args.links, fetch_links(client, store=store))
         which = f"{len(args.links)} link(s)" if args.links else "every link"
         _status(args, f"fetching daily stats of {which} from {source}: {_span(args)}...")
         stats = fetch_stats(client, args.links, start=args.start, end=args.end, platform=args.platforms,
@@ -153,10 +200,7 @@ def run_report(args: argparse.Namespace) -> int:
         _status(args, f"listing the links of {source}...")
         links = fetch_links(client, store=store)
         if args.links:
-            unknown = sorted(set(args.links) - set(links["link_key"].dropna()))
-            if unknown:
-                raise UsageError(f"--links: no such link key(s) in the app: {', '.join(unknown)} "
-                                 "(`jmlink-analytics links` lists them)")
+            _check_keys(args.links, links)
             links = links[links["link_key"].isin(args.links)].reset_index(drop=True)
         keys = list(dict.fromkeys(links["link_key"].dropna()))
         if not keys:
@@ -165,10 +209,19 @@ def run_report(args: argparse.Namespace) -> int:
         stats = fetch_stats(client, keys, start=args.start, end=args.end, platform=args.platforms,
                             store=store, progress=_progress(args))
     _status(args, f"writing the report to {args.out}...")
-    written = write_report(stats, links, args.out, encoding=args.encoding, formats=args.format, source=source)
+    with _writing(args.out):
+        written = write_report(stats, links, args.out, encoding=args.encoding, formats=args.format, source=source)
     where = f"; open {written['index.html']}" if "index.html" in written else ""
     print(f"wrote {len(written)} files to {args.out}{where}")
     return 0
+
+
+def _check_keys(keys: list[str], links: pd.DataFrame) -> None:
+    """Raise :class:`UsageError` naming every key of ``--links`` the app does not have."""
+    unknown = [key for key in keys if key not in set(links["link_key"].dropna().astype(str))]
+    if unknown:
+        raise UsageError(f"--links: no such link key(s) in the app: {', '.join(unknown)} "
+                         "(`jmlink-analytics links` lists them)")
 
 
 def run_cache(args: argparse.Namespace) -> int:

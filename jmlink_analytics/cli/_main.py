@@ -50,6 +50,8 @@ PLATFORM_CHOICES = ("all", "ios", "android", "split")
 REPORT_FORMATS = ("csv", "png", "html", "parquet")
 TABLE_FORMATS = ("csv", "json", "parquet")
 DEFAULT_DAYS = 30
+#: The longest span a data command accepts (about ten years): more is a typo, not a request.
+MAX_DAYS = 3660
 
 
 # -- argument types: a bad value is an argparse error (exit 2, argparse's message) -------------
@@ -65,8 +67,8 @@ def _days_arg(text: str) -> int:
         value = int(text)
     except ValueError:
         value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of days >= 1; got {text!r}")
+    if not 1 <= value <= MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"expected a whole number of days from 1 to {MAX_DAYS}; got {text!r}")
     return value
 
 
@@ -75,6 +77,14 @@ def _keys_arg(text: str) -> list[str]:
     if not keys:
         raise argparse.ArgumentTypeError(f"expected link keys separated by commas (KEY,KEY,...); got {text!r}")
     return list(dict.fromkeys(keys))
+
+
+def _control_character(argv: list[str]) -> str | None:
+    """The first argument holding a control character (a pasted newline, a NUL, an escape), if any."""
+    for arg in argv:
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in arg):
+            return arg
+    return None
 
 
 def _formats_arg(text: str) -> tuple[str, ...]:
@@ -92,10 +102,12 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, max_help_position=32)
 
 
+_VERBOSE_HELP = "log to stderr (-v: info and tracebacks, -vv: debug, HTTP requests included)"
+
+
 def _common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-v", "--verbose", action="count", default=0,
-                        help="log to stderr (-v: info and tracebacks, -vv: debug, HTTP requests included)")
+    common.add_argument("-v", "--verbose", action="count", default=0, help=_VERBOSE_HELP)
     return common
 
 
@@ -117,7 +129,8 @@ def _date_options(parser: argparse.ArgumentParser, platform_default: str) -> Non
     group = parser.add_argument_group("what to fetch")
     span = group.add_mutually_exclusive_group()
     span.add_argument("--days", type=_days_arg, metavar="N",
-                      help=f"the N days up to --end, today included (China time, UTC+8; default {DEFAULT_DAYS})")
+                      help=f"the N days up to --end, today included (China time, UTC+8; 1 to {MAX_DAYS}, "
+                           f"default {DEFAULT_DAYS})")
     span.add_argument("--start", type=_date_arg, metavar="YYYY-MM-DD", help="the first day")
     group.add_argument("--end", type=_date_arg, metavar="YYYY-MM-DD", help="the last day (default: today, UTC+8)")
     group.add_argument("--platform", choices=PLATFORM_CHOICES, default=platform_default,
@@ -151,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
                "root), or try everything with --sandbox.\nExit status: 0 ok, 1 unexpected failure, 2 usage error, "
                "3 missing or rejected credentials, 4 other API error.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    # before the command too (`jmlink-analytics -v report ...`): counted apart, added up by parse_args
+    parser.add_argument("-v", "--verbose", action="count", default=0, dest="verbose_before", help=_VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common, data = _common_options(), _data_options()
 
@@ -183,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
                              description="Serve the sandbox API in the foreground; prints the base URL and the "
                                          "export line of its credentials. Stop with Ctrl-C.")
     sandbox_cli.add_arguments(sandbox)
-    sandbox.set_defaults(handler=sandbox_cli.run, verbose=0)
+    sandbox.set_defaults(handler=sandbox_cli.run)
 
     cache = sub.add_parser("cache", parents=[common], formatter_class=_Formatter,
                            help="show or clear the local cache",
@@ -202,18 +217,50 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ``["ios", "android"]``).
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    bad = _control_character(raw)
+    if bad is not None:
+        parser.error(f"an argument holds a control character (a pasted newline, tab or escape?): {bad!r}")
+    args = parser.parse_args(raw)
+    args.verbose = getattr(args, "verbose", 0) + args.verbose_before
     parser = getattr(args, "command_parser", parser)  # errors show the command's usage line
     if args.command in ("stats", "report"):
-        end = args.end if args.end is not None else china_today()
+        today = china_today()
+        for flag, value in (("--start", args.start), ("--end", args.end)):
+            if value is not None and value > today:
+                parser.error(f"{flag} {value} is in the future: today is {today} in China time (UTC+8), "
+                             "the last day with data")
+        end = args.end if args.end is not None else today
         start = args.start if args.start is not None else end - dt.timedelta(days=(args.days or DEFAULT_DAYS) - 1)
         if start > end:
             parser.error(f"--start {start} is after --end {end}")
+        if (end - start).days + 1 > MAX_DAYS:
+            parser.error(f"--start {start} to --end {end} spans {(end - start).days + 1:,} days; "
+                         f"at most {MAX_DAYS:,} are fetched in one run")
         args.start, args.end = start, end
         args.platforms = ["ios", "android"] if args.platform == "split" else args.platform
     if args.command in ("links", "stats") and args.out == "-" and args.format == "parquet":
         parser.error("--format parquet needs --out FILE (Parquet is a binary format, not for stdout)")
+    if args.command in ("links", "stats", "report"):
+        problem = commands.out_problem(args.out, folder=args.command == "report")
+        if problem is not None:
+            parser.error(problem)
+        if args.command == "report":
+            wants_parquet = "parquet" in args.format
+        else:
+            wants_parquet = commands._table_format(args) == "parquet"
+        if wants_parquet and not _has_pyarrow():
+            parser.error("Parquet output needs pyarrow, which is not installed: pip install pyarrow "
+                         "(or install jmlink-analytics with its [parquet] extra)")
     return args
+
+
+def _has_pyarrow() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 # -- running -----------------------------------------------------------------------------------

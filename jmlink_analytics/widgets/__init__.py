@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from ._dashboard import Dashboard, dashboard
+from ._dashboard import Dashboard
+from ._open import dashboard
 
 __all__ = ["Dashboard", "dashboard"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import html
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,10 +36,8 @@ from ._index import Selection, StatsIndex
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from ..client._client import JMLinkClient
-    from ..data.store import Store
 
-__all__ = ["Dashboard", "dashboard"]
+__all__ = ["Dashboard"]
 
 logger = logging.getLogger("jmlink_analytics")
 
@@ -76,15 +74,22 @@ class Dashboard(widgets.VBox):
         filter matches (all links for an empty filter). Changing the filter keeps the selected
         links it still matches.
     headline, table : ipywidgets.HTML
-        Totals and rates of the selection with the change vs the previous period of the same
-        length; the top links by the chosen metric.
+        Totals and rates of the selection with the change vs the previous period; the top
+        links by the chosen metric. As in the report, counts change in percent, rates in
+        percentage points, and partial days count in the totals but not in the change, which
+        compares the window's complete days with as many days right before them. Impossible
+        selections (start after end, no link matching the filter) are said in the headline,
+        and the chart shows the reason instead of an empty axis.
     chart : ipywidgets.Output
         The trend chart (a PNG of :attr:`figure`).
     figure : matplotlib.figure.Figure
         The chart's figure, reused by every redraw.
     headline_figures : pandas.DataFrame
-        The numbers behind the headline: index = metric, columns ``current``, ``previous``,
-        ``change``, ``pct_change`` (NaN when the previous period is not in the data).
+        The numbers behind the headline: index = metric, columns ``current`` (the window),
+        ``previous``, ``change``, ``pct_change`` and ``compared`` (the window's complete days,
+        the side of the change opposite ``previous``); all but ``current`` NaN when the
+        previous period is not in the data. ``attrs["compared"]`` and ``attrs["previous"]``
+        hold the two windows compared.
     top_table : pandas.DataFrame
         The rows behind the table.
     redraw_count : int
@@ -102,6 +107,7 @@ class Dashboard(widgets.VBox):
         index = StatsIndex(stats, links)
         self._index = index
         self._link_names = pd.DataFrame({"link_key": index.keys.astype(str), "name": index.names})
+        self._link_table = self._link_names.assign(channel=index.channels)
         self._top = top
         self._hold_depth = 0
         self._pending = False
@@ -173,31 +179,47 @@ class Dashboard(widgets.VBox):
         sel = self._selection()
         self._drawn = self._state(sel)
         self.redraw_count += 1
+        self.export_status.value = ""  # an earlier "Wrote N rows" must not sit next to another selection
         idx = self._index
         metric, freq = self.controls["metric"].value, self.controls["freq"].value
-        if sel.start > sel.end:
-            message = "Start is after end: pick a start on or before the end date."
+        problem = self._problem(sel)
+        if problem is not None:
+            message, table_note, _reason = problem
             self.headline.value = f'<div style="color:#cf222e">{html.escape(message)}</div>'
             self.headline_figures = view.blank_figures()
             self.top_table = view.top_links(idx.per_link(sel).iloc[:0], metric, self._top)
-            self.table.value = view.table_html(self.top_table, metric)
-            self._show_chart(idx.daily(sel), metric, freq, message)
+            self.table.value = f"<p><i>{html.escape(table_note)}</i></p>"
+            self._show_empty(message)
             return
-        n_days = sel.end - sel.start + 1
-        prev_start = sel.start - n_days
-        has_previous = prev_start >= 0  # the previous period of the same length is in the data
-        daily = idx.daily(sel, prev_start if has_previous else sel.start)
         start, end = idx.date_of(sel.start), idx.date_of(sel.end)
-        self.headline_figures = view.comparison(daily, start, end, has_previous)
+        # the change is measured the report's way: complete days only, against as many days before them
+        last_complete = sel.end
+        while last_complete >= sel.start and idx.is_partial(last_complete):
+            last_complete -= 1
+        n_compared = last_complete - sel.start + 1
+        prev_start = sel.start - n_compared
+        has_previous = n_compared > 0 and prev_start >= 0
+        daily = idx.daily(sel, prev_start if has_previous else sel.start)
+        compared = (start, idx.date_of(last_complete)) if has_previous else None
+        self.headline_figures = view.comparison(daily, (start, end), compared)
+        n_days = sel.end - sel.start + 1
         current = daily.iloc[len(daily) - n_days:].reset_index(drop=True)
         n_links = int(sel.links.sum())
         caption = view.window_caption(n_links, len(idx.keys), self._platform_caption(), start, end)
+        partial = [idx.date_of(d) for d in range(sel.start, sel.end + 1) if idx.is_partial(d)]
         if has_previous:
-            caption += f" · vs {idx.date_of(prev_start):%Y-%m-%d} – {idx.date_of(sel.start - 1):%Y-%m-%d}"
+            first_prev, last_prev = idx.date_of(prev_start), idx.date_of(sel.start - 1)
+            caption += f" · change vs {first_prev:%Y-%m-%d} – {last_prev:%Y-%m-%d}"
+        elif n_compared <= 0:
+            caption += " · only partial days: no change is shown"
         else:
-            caption += f" · no previous {n_days} days in the data (it starts {idx.first_day:%Y-%m-%d})"
-        partial = int(current["is_partial"].sum())
-        note = f"Includes {partial} partial day(s) that may still grow." if partial else ""
+            caption += f" · no previous {n_compared} days in the data (it starts {idx.first_day:%Y-%m-%d})"
+        note = ""
+        if partial:
+            days = ", ".join(f"{d:%Y-%m-%d}" for d in partial)
+            note = (f"{len(partial)} partial day{'s' if len(partial) != 1 else ''} (may still grow): {days}. "
+                    "They count in the totals, not in the change"
+                    + (f" (measured over {start:%Y-%m-%d} – {compared[1]:%Y-%m-%d})." if compared else "."))
         self.headline.value = view.headline_html(self.headline_figures, caption, note)
         self.top_table = view.top_links(idx.per_link(sel), metric, self._top)
         self.table.value = view.table_html(self.top_table, metric)
@@ -208,7 +230,9 @@ class Dashboard(widgets.VBox):
             self._show_chart(current, metric, freq, title)
 
     def export(self, path: str | Path | None = None) -> Path:
-        """Write :meth:`selection` with :func:`~jmlink_analytics.to_csv` (Excel-safe UTF-8 with BOM).
+        """Write the :meth:`selection` rows as the report's ``daily.csv`` has them (name, channel, rates).
+
+        Written with :func:`~jmlink_analytics.to_csv` (Excel-safe UTF-8 with BOM).
 
         Parameters
         ----------
@@ -220,6 +244,12 @@ class Dashboard(widgets.VBox):
         -------
         pathlib.Path
             The file written.
+
+        Raises
+        ------
+        ValueError
+            When the selection is impossible (start after end, no link): nothing is written, so
+            the last export is kept.
         """
         return self._export(path)[0]
 
@@ -251,6 +281,17 @@ class Dashboard(widgets.VBox):
         end = idx.day_of(c["end"].value) if c["end"].value is not None else idx.n_days - 1
         return Selection(links, idx.platform_rows(c["platform"].value), start, end)
 
+    def _problem(self, sel: Selection) -> tuple[str, str, str] | None:
+        """Why the selection cannot be shown (headline message, table note, short reason), or ``None``."""
+        if sel.start > sel.end:
+            return ("Start is after end: pick a start on or before the end date.",
+                    "Nothing to rank until the start is on or before the end date.", "start is after end")
+        if not sel.links.any():
+            text = self.controls["filter"].value.strip()
+            return (f"No link matches the filter “{text}”: change or clear the filter.",
+                    "No links in the selection.", "no link matches the filter")
+        return None
+
     def _state(self, sel: Selection) -> tuple[Any, ...]:
         c = self.controls
         return (np.flatnonzero(sel.links).tobytes(), sel.platforms, sel.start, sel.end,
@@ -280,10 +321,26 @@ class Dashboard(widgets.VBox):
         raw = self.controls["export_path"].value if path is None else path
         if not str(raw).strip():
             raise ValueError("the CSV path is empty: type a file name such as dashboard_selection.csv")
-        frame = self.selection()
+        sel = self._selection()
+        problem = self._problem(sel)
+        if problem is not None:
+            raise ValueError(f"nothing to export: {problem[2]} (the last export is kept)")
+        frame = self._export_frame(sel)
         written = Path(to_csv(frame, Path(raw).expanduser()))
         logger.info("dashboard: wrote %d rows to %s", len(frame), written)
         return written, len(frame)
+
+    def _export_frame(self, sel: Selection) -> pd.DataFrame:
+        """The selected daily rows as ``daily.csv`` of the report has them: name, channel, counters, rates."""
+        from ..metrics._summaries import add_rates, join_links
+
+        frame = self._index.stats.iloc[self._index.positions(sel)].reset_index(drop=True)
+        frame = join_links(frame, self._link_table)
+        columns = list(frame.columns)
+        for offset, column in enumerate(("name", "channel")):  # right after link_key, as in daily.csv
+            columns.remove(column)
+            columns.insert(columns.index("link_key") + 1 + offset, column)
+        return add_rates(frame[columns])
 
     def _on_export(self, _button: Any) -> None:
         try:
@@ -306,7 +363,20 @@ class Dashboard(widgets.VBox):
         return figure
 
     def _show_chart(self, frame: pd.DataFrame, metric: str, freq: str, title: str, *, by: str | None = None) -> None:
-        view.draw_trend(self.figure.axes[0], frame, metric, freq, title, by=by, links=self._link_names)
+        ax = self.figure.axes[0]
+        view.draw_trend(ax, frame, metric, freq, title, by=by, links=self._link_names)
+        if not view.finish_trend(ax, metric, freq):  # e.g. a rate without a single click: no point at all
+            self._show_empty(f"{view.LABELS[metric]}: no value in this window ({title})")
+            return
+        self.chart.outputs = (view.png_output(self.figure),)
+
+    def _show_empty(self, message: str) -> None:
+        """A clean empty chart: the reason in the middle, no axis, no ticks."""
+        ax = self.figure.axes[0]
+        ax.clear()
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="#6e7781", wrap=True)
+        self.figure.subplots_adjust(right=0.98)
         self.chart.outputs = (view.png_output(self.figure),)
 
     def __repr__(self) -> str:
@@ -314,29 +384,3 @@ class Dashboard(widgets.VBox):
         return (f"<Dashboard: {len(idx.keys)} links, {idx.first_day:%Y-%m-%d} – {idx.last_day:%Y-%m-%d}, "
                 f"platforms {', '.join(idx.platforms)}>")
 
-
-def dashboard(client: JMLinkClient, *, start: Any, end: Any = None,
-              platform: str | Sequence[str] = ("ios", "android"), store: Store | None = None) -> Dashboard:
-    """Fetch the links and their stats, then return a :class:`Dashboard` of them.
-
-    Parameters
-    ----------
-    client : JMLinkClient
-        The API client (or a sandbox's ``client()``).
-    start, end : date-like
-        The date range (``end=None``: today, UTC+8), as for :func:`~jmlink_analytics.fetch_stats`.
-    platform : str or sequence of str, default ("ios", "android")
-        ``"all"``, ``"ios"``, ``"android"`` or several; split platforms let the dashboard compare them.
-    store : Store, optional
-        A local cache, so reopening the dashboard asks only for new days.
-
-    Returns
-    -------
-    Dashboard
-    """
-    from ..data._fetch import fetch_links, fetch_stats
-
-    platforms = platform if isinstance(platform, str) else list(platform)
-    links = fetch_links(client, store=store)
-    stats = fetch_stats(client, start=start, end=end, platform=platforms, store=store)
-    return Dashboard(stats, links)

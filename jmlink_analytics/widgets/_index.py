@@ -116,10 +116,8 @@ class StatsIndex:
         else:
             partial_days = np.empty(0, dtype=np.int64)
         self._partial_days = partial_days
-        #: per link: does it have ``all`` rows? (the platform rule of metrics: those count, not ios + android)
-        self._has_all = np.zeros(len(self.keys), dtype=bool)
-        self._has_all[np.unique(self._link[self._platform == 0])] = True
-        self._cube = self._dense_cube()
+        self._counted, self._counts = self._platform_rule(frame, order)
+        self._cube = self._dense_cube() if self._counts is not None or self._counted is None else None
 
         self.names, self.channels = _labels(self.keys, links)
         self._names = np.asarray(self.names, dtype=object)
@@ -139,6 +137,10 @@ class StatsIndex:
     def date_of(self, day: int) -> dt.date:
         """The calendar date of a day offset."""
         return self.first_day + dt.timedelta(days=int(day))
+
+    def is_partial(self, day: int) -> bool:
+        """Whether day offset ``day`` is a partial day (``is_partial``: it may still grow)."""
+        return bool(np.isin(day, self._partial_days))
 
     def label(self, code: int) -> str:
         """``"KEY · name · channel"`` for the picker (empty parts left out)."""
@@ -168,14 +170,41 @@ class StatsIndex:
         """
         if choice != "all":
             return (choice,)
-        if "all" in self.platforms and self._has_all.all():
-            return ("all",)
+        if self._counted is not None and not (self._counted & (self._platform != 0)).any():
+            return ("all",)  # every link counts through its ``all`` rows
         return self.platforms
 
+    def _platform_rule(self, frame: pd.DataFrame, order: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The rows that count when every platform is chosen, by the public rule of :mod:`jmlink_analytics.metrics`.
+
+        Returns the flags in sorted-row order (``None``: every row counts) and the same rule per
+        (platform, link) cell, ``counts[platform slot, link]`` (``None`` when the rule does not
+        decide per cell; then only the row path can apply it).
+        """
+        from ..metrics._groups import platform_mask
+
+        keep = platform_mask(frame, [])
+        if keep is None:
+            return None, None
+        counted = np.asarray(keep, dtype=bool)[order]
+        cells = len(self.platforms) * len(self.keys)
+        slot = np.full(len(_PLATFORMS), -1, dtype=np.int64)
+        slot[[_PLATFORMS.index(p) for p in self.platforms]] = np.arange(len(self.platforms))
+        cell = slot[self._platform] * len(self.keys) + self._link
+        rows = np.bincount(cell, minlength=cells)
+        kept = np.bincount(cell, weights=counted, minlength=cells)
+        if np.any((kept > 0) & (kept < rows)):  # the rule splits a cell: leave it to the row path
+            return counted, None
+        return counted, (kept > 0).reshape(len(self.platforms), len(self.keys))
+
+    def _rule_applies(self, sel: Selection) -> bool:
+        """Whether the platform rule decides which rows count (every platform value chosen, and it matters)."""
+        return self._counted is not None and len(sel.platforms) > 1 and set(sel.platforms) == set(self.platforms)
+
     def _link_masks(self, sel: Selection) -> dict[str, np.ndarray]:
-        """Per platform value of the selection, the links whose rows of that platform count."""
-        if "all" in sel.platforms and len(sel.platforms) > 1:  # mixed table under the platform rule
-            return {p: sel.links & (self._has_all if p == "all" else ~self._has_all) for p in sel.platforms}
+        """Per platform value of the selection, the links whose rows of that platform count (cube path)."""
+        if self._rule_applies(sel) and self._counts is not None:
+            return {p: sel.links & self._counts[self.platforms.index(p)] for p in sel.platforms}
         return dict.fromkeys(sel.platforms, sel.links)
 
     # ------------------------------------------------------------------ aggregates
@@ -204,14 +233,17 @@ class StatsIndex:
         if start > end:
             return slice(0, 0)
         lo, hi = int(self._bounds[start]), int(self._bounds[end + 1])
-        masks = self._link_masks(sel)
-        if len(masks) == len(self.platforms) and all(m.all() for m in masks.values()):
+        rule = self._rule_applies(sel)
+        if not rule and len(sel.platforms) == len(self.platforms) and sel.links.all():
             return slice(lo, hi)
         links, platforms = self._link[lo:hi], self._platform[lo:hi]
         keep = np.zeros(hi - lo, dtype=bool)
-        for platform, mask in masks.items():
-            on_platform = platforms == _PLATFORMS.index(platform)
-            keep |= on_platform if mask.all() else on_platform & mask[links]
+        for platform in sel.platforms:
+            keep |= platforms == _PLATFORMS.index(platform)
+        if not sel.links.all():
+            keep &= sel.links[links]
+        if rule:
+            keep &= self._counted[lo:hi]
         return lo + np.flatnonzero(keep)
 
     def _sums(self, sel: Selection, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
@@ -282,12 +314,12 @@ class StatsIndex:
         if first <= last:
             position = np.full(len(self.keys), -1)
             position[codes] = np.arange(len(codes))
-            for platform, mask in self._link_masks(sel).items():
-                if self._cube is not None:
+            if self._cube is not None:
+                for platform, mask in self._link_masks(sel).items():
                     block = self._cube[self.platforms.index(platform)][:, :, first:last + 1]
                     sums[position[mask], :, first - sel.start:last - sel.start + 1] += block[mask]
-                    continue
-                rows = self._rows(Selection(mask, (platform,), first, last), first, last)
+            else:
+                rows = self._rows(sel, first, last)
                 flat = position[self._link[rows]] * n + self._day[rows] - sel.start
                 for j in range(len(COUNTERS)):
                     sums[:, j, :] += np.bincount(flat, weights=self._values[rows, j],

@@ -22,7 +22,8 @@ from ..schema import COUNTERS, METRICS, RATES
 from ._index import with_rates
 
 __all__ = [
-    "LABELS", "blank_figures", "comparison", "draw_trend", "headline_html", "png_output", "table_html", "top_links",
+    "LABELS", "blank_figures", "change_text", "comparison", "draw_trend", "finish_trend", "headline_html", "png_output",
+    "table_html", "top_links",
 ]
 
 LABELS = {
@@ -42,45 +43,69 @@ def fmt_value(metric: str, value: float) -> str:
     return format_cell(value, metric_kind(metric))
 
 
-def comparison(daily: pd.DataFrame, start: dt.date, end: dt.date, has_previous: bool) -> pd.DataFrame:
-    """Headline figures: one row per metric, columns ``current``, ``previous``, ``change``, ``pct_change``.
+FIGURE_COLUMNS = ("current", "previous", "change", "pct_change", "compared")
 
-    ``daily`` is the selection's per-day table (see ``StatsIndex.daily``) covering the window
-    ``start..end`` and, when ``has_previous``, the same number of days before it: the figures
-    are :func:`~jmlink_analytics.compare_periods`' (rates from sums; ``pct_change`` NaN where the
-    previous value is 0). Without a previous period only ``current`` is filled (the rest NaN).
+
+def comparison(daily: pd.DataFrame, window: tuple[dt.date, dt.date],
+               compared: tuple[dt.date, dt.date] | None = None) -> pd.DataFrame:
+    """Headline figures: one row per metric; ``current``, ``previous``, ``change``, ``pct_change``, ``compared``.
+
+    ``daily`` is the selection's per-day table (see ``StatsIndex.daily``). ``current`` sums the
+    whole ``window`` (partial days included, as the report's totals do). The change is measured
+    the report's way: over ``compared`` (the window's complete days, partial days left out)
+    against the same number of days right before it, with
+    :func:`~jmlink_analytics.compare_periods`: ``compared`` is the current value over those
+    days, ``previous`` the value before, ``change`` their difference (a rate's in rate units,
+    0.01 = one point), ``pct_change`` the relative change (NaN where the previous value is 0).
+    Without ``compared`` (no previous period in the data, or only partial days) those are NaN.
+    ``attrs["compared"]`` and ``attrs["previous"]`` hold the two windows (Timestamps) when compared.
     """
     from ..metrics._summaries import compare_periods, summarize
 
-    columns = ["current", "previous", "change", "pct_change"]
-    if has_previous:
-        row = compare_periods(daily, (start, end), by=None).iloc[0]
-        values = [[row[f"{m}_{c}"] for c in columns] for m in METRICS]
-    else:
-        row = summarize(daily, by=None).iloc[0]
-        values = [[row[m], np.nan, np.nan, np.nan] for m in METRICS]
-    table = pd.DataFrame(values, index=pd.Index(list(METRICS), name="metric"), columns=columns, dtype=np.float64)
+    dates = pd.to_datetime(daily["date"])
+    inside = daily[(dates >= pd.Timestamp(window[0])) & (dates <= pd.Timestamp(window[1]))]
+    totals = summarize(inside, by=None).iloc[0]
+    table = pd.DataFrame(np.nan, index=pd.Index(list(METRICS), name="metric"), columns=list(FIGURE_COLUMNS))
+    table["current"] = [float(totals[m]) for m in METRICS]
+    if compared is not None:
+        result = compare_periods(daily, compared, by=None)
+        table.attrs.update(compared=result.attrs["current"], previous=result.attrs["previous"])
+        row = result.iloc[0]
+        for column, suffix in (("compared", "current"), ("previous", "previous"), ("change", "change"),
+                               ("pct_change", "pct_change")):
+            table[column] = [float(row[f"{m}_{suffix}"]) for m in METRICS]
     return table
 
 
 def blank_figures() -> pd.DataFrame:
-    """Headline figures when nothing can be computed (start after end): every value NaN."""
-    return pd.DataFrame(np.nan, index=pd.Index(list(METRICS), name="metric"),
-                        columns=["current", "previous", "change", "pct_change"])
+    """Headline figures when nothing can be computed (start after end, no link): every value NaN."""
+    return pd.DataFrame(np.nan, index=pd.Index(list(METRICS), name="metric"), columns=list(FIGURE_COLUMNS))
+
+
+def change_text(metric: str, change: float, pct_change: float) -> tuple[str, int]:
+    """The change as the dashboard, the report and the notebooks say it, and its sign once rounded.
+
+    Counts change relatively (``"+12.5%"``), rates in percentage points (``"-1.2 pp"``); a change
+    that rounds to zero is ``"0.0%"`` / ``"0.0 pp"`` with sign 0 (neutral, never ``"-0.0"``).
+    A count that rises from 0 has no relative change: ``"+35 (from 0)"``.
+    """
+    if metric in RATES:
+        shown = round(change * 100, 1)
+        return ("0.0 pp", 0) if shown == 0 else (f"{shown:+.1f} pp", 1 if shown > 0 else -1)
+    if math.isnan(pct_change):
+        shown = round(change)
+        return ("0 (from 0)", 0) if shown == 0 else (f"{shown:+,} (from 0)", 1 if shown > 0 else -1)
+    shown = round(pct_change * 100, 1)
+    return ("0.0%", 0) if shown == 0 else (f"{shown:+.1f}%", 1 if shown > 0 else -1)
 
 
 def _change_html(metric: str, row: pd.Series) -> str:
     change, pct = row["change"], row["pct_change"]
     if math.isnan(change):
         return '<span style="color:#6e7781">no previous period</span>'
-    if metric in RATES:
-        text = f"{change * 100:+.1f} pp"
-    elif math.isnan(pct):
-        text = f"{int(change):+,} (from 0)"
-    else:
-        text = f"{pct:+.1%}"
-    color = _UP if change > 0 else _DOWN if change < 0 else "#6e7781"
-    arrow = "▲" if change > 0 else "▼" if change < 0 else "="
+    text, sign = change_text(metric, change, pct)
+    color = _UP if sign > 0 else _DOWN if sign < 0 else "#6e7781"
+    arrow = "▲" if sign > 0 else "▼" if sign < 0 else "="
     before = html.escape(f"previous period: {fmt_value(metric, row['previous'])}", quote=True)
     return f'<span style="color:{color}" title="{before}">{arrow} {html.escape(text)}</span>'
 
@@ -164,3 +189,46 @@ def window_caption(n_links: int, total_links: int, platform: str, start: dt.date
         f"{n_links:,} of {total_links:,} links · {names.get(platform, platform)} · "
         f"{start:%Y-%m-%d} – {end:%Y-%m-%d} ({days} day{'s' if days != 1 else ''})"
     )
+
+
+def finish_trend(ax: Any, metric: str, freq: str) -> bool:
+    """Make what :func:`draw_trend` drew readable at every range; ``False`` when it drew no value at all.
+
+    A lone bucket (one day, or one month) gets a marker and an x axis of about one bucket
+    labelled with its date; an all-zero counter gets one tick at 0 (not "0 0 0 0" on a tiny
+    range); a legend inside the axes moves where it hides least.
+    """
+    values = [np.asarray(line.get_ydata(), dtype=np.float64) for line in ax.get_lines()]
+    if not any(np.isfinite(y).any() for y in values):
+        return False
+    for line, y in zip(ax.get_lines(), values, strict=True):
+        if np.isfinite(y).sum() == 1 and line.get_marker() in (None, "None", "", " "):
+            line.set_marker("o")  # a line of one point is invisible
+    _fit_one_bucket(ax, values, freq)
+    if metric not in RATES and max(np.nanmax(y) for y in values if np.isfinite(y).any()) <= 0:
+        ax.set_ylim(0, 1)
+        ax.set_yticks([0])
+    legend = ax.get_legend()
+    if legend is not None and legend.get_bbox_to_anchor().x0 < ax.bbox.x1:  # inside the axes
+        legend.set_loc("best")
+    return True
+
+
+def _fit_one_bucket(ax: Any, values: list[np.ndarray], freq: str) -> None:
+    """With a single time bucket, an x axis of about one bucket around it, labelled with its date.
+
+    Left alone, matplotlib gives a lone date an axis of several years.
+    """
+    import matplotlib.dates as mdates
+
+    xs = {float(mdates.date2num(np.asarray(line.get_xdata())[np.isfinite(y)][0]))
+          for line, y in zip(ax.get_lines(), values, strict=True) if np.isfinite(y).sum() == 1}
+    multi = any(np.isfinite(y).sum() > 1 for y in values)
+    if len(xs) != 1 or multi:
+        return
+    (x,) = xs
+    pad = {"D": 1.0, "W": 7.0}.get(freq, 31.0)
+    ax.set_xlim(x - pad, x + pad)
+    day = mdates.num2date(x)
+    label = {"D": f"{day:%Y-%m-%d}", "W": f"week of {day:%Y-%m-%d}"}.get(freq, f"{day:%Y-%m}")
+    ax.set_xticks([x], [label])
