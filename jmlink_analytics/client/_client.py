@@ -7,26 +7,39 @@ every failure into a typed :class:`~jmlink_analytics.errors.JMLinkError`.
 
 from __future__ import annotations
 
+import base64
 import logging
+import math
 import os
 import random
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from .._dates import DateLike, format_date, to_date
-from .._validate import check_int, check_link_key, check_platform, path_segment
+from .._validate import (
+    check_base_url,
+    check_credential,
+    check_finite,
+    check_int,
+    check_link_key,
+    check_platform,
+    path_segment,
+)
 from .._version import __version__
 from ..errors import (
     JMLinkError,
     MissingCredentialsError,
     RateLimitError,
+    ResponseFormatError,
     TransportError,
     error_from_response,
+    mask_secrets,
+    masking,
 )
 from ._ratelimit import EndpointLimiter, normalize_rate_limits
 from ._responses import LinksPage, parse_json, parse_links_page, parse_stat_rows
@@ -44,8 +57,8 @@ logger = logging.getLogger("jmlink_analytics")
 
 DEFAULT_BASE_URL = "https://api.jmlk.co"
 MAX_PAGE_SIZE = 500
-#: How many times ``iter_links`` pages through the listing again when it did not add up.
-MAX_LISTING_PASSES = 4
+#: Pages ``iter_links`` may read beyond ``ceil(total / page_size)`` (to pick up links added meanwhile).
+EXTRA_LISTING_PAGES = 2
 
 _sleep = time.sleep  # one seam, so tests and cassette replay can make waits instant
 
@@ -116,17 +129,26 @@ class JMLinkClient:
                 raise MissingCredentialsError(
                     f"{name} must be a non-empty string (set JMLINK_APP_KEY and JMLINK_MASTER_SECRET)"
                 )
+            check_credential(value, name)
         self.base_url = self._check_base_url(base_url)
         self.timeout = self._check_timeout(timeout)
         self.max_retries = check_int(max_retries, "max_retries", 0)
         for value, name in ((backoff_factor, "backoff_factor"), (backoff_max, "backoff_max")):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"{name} must be a number >= 0; got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+                raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
         self.backoff_factor = float(backoff_factor)
         self.backoff_max = float(backoff_max)
+        if isinstance(rate_limits, Mapping):  # the limiter takes any number: refuse inf and NaN first
+            for name, value in rate_limits.items():
+                for number in value if isinstance(value, (tuple, list)) else ():
+                    check_finite(number, f"rate_limits[{name!r}]")
         self.rate_limits = normalize_rate_limits(rate_limits)
         self.app_key = app_key
         self._auth = _BasicAuth(app_key, master_secret)
+        token = base64.b64encode(f"{app_key}:{master_secret}".encode("latin-1")).decode("ascii")
+        #: What a server might echo back and must never reach a message or a log line.
+        self._secrets = tuple(dict.fromkeys(
+            (f"Basic {token}", token, token.rstrip("="), master_secret, quote(master_secret, safe=""))))
         self._limiters = {name: EndpointLimiter(name, calls, seconds)
                           for name, (calls, seconds) in self.rate_limits.items()}
         self._owns_session = session is None
@@ -172,20 +194,13 @@ class JMLinkClient:
 
     @staticmethod
     def _check_base_url(base_url: Any) -> str:
-        if not isinstance(base_url, str):
-            raise TypeError(f"base_url must be an http(s) URL string; got {type(base_url).__name__}")
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"base_url must be an http:// or https:// URL; got {base_url!r}")
-        if parts.username or parts.password:
-            raise ValueError("base_url must not carry credentials; pass app_key and master_secret instead")
-        return base_url.rstrip("/")
+        return check_base_url(base_url)
 
     @staticmethod
     def _check_timeout(timeout: Any) -> float | tuple[float, float]:
         values = timeout if isinstance(timeout, tuple) else (timeout,)
         if len(values) not in (1, 2) or any(
-            isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 for v in values
+            isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf for v in values
         ):
             raise ValueError(f"timeout must be a number of seconds > 0 or a (connect, read) pair; got {timeout!r}")
         return timeout
@@ -224,46 +239,59 @@ class JMLinkClient:
         """
         check_int(page_index, "page_index", 1)
         check_int(page_size, "page_size", 1, MAX_PAGE_SIZE)
-        body = self._get("links", "/v1/links", {"page_index": page_index, "page_size": page_size})
-        return parse_links_page(body)
+        body = self._call("links", "/v1/links", {"page_index": page_index, "page_size": page_size})
+        page = parse_links_page(body)
+        if len(page.records) > page_size:
+            raise ResponseFormatError(f"GET /v1/links: page {page_index} holds {len(page.records)} records; "
+                                      f"at most page_size={page_size} were asked for")
+        return page
 
     def iter_links(self, page_size: int = 500) -> Iterator[dict[str, Any]]:
         """Yield every link of the app exactly once, paging through the listing.
 
         The listing is live and its order undocumented, so records are de-duplicated on
-        ``id``; when the pages did not add up (the ``total`` changed, or fewer unique ids
-        than ``total`` came back) the listing is read again, up to a bounded number of
-        passes, so that no link that existed throughout is lost.
+        ``id``. Paging stops when every link ``total`` promised has come; after the last page
+        it starts again at page 1 to pick up links added meanwhile. It never reads more than
+        ``ceil(total / page_size) + 2`` pages (``total`` of the first page).
 
         Parameters
         ----------
         page_size : int, default 500
             Records per request, from 1 to 500.
+
+        Raises
+        ------
+        ResponseFormatError
+            When a page is empty, brings no new link, or the page budget is spent before
+            ``total`` links came back (after yielding those that did).
         """
         check_int(page_size, "page_size", 1, MAX_PAGE_SIZE)
-        seen: set[Any] = set()
-        for attempt in range(1, MAX_LISTING_PASSES + 1):
-            totals: set[int] = set()
-            ids_this_pass: set[Any] = set()
-            page_index = 1
-            while True:
-                page = self.get_links_page(page_index, page_size)
-                totals.add(page.total)
-                for record in page.records:
-                    ids_this_pass.add(record["id"])
-                    if record["id"] not in seen:
-                        seen.add(record["id"])
-                        yield record
-                last_page = -(-page.total // page_size)
-                if not page.records or page_index >= last_page:
-                    break
-                page_index += 1
-            if len(totals) == 1 and len(ids_this_pass) >= page.total:
+        seen: set[int] = set()
+        page_index, pages, budget = 1, 0, None
+        while True:
+            page = self.get_links_page(page_index, page_size)
+            pages += 1
+            if budget is None:
+                budget = -(-page.total // page_size) + EXTRA_LISTING_PAGES
+            new = [record for record in page.records if record["id"] not in seen]
+            for record in new:
+                seen.add(record["id"])
+                yield record
+            if len(seen) >= page.total:
                 return
-            logger.info("link listing shifted while paging (totals %s, %d unique ids); reading it again "
-                        "(pass %d of %d)", sorted(totals), len(ids_this_pass), attempt + 1, MAX_LISTING_PASSES)
-        logger.warning("the link listing kept changing over %d passes; %d links were read",
-                       MAX_LISTING_PASSES, len(seen))
+            last_page = -(-page.total // page_size)
+            reason = (f"page {page_index} is empty" if not page.records
+                      else f"page {page_index} brought no new link" if not new
+                      else f"{pages} pages were read (at most {budget})" if pages >= budget else None)
+            if reason is not None:
+                raise ResponseFormatError(f"GET /v1/links: the listing promised {page.total} links but "
+                                          f"{len(seen)} came back: {reason}")
+            if page_index >= last_page:
+                logger.info("link listing: %d of %d links after the last page; reading from page 1 again",
+                            len(seen), page.total)
+                page_index = 1
+            else:
+                page_index += 1
 
     def get_link_stats(
         self, link_key: str, start_date: DateLike, end_date: DateLike, platform: str = "all"
@@ -291,8 +319,20 @@ class JMLinkClient:
             raise ValueError(f"start_date must not be after end_date; got {start} > {end}")
         check_platform(platform)
         params = {"start_date": format_date(start), "end_date": format_date(end), "platform": platform}
-        body = self._get("stats", f"/v1/links/{path_segment(link_key)}/stat", params)
-        return parse_stat_rows(body)
+        body = self._call("stats", f"/v1/links/{path_segment(link_key)}/stat", params)
+        return parse_stat_rows(body, link_key=link_key, platform=platform, start=start, end=end)
+
+    def _call(self, endpoint: str, path: str, params: dict[str, Any]) -> Any:
+        """:meth:`_get`, with the credentials masked in every error built or raised on the way."""
+        with masking(self._secrets):
+            try:
+                return self._get(endpoint, path, params)
+            except JMLinkError as exc:
+                masked = mask_secrets(exc.message, self._secrets)
+                if masked != exc.message:
+                    exc.message = masked
+                    exc.args = (masked,)
+                raise
 
     # -- transport --------------------------------------------------------------------------
     def _get(self, endpoint: str, path: str, params: dict[str, Any]) -> Any:

@@ -77,6 +77,7 @@ def fetch_links(client: JMLinkClient, *, store: Store | None = None) -> pd.DataF
     >>> links = fetch_links(client)                                   # doctest: +SKIP
     >>> links.groupby("channel", observed=True).size()                # doctest: +SKIP
     """
+    _check_client(client, "iter_links")
     _check_store(store)
     records = None if store is None else store.load_links(client.app_key, client.base_url)
     if records is None:
@@ -150,6 +151,7 @@ def fetch_stats(
     >>> stats = fetch_stats(client, start="2024-06-01", platform=["ios", "android"])  # doctest: +SKIP
     >>> stats.groupby("platform", observed=True)["click_count"].sum()                 # doctest: +SKIP
     """
+    _check_client(client, "get_link_stats")
     keys = check_link_keys(link_keys)
     today = china_today()
     first = to_date(start, "start")
@@ -184,7 +186,8 @@ def fetch_stats(
         day = first + dt.timedelta(days=task.offset)
         rows = client.get_link_stats(keys[task.key], day, day + dt.timedelta(days=task.n_days - 1),
                                      platforms[task.platform])
-        counters = parse_stat_rows(rows, day, task.n_days)
+        counters = parse_stat_rows(rows, day, task.n_days, link_key=keys[task.key],
+                                   platform=platforms[task.platform])
         if store is not None:
             final = (np.arange(task.n_days) + (day - partial_from).days) < 0
             store.save_days(client.app_key, client.base_url, keys[task.key], platforms[task.platform], day,
@@ -272,6 +275,12 @@ def _load_cached(store: Store, client: JMLinkClient, keys: list[str], platforms:
 
 
 # -- argument checks ------------------------------------------------------------------------
+def _check_client(client: Any, method: str) -> None:
+    if client is None or not callable(getattr(client, method, None)) or not hasattr(client, "app_key"):
+        raise TypeError(f"client must be a jmlink_analytics.JMLinkClient (e.g. JMLinkClient.from_env()); "
+                        f"got {type(client).__name__}")
+
+
 def _check_store(store: Any) -> None:
     if store is not None and not isinstance(store, Store):
         raise TypeError(f"store must be a jmlink_analytics.Store or None; got {type(store).__name__}")
