@@ -18,16 +18,8 @@ import yaml
 
 from jmlink_analytics import errors as e
 from jmlink_analytics.client import JMLinkClient
-from scripts.record_cassettes import (
-    CANONICAL_BASE,
-    SCENARIOS,
-    SEED,
-    START,
-    TODAY,
-    link_with_most_idle_days,
-    record,
-    replay_vcr,
-)
+from tests.cassette_scenarios import SCENARIOS, SEED, START, TODAY, link_with_most_idle_days, record
+from tests.vcr_config import CANONICAL_BASE, replay_vcr
 
 CASSETTES = Path(__file__).resolve().parent.parent / "cassettes"
 COUNTERS = ("exposure_count", "click_count", "open_count", "install_count")
@@ -233,8 +225,8 @@ def test_recording_again_reproduces_the_committed_cassettes(tmp_path):
 
 def test_live_recording_path_works_and_scrubs_the_secret(make_sandbox, monkeypatch, tmp_path):
     """``make cassettes-live`` against a sandbox standing in for the real API (same code path)."""
-    from scripts.record_cassettes import SCENARIOS as ALL
-    from scripts.record_cassettes import record_live
+    from tests.cassette_scenarios import SCENARIOS as ALL
+    from tests.cassette_scenarios import record_live
 
     sb = make_sandbox(links=12, days=60, today=None)  # live scenarios ask for the real "today"
     monkeypatch.setenv("JMLINK_APP_KEY", sb.app_key)
