@@ -319,19 +319,26 @@ class JMLinkClient:
             raise ValueError(f"start_date must not be after end_date; got {start} > {end}")
         check_platform(platform)
         params = {"start_date": format_date(start), "end_date": format_date(end), "platform": platform}
-        body = self._call("stats", f"/v1/links/{path_segment(link_key)}/stat", params)
+        body = self._call("stats", f"/v1/links/{path_segment(link_key)}/stat", params,
+                          where=f"stat answer of link {link_key!r}, platform {platform!r}")
         return parse_stat_rows(body, link_key=link_key, platform=platform, start=start, end=end)
 
-    def _call(self, endpoint: str, path: str, params: dict[str, Any]) -> Any:
-        """:meth:`_get`, with the credentials masked in every error built or raised on the way."""
+    def _call(self, endpoint: str, path: str, params: dict[str, Any], where: str | None = None) -> Any:
+        """:meth:`_get`, with the credentials masked in every error built or raised on the way.
+
+        ``where`` (e.g. "link 'AAAA', platform 'ios'") is put before the message of a
+        :class:`ResponseFormatError`, so an unreadable answer names what was asked.
+        """
         with masking(self._secrets):
             try:
                 return self._get(endpoint, path, params)
             except JMLinkError as exc:
-                masked = mask_secrets(exc.message, self._secrets)
-                if masked != exc.message:
-                    exc.message = masked
-                    exc.args = (masked,)
+                message = mask_secrets(exc.message, self._secrets)
+                if where is not None and isinstance(exc, ResponseFormatError):
+                    message = f"{where}: {message}"
+                if message != exc.message:
+                    exc.message = message
+                    exc.args = (message,)
                 raise
 
     # -- transport --------------------------------------------------------------------------
