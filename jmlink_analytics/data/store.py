@@ -58,7 +58,9 @@ class Store:
     StoreVersionError
         When the file holds another schema version, or is a SQLite database of something else.
     StoreError
-        When the file is not a SQLite database.
+        When the file exists and is not a SQLite database, whatever its size (it is left
+        untouched), is a folder, or cannot be written (read-only, locked): all found at open,
+        not at the first write. Every later SQLite failure is a ``StoreError`` too.
 
     Examples
     --------
