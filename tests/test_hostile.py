@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import logging
 import sqlite3
 import warnings
@@ -104,6 +105,9 @@ STAT_CASES = {
     "body_a_list": (lambda s, e: good_rows(s, e), "expected an object with 'data'"),
     "row_a_list": (_rows(lambda rows: [rows[0], list(rows[1].values())]), "row 1 is not an object"),
     "row_a_string": (_rows(lambda rows: [rows[0], "2024-06-02"]), "row 1 is not an object"),
+    "counter_twice_in_a_row": (lambda s, e: json.dumps({"data": good_rows(s, e)})[:-3] + ', "click_count": 99}]}',
+                               "names 'click_count' twice"),
+    "data_twice": (lambda s, e: '{"data": [], "data": ' + json.dumps(good_rows(s, e)) + "}", "names 'data' twice"),
     "body_not_json": (lambda s, e: "<html>502 Bad Gateway</html>", "not JSON"),
     "body_empty": (lambda s, e: "", "empty body"),
 }
@@ -177,6 +181,8 @@ LISTING_CASES = {
     "link_key_dotdot": (_page(records=[record(1), record(2, link_key="..")]), "got '..'"),
     "link_key_control": (_page(records=[record(1), record(2, link_key="K\n2")]), "control characters"),
     "link_key_number": (_page(records=[record(1), record(2, link_key=2)]), "got int 2"),
+    "same_key_two_ids": (_page(records=[record(1), record(2, link_key="K001")]), "must each name one link"),
+    "same_id_two_keys": (_page(records=[record(1), record(1, link_key="K002")]), "must each name one link"),
     "page_larger_than_asked": (_page(total=501, records=[record(i) for i in range(1, 502)]), "holds 501 records"),
 }
 

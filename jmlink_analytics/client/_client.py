@@ -130,7 +130,7 @@ class JMLinkClient:
                     f"{name} must be a non-empty string (set JMLINK_APP_KEY and JMLINK_MASTER_SECRET)"
                 )
             check_credential(value, name)
-        self.base_url = self._check_base_url(base_url)
+        self.base_url = check_base_url(base_url)
         self.timeout = self._check_timeout(timeout)
         self.max_retries = check_int(max_retries, "max_retries", 0)
         for value, name in ((backoff_factor, "backoff_factor"), (backoff_max, "backoff_max")):
@@ -138,10 +138,9 @@ class JMLinkClient:
                 raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
         self.backoff_factor = float(backoff_factor)
         self.backoff_max = float(backoff_max)
-        if isinstance(rate_limits, Mapping):  # the limiter takes any number: refuse inf and NaN first
-            for name, value in rate_limits.items():
-                for number in value if isinstance(value, (tuple, list)) else ():
-                    check_finite(number, f"rate_limits[{name!r}]")
+        for name, value in rate_limits.items() if isinstance(rate_limits, Mapping) else ():
+            for number in value if isinstance(value, (tuple, list)) else ():  # the limiter would take inf, NaN
+                check_finite(number, f"rate_limits[{name!r}]")
         self.rate_limits = normalize_rate_limits(rate_limits)
         self.app_key = app_key
         self._auth = _BasicAuth(app_key, master_secret)
@@ -191,10 +190,6 @@ class JMLinkClient:
         if env.get("JMLINK_BASE_URL") and "base_url" not in kwargs:
             kwargs["base_url"] = env["JMLINK_BASE_URL"]
         return cls(app_key, secret, **kwargs)
-
-    @staticmethod
-    def _check_base_url(base_url: Any) -> str:
-        return check_base_url(base_url)
 
     @staticmethod
     def _check_timeout(timeout: Any) -> float | tuple[float, float]:
@@ -266,17 +261,25 @@ class JMLinkClient:
             ``total`` links came back (after yielding those that did).
         """
         check_int(page_size, "page_size", 1, MAX_PAGE_SIZE)
-        seen: set[int] = set()
+        seen: dict[int, str] = {}  # id -> link_key
+        keys: dict[str, int] = {}  # link_key -> id
         page_index, pages, budget = 1, 0, None
         while True:
             page = self.get_links_page(page_index, page_size)
             pages += 1
             if budget is None:
                 budget = -(-page.total // page_size) + EXTRA_LISTING_PAGES
-            new = [record for record in page.records if record["id"] not in seen]
-            for record in new:
-                seen.add(record["id"])
-                yield record
+            new = []
+            for record in page.records:
+                link_id, link_key = record["id"], record["link_key"]
+                if seen.get(link_id, link_key) != link_key or keys.get(link_key, link_id) != link_id:
+                    raise ResponseFormatError(f"GET /v1/links: id and link_key must each name one link; got id "
+                                              f"{link_id} with {link_key!r} after {seen.get(link_id)!r} with id "
+                                              f"{link_id} and id {keys.get(link_key)} with {link_key!r}")
+                if link_id not in seen:
+                    seen[link_id], keys[link_key] = link_key, link_id
+                    new.append(record)
+            yield from new
             if len(seen) >= page.total:
                 return
             last_page = -(-page.total // page_size)

@@ -46,9 +46,26 @@ class LinksPage:
         return f"LinksPage(total={self.total}, records=<{len(self.records)} records>)"
 
 
+class _DuplicateKeyError(ValueError):
+    pass
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json's object hook: an object naming a field twice is refused (json.loads keeps the last silently)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        names = [name for name, _ in pairs]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        raise _DuplicateKeyError(f"an object names {', '.join(map(repr, twice))} twice: {_shape(obj)}")
+    return obj
+
+
 def parse_json(body: bytes | None, status: int) -> Any:
+    """The JSON of a success answer; a body that is not JSON, or an object with a field twice, is refused."""
     try:
-        return json.loads(body or b"")
+        return json.loads(body or b"", object_pairs_hook=_no_duplicate_keys)
+    except _DuplicateKeyError as exc:
+        raise ResponseFormatError(f"expected JSON objects with each field once; {exc}", http_status=status) from None
     except ValueError:  # error_from_response already refuses non-JSON; this is a belt for braces
         raise ResponseFormatError("expected a JSON object, got a body that is not JSON", http_status=status) from None
 
