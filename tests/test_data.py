@@ -443,3 +443,21 @@ def test_progress_falls_back_to_the_text_bar_when_the_notebook_bar_fails(make_sa
         df = fetch_stats(client, [link["link_key"] for link in sb.app.links], start=START, end=END, progress=True)
     assert len(df) == 3 * 20
     assert "jmlink stats" in capsys.readouterr().err
+
+
+def test_link_times_off_the_contract_become_nat_with_a_warning_never_a_guess_or_a_crash(caplog):
+    # a time zone next to a naive time made pandas raise "Mixed timezones"; "2024-06" became June 1
+    records = [{**DOC_RECORDS[0], "create_time": "2024-06-01T00:00:00+08:00"},
+               {**DOC_RECORDS[1], "create_time": "2024-06"},
+               {**DOC_RECORDS[0], "id": 3, "link_key": "AAAC", "create_time": "2024-06-02 09:30:00"}]
+    with caplog.at_level("WARNING", logger="jmlink_analytics"):
+        links = links_frame(records)
+    assert links["create_time"].isna().tolist() == [True, True, False]
+    assert links["create_time"].iloc[2] == pd.Timestamp("2024-06-02 09:30:00")
+    assert "2 link record(s) have an unreadable create_time" in caplog.text
+
+
+def test_link_ids_off_the_contract_are_refused():
+    for bad in ("7", 7.0, 2**63, None):
+        with pytest.raises(e.ResponseFormatError, match="'id' must be an integer"):
+            links_frame([{**DOC_RECORDS[0], "id": bad}])
