@@ -169,6 +169,7 @@ LISTING_CASES = {
     "total_float": (_page(total=2.0), "got 2.0"),
     "total_bool": (_page(total=True), "got True"),
     "total_beyond_int64": (_page(total=2**63), str(2**63)),
+    "records_beyond_total": (_page(total=1), "a page of 2 records cannot belong to 'total' 1 links"),
     "total_missing": ({"records": [record(1)]}, "expected an object with 'total' and 'records'"),
     "records_object": (_page(records={"1": record(1)}), "'records' must be a list of objects"),
     "records_null": ({"total": 0, "records": None}, "'records' must be a list of objects"),

@@ -85,6 +85,8 @@ def parse_links_page(body: Any) -> LinksPage:
         raise ResponseFormatError(f"{where}: 'total' must be a non-negative integer; got {_shape(total)}")
     if not isinstance(records, list):
         raise ResponseFormatError(f"{where}: 'records' must be a list of objects; got {_shape(records)}")
+    if len(records) > total:
+        raise ResponseFormatError(f"{where}: a page of {len(records)} records cannot belong to 'total' {total} links")
     for position, record in enumerate(records):
         if not isinstance(record, dict):
             raise ResponseFormatError(f"{where}: 'records' must be a list of objects; record {position} is "
