@@ -6,10 +6,11 @@ module imports pandas only inside the frame checks.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from .schema import COUNTERS, METRICS, PLATFORMS
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "check_base_url", "check_credential", "check_finite",
     "check_int", "check_link_key", "check_link_keys", "check_metric", "check_platform", "check_platforms",
     "check_stats", "check_top", "normalize_by", "path_segment",
 ]
@@ -34,6 +36,52 @@ def check_int(value: Any, name: str, low: int, high: int | None = None) -> int:
     return value
 
 
+def check_finite(value: Any, name: str) -> Any:
+    """Return ``value`` unless it is a float that is infinite or NaN (other types pass through)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number; got {value!r}")
+    return value
+
+
+def check_credential(value: str, name: str) -> str:
+    """Return ``value`` if HTTP Basic auth can carry it: printable latin-1, and no ':' in the user name.
+
+    The message shows ``app_key`` but never the value of another credential (the master secret).
+    """
+    allowed = "printable latin-1 characters" + (", without ':'" if name == "app_key" else "")
+    for position, ch in enumerate(value):
+        code = ord(ch)
+        if code < 32 or 127 <= code < 160 or code > 255 or (ch == ":" and name == "app_key"):
+            shown = f"{value!r}, with {ch!r}" if name == "app_key" else "a value with a character it cannot carry"
+            raise ValueError(f"{name} must be {allowed} (it is sent as HTTP Basic auth); "
+                             f"got {shown} at position {position}")
+    return value
+
+
+def check_base_url(base_url: Any, name: str = "base_url") -> str:
+    """Return ``base_url`` without a trailing '/' if it is a plain http(s) URL: no query, fragment,
+    credentials, spaces or control characters, and a port from 1 to 65535 if any."""
+    allowed = "an http:// or https:// URL without query, fragment or credentials"
+    if not isinstance(base_url, str):
+        raise TypeError(f"{name} must be {allowed}; got {type(base_url).__name__}")
+    if any(ord(ch) <= 32 or ord(ch) == 127 for ch in base_url):
+        raise ValueError(f"{name} must be {allowed}, without spaces or control characters; got {base_url!r}")
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{name} must be {allowed}; got {base_url!r}")
+    if "@" in parts.netloc:
+        raise ValueError(f"{name} must not carry credentials; pass app_key and master_secret instead")
+    if parts.query or parts.fragment or "?" in base_url or "#" in base_url:
+        raise ValueError(f"{name} must be {allowed}; got {base_url!r}, which has a query or fragment")
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or out of range
+        port = 0
+    if port == 0 or parts.netloc.endswith(":"):
+        raise ValueError(f"{name} must be {allowed}, with a port from 1 to 65535 if any; got {base_url!r}")
+    return base_url.rstrip("/")
+
+
 def check_top(top: Any, name: str = "top", *, allow_none: bool = False) -> int | None:
     """Return ``top`` as an int >= 1 (or ``None`` when ``allow_none``): how many groups to show."""
     if top is None and allow_none:
@@ -49,11 +97,17 @@ def check_platform(platform: Any, name: str = "platform") -> str:
 
 
 def check_link_key(link_key: Any, name: str = "link_key") -> str:
-    """Return ``link_key`` if it is a non-empty string without control characters."""
+    """Return ``link_key`` if it is a non-empty string without control characters, other than '.' and '..'.
+
+    '.' and '..' cannot be sent as a path segment: HTTP libraries and proxies resolve them
+    (``/v1/links/../stat`` becomes ``/v1/stat``), so they are refused before anything is sent.
+    """
+    allowed = "a non-empty string without control characters, other than '.' and '..'"
     if not isinstance(link_key, str):
-        raise TypeError(f"{name} must be a non-empty string; got {type(link_key).__name__} {link_key!r}")
-    if not link_key or not link_key.strip() or any(ord(ch) < 32 or ord(ch) == 127 for ch in link_key):
-        raise ValueError(f"{name} must be a non-empty string without control characters; got {link_key!r}")
+        raise TypeError(f"{name} must be {allowed}; got {type(link_key).__name__} {link_key!r}")
+    if (not link_key.strip() or link_key in (".", "..")
+            or any(ord(ch) < 32 or ord(ch) == 127 for ch in link_key)):
+        raise ValueError(f"{name} must be {allowed}; got {link_key!r}")
     return link_key
 
 

@@ -8,9 +8,12 @@ answer into one of these.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -30,6 +33,8 @@ __all__ = [
     "TransportError",
     "VipRequiredError",
     "error_from_response",
+    "mask_secrets",
+    "masking",
 ]
 
 #: The success code the API documents; a body carrying it is not an error.
@@ -177,6 +182,39 @@ _STATUS_TO_ERROR: dict[int, type[JMLinkError]] = {
 }
 
 _MAX_BODY_EXCERPT = 200
+MASK = "***"
+#: An echoed ``Authorization: Basic <token>`` (or any "Basic <token>") is masked even when the
+#: secrets are not known.
+_BASIC = re.compile(r"\b([Bb][Aa][Ss][Ii][Cc])(\s+)(?:[A-Za-z0-9+/_-]{16,}={0,2}|"
+                    r"(?=[A-Za-z_-]*[0-9+/=])[A-Za-z0-9+/_-]{4,}={0,2})")
+_SECRETS: ContextVar[tuple[str, ...]] = ContextVar("jmlink_analytics_secrets", default=())
+
+
+def mask_secrets(text: str, secrets: Iterable[str] | None = None) -> str:
+    """``text`` with each of ``secrets`` and any ``Basic <token>`` replaced by ``***``.
+
+    Parameters
+    ----------
+    text : str
+        A message, body excerpt or log line.
+    secrets : iterable of str, optional
+        The values to hide (master secret, Basic token); those of the enclosing
+        :func:`masking` block by default.
+    """
+    values = _SECRETS.get() if secrets is None else tuple(secrets)
+    for value in sorted((v for v in values if v), key=len, reverse=True):
+        text = text.replace(value, MASK)
+    return _BASIC.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+
+
+@contextlib.contextmanager
+def masking(secrets: Iterable[str]) -> Iterator[None]:
+    """Within the block (in this thread), errors built by :func:`error_from_response` hide ``secrets``."""
+    token = _SECRETS.set(tuple(s for s in secrets if s))
+    try:
+        yield
+    finally:
+        _SECRETS.reset(token)
 
 
 def _excerpt(text: str) -> str:
@@ -189,6 +227,7 @@ def error_from_response(
     body: bytes | str | None,
     *,
     headers: Mapping[str, str] | None = None,
+    secrets: Iterable[str] | None = None,
 ) -> JMLinkError | None:
     """Map one HTTP answer to the error it means, or ``None`` for a success.
 
@@ -200,6 +239,10 @@ def error_from_response(
         The raw body of the answer.
     headers : mapping, optional
         The answer's headers; ``Retry-After`` / ``X-Rate-Limit-Reset`` are read for 3006.
+    secrets : iterable of str, optional
+        Values a server might echo into its body (the master secret, the Basic token); they
+        are masked as ``***`` in the error's message, as is any ``Basic <token>``. By default
+        those of the enclosing :func:`masking` block.
 
     Returns
     -------
@@ -209,6 +252,7 @@ def error_from_response(
         :class:`ResponseFormatError`; it is never taken for an empty result.
     """
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
+    text = mask_secrets(text, secrets)
     parsed: Any = None
     try:
         parsed = json.loads(text) if text.strip() else None
@@ -218,7 +262,7 @@ def error_from_response(
     error_obj = parsed.get("error") if isinstance(parsed, dict) else None
     if isinstance(error_obj, dict):
         code = error_obj.get("code")
-        message = str(error_obj.get("message") or "")
+        message = mask_secrets(str(error_obj.get("message") or ""), secrets)
         if isinstance(code, bool) or not isinstance(code, int):
             try:
                 code = int(code)

@@ -18,8 +18,7 @@ import yaml
 
 from jmlink_analytics import errors as e
 from jmlink_analytics.client import JMLinkClient
-from scripts.record_cassettes import (
-    CANONICAL_BASE,
+from tests.cassette_scenarios import (
     RANGE_CAP_DAYS,
     SCENARIOS,
     SEED,
@@ -28,8 +27,8 @@ from scripts.record_cassettes import (
     link_with_most_idle_days,
     range_cap_keys,
     record,
-    replay_vcr,
 )
+from tests.vcr_config import CANONICAL_BASE, replay_vcr
 
 CASSETTES = Path(__file__).resolve().parent.parent / "cassettes"
 COUNTERS = ("exposure_count", "click_count", "open_count", "install_count")
@@ -261,8 +260,8 @@ def test_recording_again_reproduces_the_committed_cassettes(tmp_path):
 
 def test_live_recording_path_works_and_scrubs_the_secret(make_sandbox, monkeypatch, tmp_path):
     """``make cassettes-live`` against a sandbox standing in for the real API (same code path)."""
-    from scripts.record_cassettes import SCENARIOS as ALL
-    from scripts.record_cassettes import record_live
+    from tests.cassette_scenarios import SCENARIOS as ALL
+    from tests.cassette_scenarios import record_live
 
     sb = make_sandbox(links=12, days=60, today=None)  # live scenarios ask for the real "today"
     monkeypatch.setenv("JMLINK_APP_KEY", sb.app_key)
@@ -274,3 +273,32 @@ def test_live_recording_path_works_and_scrubs_the_secret(make_sandbox, monkeypat
         text = path.read_text(encoding="utf-8")
         assert sb.master_secret not in text and "authorization" not in text.lower()
         assert yaml.safe_load(text)["interactions"], path
+
+
+@pytest.mark.parametrize("app_key", ["k", "ke", "key", "a-much-longer-app-key-0001"])
+def test_the_scrubber_masks_an_echoed_basic_token_in_headers_and_body_whatever_the_key_length(tmp_path, app_key):
+    import base64
+
+    from tests.hostile_server import HostileServer, Reply
+    from tests.vcr_config import make_vcr
+
+    secret = "s3cret-value-0123456789"
+    token = base64.b64encode(f"{app_key}:{secret}".encode()).decode()
+
+    def echo(seen):
+        auth = seen.headers["Authorization"]
+        return Reply({"echo": auth, "token": auth.split()[-1], "secret": secret}, status=200,
+                     headers={"X-Echo-Authorization": auth, "X-Echo-Token": auth.split()[-1]})
+
+    server = HostileServer(echo)
+    try:
+        recorder = make_vcr(tmp_path, record_mode="all", base_url=server.base_url, secrets=(secret,), app_key=app_key)
+        with recorder.use_cassette("echo.yaml"):
+            requests.get(server.base_url + "/v1/links", auth=(app_key, secret), timeout=5)
+    finally:
+        server.stop()
+    assert len(server.requests) == 1 and server.requests[0].headers["Authorization"] == f"Basic {token}"
+    text = (tmp_path / "echo.yaml").read_text(encoding="utf-8")
+    assert secret not in text and token not in text and token.rstrip("=") not in text
+    assert not re.search(r"Basic\s+[A-Za-z0-9+/=]{4,}", text)
+    assert "X-Echo-Token" in text and "<scrubbed>" in text

@@ -76,13 +76,21 @@ def test_iter_links_loses_nothing_when_links_are_added_mid_listing(make_sandbox)
 
 
 def test_link_key_is_one_path_segment_even_with_a_slash(client, sb):
-    for key in ("a/b", "..", "x?y=1", "微信#1"):
+    for key in ("a/b", "...", "x?y=1", "微信#1"):
         with pytest.raises(e.InvalidRequestError) as info:
             client.get_link_stats(key, START, END)
         assert info.value.code == 3005  # unknown link key, not 3007 "api not found"
     assert [r.path for r in api_requests(sb)] == [
-        "/v1/links/a%2Fb/stat", "/v1/links/../stat", "/v1/links/x?y=1/stat", "/v1/links/微信#1/stat"
+        "/v1/links/a%2Fb/stat", "/v1/links/.../stat", "/v1/links/x?y=1/stat", "/v1/links/微信#1/stat"
     ]
+
+
+@pytest.mark.parametrize("key", [".", ".."])
+def test_dot_link_keys_are_refused_before_anything_is_sent(client, sb, key):
+    # requests resolves %2E back to '.', so '..' would reach the server as /v1/links/../stat = /v1/stat
+    with pytest.raises(ValueError, match=r"link_key must be .*other than '\.' and '\.\.'; got"):
+        client.get_link_stats(key, START, END)
+    assert api_requests(sb) == []
 
 
 # -- the documented examples -------------------------------------------------------------------

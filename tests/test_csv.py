@@ -171,3 +171,17 @@ def test_bad_arguments_raise_before_writing(tmp_path):
     with pytest.raises(TypeError, match="path"):
         to_csv(pd.DataFrame({"a": [1]}), io.StringIO())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_multiindex_column_headers_are_neutralized_on_every_level(tmp_path):
+    df = pd.DataFrame({"day": ["2024-06-01", "2024-06-01"], "channel": ["=HYPERLINK(\"x\")", "-2+3"],
+                       "clicks": [1, 2]})
+    wide = df.pivot_table(index="day", columns="channel", values=["clicks"], aggfunc="sum")
+    wide.columns = wide.columns.set_levels(["@SUM(A1)"], level=0)
+    rows = _rows(to_csv(wide, tmp_path / "wide.csv"))
+    cells = [cell for row in rows for cell in row]
+    assert "'@SUM(A1)" in cells and "'=HYPERLINK(\"x\")" in cells and "'-2+3" in cells
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)
+    assert rows[-1] == ["2024-06-01", "2", "1"]  # the numbers stay numbers (columns sorted: "-2+3" first)
+    raw = _rows(to_csv(wide, tmp_path / "raw.csv", sanitize=False))
+    assert "=HYPERLINK(\"x\")" in [cell for row in raw for cell in row]

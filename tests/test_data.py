@@ -139,12 +139,42 @@ def test_stats_frame_of_the_documented_rows_fills_missing_days():
     assert df["is_partial"].tolist() == [False, True, True] * 2  # yesterday and today (UTC+8)
 
 
-def test_parse_stat_rows_ignores_days_outside_the_range():
-    rows = [*DOC_ROWS, {"iday": "2020-07-31", "exposure_count": 5, "click_count": 5, "open_count": 5,
-                        "install_count": 5}]
-    out = parse_stat_rows(rows, dt.date(2020, 8, 2), 2)
+def test_parse_stat_rows_fills_the_days_left_out_with_zeros():
+    out = parse_stat_rows(DOC_ROWS[1:], dt.date(2020, 8, 2), 2)
     assert out.dtype == np.int64 and out.shape == (4, 2)
     assert out[:, 0].tolist() == [200000] * 4 and out[:, 1].tolist() == [0] * 4
+
+
+def test_parse_stat_rows_refuses_a_day_outside_the_range_naming_link_platform_and_day():
+    # deliberately changed: a day outside the range asked used to be dropped (and logged at DEBUG)
+    with pytest.raises(e.ResponseFormatError, match=r"link 'AAAA', platform 'ios'.*'2020-08-01' is outside"):
+        parse_stat_rows(DOC_ROWS, dt.date(2020, 8, 2), 2, link_key="AAAA", platform="ios")
+
+
+@pytest.mark.parametrize(("change", "needle"), [
+    ({"iday": "20200802"}, "'20200802'"),
+    ({"iday": "2020-08"}, "'2020-08'"),
+    ({"iday": "2020-08-02T00:00:00+08:00"}, "'2020-08-02T00:00:00+08:00'"),
+    ({"click_count": 2**63}, str(2**63)),
+    ({"click_count": -1}, "-1"),
+    ({"click_count": 7.0}, "7.0"),
+    ({"click_count": "7"}, "'7'"),
+    ({"click_count": True}, "True"),
+    ({"click_count": None}, "None"),
+])
+def test_parse_stat_rows_refuses_off_contract_rows_instead_of_guessing(change, needle):
+    row = {**DOC_ROWS[1], **change}
+    with pytest.raises(e.ResponseFormatError, match=r"link 'AAAA', platform 'all'") as info:
+        parse_stat_rows([row], dt.date(2020, 8, 2), 2, link_key="AAAA", platform="all")
+    assert needle in str(info.value)
+
+
+def test_parse_stat_rows_refuses_a_missing_counter_and_a_day_twice():
+    renamed = {k: v for k, v in DOC_ROWS[1].items() if k != "click_count"} | {"clickCount": 5}
+    with pytest.raises(e.ResponseFormatError, match="lacks 'click_count'"):
+        parse_stat_rows([renamed], dt.date(2020, 8, 2), 2)
+    with pytest.raises(e.ResponseFormatError, match="'2020-08-02' was sent twice"):
+        parse_stat_rows([DOC_ROWS[1], DOC_ROWS[1]], dt.date(2020, 8, 2), 2)
 
 
 class DocumentedApp:
@@ -413,3 +443,21 @@ def test_progress_falls_back_to_the_text_bar_when_the_notebook_bar_fails(make_sa
         df = fetch_stats(client, [link["link_key"] for link in sb.app.links], start=START, end=END, progress=True)
     assert len(df) == 3 * 20
     assert "jmlink stats" in capsys.readouterr().err
+
+
+def test_link_times_off_the_contract_become_nat_with_a_warning_never_a_guess_or_a_crash(caplog):
+    # a time zone next to a naive time made pandas raise "Mixed timezones"; "2024-06" became June 1
+    records = [{**DOC_RECORDS[0], "create_time": "2024-06-01T00:00:00+08:00"},
+               {**DOC_RECORDS[1], "create_time": "2024-06"},
+               {**DOC_RECORDS[0], "id": 3, "link_key": "AAAC", "create_time": "2024-06-02 09:30:00"}]
+    with caplog.at_level("WARNING", logger="jmlink_analytics"):
+        links = links_frame(records)
+    assert links["create_time"].isna().tolist() == [True, True, False]
+    assert links["create_time"].iloc[2] == pd.Timestamp("2024-06-02 09:30:00")
+    assert "2 link record(s) have an unreadable create_time" in caplog.text
+
+
+def test_link_ids_off_the_contract_are_refused():
+    for bad in ("7", 7.0, 2**63, None):
+        with pytest.raises(e.ResponseFormatError, match="'id' must be an integer"):
+            links_frame([{**DOC_RECORDS[0], "id": bad}])

@@ -81,3 +81,34 @@ def test_errors_survive_pickling_with_their_fields():
     err = e.AuthError("auth failed", code=3002, http_status=401)
     back = pickle.loads(pickle.dumps(err))
     assert (type(back), back.code, back.http_status, back.message) == (e.AuthError, 3002, 401, "auth failed")
+
+
+# -- secrets a server echoes ------------------------------------------------------------------
+TOKEN = "N2Q0MzFlNDJkZmE2YTZkNjkzYWMyZDA0OjVlOTg3YWM2ZDJlMDRkOTVhOWQ4ZjBkMQ=="  # the documented example
+SECRET = "5e987ac6d2e04d95a9d8f0d1"
+
+
+@pytest.mark.parametrize(("status", "body"), [
+    (401, json.dumps({"error": {"code": 3002, "message": f"auth failed: Authorization: Basic {TOKEN}"}})),
+    (400, json.dumps({"error": {"code": 3005, "message": f"bad secret {SECRET}"}})),
+    (502, f"<html>upstream said Basic {TOKEN} and {SECRET}</html>"),
+    (200, f"not json, token {TOKEN}"),
+])
+def test_an_echoed_token_or_secret_is_masked_in_the_error(status, body):
+    err = e.error_from_response(status, body.encode(), secrets=(SECRET, TOKEN))
+    shown = f"{err} {err!r}"
+    assert SECRET not in shown and TOKEN not in shown and TOKEN[:20] not in shown
+    assert "***" in shown
+
+
+def test_a_basic_token_is_masked_even_when_the_secrets_are_not_known():
+    err = e.error_from_response(401, json.dumps({"error": {"code": 3002, "message": f"got Basic {TOKEN}"}}))
+    assert TOKEN not in str(err) and str(err).endswith("got Basic ***")
+    assert e.mask_secrets("basic auth required") == "basic auth required"  # plain words are left alone
+
+
+def test_the_masking_block_hides_its_secrets_and_ends_with_the_block():
+    body = json.dumps({"error": {"code": 3005, "message": f"bad {SECRET}"}})
+    with e.masking([SECRET]):
+        assert SECRET not in str(e.error_from_response(400, body))
+    assert SECRET in str(e.error_from_response(400, body))  # outside the block nothing is known

@@ -8,6 +8,7 @@ processes, retries what is worth retrying, and turns every failure into a typed
 
 from __future__ import annotations
 
+import base64
 import logging
 import math
 import os
@@ -15,14 +16,22 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote
 
 import requests
 
 from .._dates import DateLike, format_date, to_date
-from .._validate import check_int, check_link_key, check_platform, path_segment
+from .._validate import (
+    check_base_url,
+    check_credential,
+    check_finite,
+    check_int,
+    check_link_key,
+    check_platform,
+    path_segment,
+)
 from .._version import __version__
-from ..errors import MissingCredentialsError
+from ..errors import JMLinkError, MissingCredentialsError, ResponseFormatError, mask_secrets, masking
 from ._ratelimit import EndpointLimiter, SlotTable, normalize_rate_limits, shared_limits_path
 from ._responses import LinksPage, parse_links_page, parse_stat_rows
 from ._transport import DEFAULT_POOL_SIZE, Transport, mount_pool
@@ -40,8 +49,8 @@ logger = logging.getLogger("jmlink_analytics")
 
 DEFAULT_BASE_URL = "https://api.jmlk.co"
 MAX_PAGE_SIZE = 500
-#: How many times ``iter_links`` pages through the listing again when it did not add up.
-MAX_LISTING_PASSES = 4
+#: Pages ``iter_links`` may read beyond ``ceil(total / page_size)`` (to pick up links added meanwhile).
+EXTRA_LISTING_PAGES = 2
 
 
 class _BasicAuth(requests.auth.HTTPBasicAuth):
@@ -137,17 +146,25 @@ class JMLinkClient:
                 raise MissingCredentialsError(
                     f"{name} must be a non-empty string (set JMLINK_APP_KEY and JMLINK_MASTER_SECRET)"
                 )
-        self.base_url = self._check_base_url(base_url)
+            check_credential(value, name)
+        self.base_url = check_base_url(base_url)
         timeout = self._check_timeout(timeout)
         check_int(max_retries, "max_retries", 0)
         for value, name in ((backoff_factor, "backoff_factor"), (backoff_max, "backoff_max")):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"{name} must be a number >= 0; got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+                raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
         if isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not 0 < deadline < math.inf:
             raise ValueError(f"deadline must be a finite number of seconds > 0; got {deadline!r}")
+        for name, value in rate_limits.items() if isinstance(rate_limits, Mapping) else ():
+            for number in value if isinstance(value, (tuple, list)) else ():  # the limiter would take inf, NaN
+                check_finite(number, f"rate_limits[{name!r}]")
         self.rate_limits = normalize_rate_limits(rate_limits)
         self.app_key = app_key
         self._auth = _BasicAuth(app_key, master_secret)
+        token = base64.b64encode(f"{app_key}:{master_secret}".encode("latin-1")).decode("ascii")
+        #: What a server might echo back and must never reach a message or a log line.
+        self._secrets = tuple(dict.fromkeys(
+            (f"Basic {token}", token, token.rstrip("="), master_secret, quote(master_secret, safe=""))))
         self._slots = self._open_slots(shared_limits)
         limiters = {name: EndpointLimiter(name, calls, seconds, self._slots, hold=float(deadline))
                     for name, (calls, seconds) in self.rate_limits.items()}
@@ -217,21 +234,10 @@ class JMLinkClient:
         return cls(app_key, secret, **kwargs)
 
     @staticmethod
-    def _check_base_url(base_url: Any) -> str:
-        if not isinstance(base_url, str):
-            raise TypeError(f"base_url must be an http(s) URL string; got {type(base_url).__name__}")
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"base_url must be an http:// or https:// URL; got {base_url!r}")
-        if parts.username or parts.password:
-            raise ValueError("base_url must not carry credentials; pass app_key and master_secret instead")
-        return base_url.rstrip("/")
-
-    @staticmethod
     def _check_timeout(timeout: Any) -> float | tuple[float, float]:
         values = timeout if isinstance(timeout, tuple) else (timeout,)
         if len(values) not in (1, 2) or any(
-            isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 for v in values
+            isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf for v in values
         ):
             raise ValueError(f"timeout must be a number of seconds > 0 or a (connect, read) pair; got {timeout!r}")
         return timeout
@@ -269,46 +275,67 @@ class JMLinkClient:
         """
         check_int(page_index, "page_index", 1)
         check_int(page_size, "page_size", 1, MAX_PAGE_SIZE)
-        body = self._transport.get("links", "/v1/links", {"page_index": page_index, "page_size": page_size})
-        return parse_links_page(body)
+        body = self._call("links", "/v1/links", {"page_index": page_index, "page_size": page_size})
+        page = parse_links_page(body)
+        if len(page.records) > page_size:
+            raise ResponseFormatError(f"GET /v1/links: page {page_index} holds {len(page.records)} records; "
+                                      f"at most page_size={page_size} were asked for")
+        return page
 
     def iter_links(self, page_size: int = 500) -> Iterator[dict[str, Any]]:
         """Yield every link of the app exactly once, paging through the listing.
 
         The listing is live and its order undocumented, so records are de-duplicated on
-        ``id``; when the pages did not add up (the ``total`` changed, or fewer unique ids
-        than ``total`` came back) the listing is read again, up to a bounded number of
-        passes, so that no link that existed throughout is lost.
+        ``id``. Paging stops when every link ``total`` promised has come; after the last page
+        it starts again at page 1 to pick up links added meanwhile. It never reads more than
+        ``ceil(total / page_size) + 2`` pages (``total`` of the first page).
 
         Parameters
         ----------
         page_size : int, default 500
             Records per request, from 1 to 500.
+
+        Raises
+        ------
+        ResponseFormatError
+            When a page is empty, brings no new link, or the page budget is spent before
+            ``total`` links came back (after yielding those that did).
         """
         check_int(page_size, "page_size", 1, MAX_PAGE_SIZE)
-        seen: set[Any] = set()
-        for attempt in range(1, MAX_LISTING_PASSES + 1):
-            totals: set[int] = set()
-            ids_this_pass: set[Any] = set()
-            page_index = 1
-            while True:
-                page = self.get_links_page(page_index, page_size)
-                totals.add(page.total)
-                for record in page.records:
-                    ids_this_pass.add(record["id"])
-                    if record["id"] not in seen:
-                        seen.add(record["id"])
-                        yield record
-                last_page = -(-page.total // page_size)
-                if not page.records or page_index >= last_page:
-                    break
-                page_index += 1
-            if len(totals) == 1 and len(ids_this_pass) >= page.total:
+        seen: dict[int, str] = {}  # id -> link_key
+        keys: dict[str, int] = {}  # link_key -> id
+        page_index, pages, budget = 1, 0, None
+        while True:
+            page = self.get_links_page(page_index, page_size)
+            pages += 1
+            if budget is None:
+                budget = -(-page.total // page_size) + EXTRA_LISTING_PAGES
+            new = []
+            for record in page.records:
+                link_id, link_key = record["id"], record["link_key"]
+                if seen.get(link_id, link_key) != link_key or keys.get(link_key, link_id) != link_id:
+                    raise ResponseFormatError(f"GET /v1/links: id and link_key must each name one link; got id "
+                                              f"{link_id} with {link_key!r} after {seen.get(link_id)!r} with id "
+                                              f"{link_id} and id {keys.get(link_key)} with {link_key!r}")
+                if link_id not in seen:
+                    seen[link_id], keys[link_key] = link_key, link_id
+                    new.append(record)
+            yield from new
+            if len(seen) >= page.total:
                 return
-            logger.info("link listing shifted while paging (totals %s, %d unique ids); reading it again "
-                        "(pass %d of %d)", sorted(totals), len(ids_this_pass), attempt + 1, MAX_LISTING_PASSES)
-        logger.warning("the link listing kept changing over %d passes; %d links were read",
-                       MAX_LISTING_PASSES, len(seen))
+            last_page = -(-page.total // page_size)
+            reason = (f"page {page_index} is empty" if not page.records
+                      else f"page {page_index} brought no new link" if not new
+                      else f"{pages} pages were read (at most {budget})" if pages >= budget else None)
+            if reason is not None:
+                raise ResponseFormatError(f"GET /v1/links: the listing promised {page.total} links but "
+                                          f"{len(seen)} came back: {reason}")
+            if page_index >= last_page:
+                logger.info("link listing: %d of %d links after the last page; reading from page 1 again",
+                            len(seen), page.total)
+                page_index = 1
+            else:
+                page_index += 1
 
     def get_link_stats(
         self, link_key: str, start_date: DateLike, end_date: DateLike, platform: str = "all"
@@ -336,5 +363,24 @@ class JMLinkClient:
             raise ValueError(f"start_date must not be after end_date; got {start} > {end}")
         check_platform(platform)
         params = {"start_date": format_date(start), "end_date": format_date(end), "platform": platform}
-        body = self._transport.get("stats", f"/v1/links/{path_segment(link_key)}/stat", params)
-        return parse_stat_rows(body)
+        body = self._call("stats", f"/v1/links/{path_segment(link_key)}/stat", params,
+                          where=f"stat answer of link {link_key!r}, platform {platform!r}")
+        return parse_stat_rows(body, link_key=link_key, platform=platform, start=start, end=end)
+
+    def _call(self, endpoint: str, path: str, params: dict[str, Any], where: str | None = None) -> Any:
+        """One GET through the transport, with the credentials masked in every error built or raised on the way.
+
+        ``where`` (e.g. "link 'AAAA', platform 'ios'") is put before the message of a
+        :class:`ResponseFormatError`, so an unreadable answer names what was asked.
+        """
+        with masking(self._secrets):
+            try:
+                return self._transport.get(endpoint, path, params)
+            except JMLinkError as exc:
+                message = mask_secrets(exc.message, self._secrets)
+                if where is not None and isinstance(exc, ResponseFormatError):
+                    message = f"{where}: {message}"
+                if message != exc.message:
+                    exc.message = message
+                    exc.args = (message,)
+                raise

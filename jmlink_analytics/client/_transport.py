@@ -27,6 +27,7 @@ from requests.adapters import HTTPAdapter
 
 from ..errors import JMLinkError, RateLimitError, ResponseFormatError, TransportError, error_from_response
 from ._ratelimit import REPORT_WAITS_FROM_S, EndpointLimiter
+from ._responses import DuplicateKeyError, no_duplicate_keys
 
 __all__ = ["DEFAULT_POOL_SIZE", "Transport", "WaitListener", "mount_pool"]
 
@@ -247,7 +248,9 @@ def _decide(status: int, body: bytes, headers: Any) -> tuple[Any, JMLinkError | 
     """Parse an answer once: ``(json, None)`` for a success, ``(None, error)`` otherwise."""
     if 200 <= status < 300:
         try:
-            parsed = json.loads(body)
+            parsed = json.loads(body, object_pairs_hook=no_duplicate_keys)
+        except DuplicateKeyError as exc:  # json.loads would keep the last of two values silently
+            return None, ResponseFormatError(f"expected JSON objects with each field once; {exc}", http_status=status)
         except ValueError:
             parsed = None
         if parsed is not None and not (isinstance(parsed, dict) and isinstance(parsed.get("error"), dict)):
@@ -255,7 +258,7 @@ def _decide(status: int, body: bytes, headers: Any) -> tuple[Any, JMLinkError | 
     error = error_from_response(status, body, headers=headers)
     if error is None:  # a success the fast path could not read (an error object with code 3000, odd UTF-8)
         try:
-            return json.loads(body.decode("utf-8", "replace")), None
+            return json.loads(body.decode("utf-8", "replace"), object_pairs_hook=no_duplicate_keys), None
         except ValueError:
             error = ResponseFormatError("expected a JSON object, got a body that is not JSON", http_status=status)
     return None, error

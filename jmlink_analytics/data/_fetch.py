@@ -88,6 +88,7 @@ def fetch_links(client: JMLinkClient, *, store: Store | None = None) -> pd.DataF
     >>> links = fetch_links(client)                                   # doctest: +SKIP
     >>> links.groupby("channel", observed=True).size()                # doctest: +SKIP
     """
+    _check_client(client, "iter_links")
     _check_store(store)
     records = None if store is None else store.load_links(client.app_key, client.base_url)
     if records is None:
@@ -165,6 +166,7 @@ def fetch_stats(
     >>> stats = fetch_stats(client, start="2024-06-01", platform=["ios", "android"])  # doctest: +SKIP
     >>> stats.groupby("platform", observed=True)["click_count"].sum()                 # doctest: +SKIP
     """
+    _check_client(client, "get_link_stats")
     keys = check_link_keys(link_keys)
     today = china_today()
     first = to_date(start, "start")
@@ -204,7 +206,7 @@ def fetch_stats(
         def ask(offset: int, n: int) -> np.ndarray:
             day = day0 + dt.timedelta(days=offset)
             rows = client.get_link_stats(key, day, day + dt.timedelta(days=n - 1), platform_name)
-            counters = parse_stat_rows(rows, day, n)
+            counters = parse_stat_rows(rows, day, n, link_key=key, platform=platform_name)
             if store is not None:
                 final = (np.arange(n) + (day - partial_from).days) < 0
                 store.save_days(client.app_key, client.base_url, key, platform_name, day, counters, final)
@@ -352,6 +354,12 @@ def _progress_bar(total: int, progress: bool | None) -> _Bar:
 
 
 # -- argument checks ------------------------------------------------------------------------
+def _check_client(client: Any, method: str) -> None:
+    if client is None or not callable(getattr(client, method, None)) or not hasattr(client, "app_key"):
+        raise TypeError(f"client must be a jmlink_analytics.JMLinkClient (e.g. JMLinkClient.from_env()); "
+                        f"got {type(client).__name__}")
+
+
 def _check_store(store: Any) -> None:
     if store is not None and not isinstance(store, Store):
         raise TypeError(f"store must be a jmlink_analytics.Store or None; got {type(store).__name__}")

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..client._responses import INT64_MAX, check_stat_rows
+from ..errors import ResponseFormatError
 from ..schema import COUNTERS, LINK_COLUMNS, PLATFORMS, STATS_COLUMNS
 
 __all__ = [
@@ -32,6 +35,7 @@ logger = logging.getLogger("jmlink_analytics")
 
 LINK_CATEGORY_COLUMNS = frozenset({"channel", "app_domain", "jump_link_type"})
 LINK_TIME_COLUMNS = frozenset({"create_time", "update_time"})
+_TIME_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}( [0-9]{2}:[0-9]{2}:[0-9]{2})?")
 
 
 def _string_dtype() -> pd.StringDtype:
@@ -62,20 +66,22 @@ def _text(value: Any) -> Any:
 
 
 def _record_id(record: Mapping[str, Any]) -> int:
-    from ..errors import ResponseFormatError
-
     value = record.get("id")
-    if isinstance(value, int) and not isinstance(value, bool):
+    if type(value) is int and -INT64_MAX - 1 <= value <= INT64_MAX:
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    raise ResponseFormatError(f"link record {record.get('link_key')!r}: 'id' must be an integer; got {value!r}")
+    raise ResponseFormatError(f"link record {record.get('link_key')!r}: 'id' must be an integer from "
+                              f"{-INT64_MAX - 1} to {INT64_MAX}; got {value!r}")
 
 
 def _times(values: list[Any], column: str) -> pd.Series:
-    """Parse "yyyy-MM-dd" and "yyyy-MM-dd HH:mm:ss" (China local time, kept naive); bad text -> NaT, logged."""
+    """Parse exactly "yyyy-MM-dd" or "yyyy-MM-dd HH:mm:ss" (China local time, kept naive).
+
+    Any other text (a bare month, a time zone, a non-day) is not guessed at: it becomes NaT,
+    and a warning names the column and an example.
+    """
     texts = pd.Series([_text(v) for v in values], dtype=object)
-    parsed = pd.to_datetime(texts, format="ISO8601", errors="coerce")
+    readable = texts.map(lambda t: isinstance(t, str) and _TIME_TEXT.fullmatch(t) is not None).astype(bool)
+    parsed = pd.to_datetime(texts.where(readable, None), format="ISO8601", errors="coerce")
     bad = parsed.isna() & texts.notna() & (texts.astype(str).str.strip() != "")
     if bad.any():
         logger.warning("%d link record(s) have an unreadable %s (kept as NaT), e.g. %r",
@@ -135,12 +141,8 @@ def empty_links_frame() -> pd.DataFrame:
 
 
 # -- stats --------------------------------------------------------------------------------
-def _day_number(value: dt.date) -> int:
-    """Days since 1970-01-01 (numpy's datetime64[D] integer)."""
-    return int(np.datetime64(value, "D").astype(np.int64))
-
-
-def parse_stat_rows(rows: Sequence[Mapping[str, Any]], first_day: dt.date, n_days: int) -> np.ndarray:
+def parse_stat_rows(rows: Sequence[Mapping[str, Any]], first_day: dt.date, n_days: int, *,
+                    link_key: str | None = None, platform: str | None = None) -> np.ndarray:
     """The counters of one stat answer as a dense ``(4, n_days)`` int64 array.
 
     Parameters
@@ -152,25 +154,26 @@ def parse_stat_rows(rows: Sequence[Mapping[str, Any]], first_day: dt.date, n_day
         The first day of the requested range; column 0 of the result.
     n_days : int
         The number of days requested.
+    link_key, platform : str, optional
+        The link and platform of the answer, named in an error message.
 
     Returns
     -------
     numpy.ndarray
         ``out[i, d]`` is counter ``COUNTERS[i]`` on day ``first_day + d``; days the answer
-        left out are 0. Rows outside the range are ignored (and logged); a day sent twice
-        keeps its last row.
+        left out are 0.
+
+    Raises
+    ------
+    ResponseFormatError
+        For a row off the contract: an ``iday`` not exactly ``yyyy-MM-dd`` or outside the
+        range, a day sent twice, a counter missing, not an integer, negative or beyond int64.
     """
     out = np.zeros((len(COUNTERS), n_days), dtype=np.int64)
     if not rows:
         return out
-    days = np.array([r["iday"] for r in rows], dtype="datetime64[D]").astype(np.int64) - _day_number(first_day)
-    values = np.array([[r.get(c, 0) for c in COUNTERS] for r in rows], dtype=np.int64).T
-    inside = (days >= 0) & (days < n_days)
-    if not inside.all():
-        logger.debug("stat answer: ignored %d row(s) outside the requested %d days from %s",
-                     int((~inside).sum()), n_days, first_day)
-        days, values = days[inside], values[:, inside]
-    out[:, days] = values
+    offsets, flat = check_stat_rows(rows, first_day, n_days, link_key=link_key, platform=platform)
+    out[:, offsets] = np.array(flat, dtype=np.int64).reshape(len(offsets), len(COUNTERS)).T
     return out
 
 
@@ -249,5 +252,6 @@ def stats_frame_from_records(
     cube = np.zeros((len(COUNTERS), len(link_keys), len(platforms), n_days), dtype=np.int64)
     key_pos = {k: i for i, k in enumerate(link_keys)}
     for (key, platform), rows in records.items():
-        cube[:, key_pos[key], platforms.index(platform), :] = parse_stat_rows(rows, start, n_days)
+        cube[:, key_pos[key], platforms.index(platform), :] = parse_stat_rows(rows, start, n_days, link_key=key,
+                                                                               platform=platform)
     return stats_frame(link_keys, platforms, start, cube, today - dt.timedelta(days=1))

@@ -13,6 +13,7 @@ process (one connection behind a lock) and for several processes (SQLite's own l
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -20,8 +21,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,98 +31,13 @@ from ..errors import StoreError, StoreVersionError
 from ..schema import PLATFORMS as _PLATFORMS  # stored as their index: 0, 1, 2
 from . import _blocks
 from ._blocks import DayBlock, date_of, day_number
+from ._storefile import _SCHEMA, APPLICATION_ID, SCHEMA_VERSION, StoreInfo, check_file, check_max_age, default_path
 
 __all__ = ["SCHEMA_VERSION", "DayBlock", "Store", "StoreInfo", "default_path"]
 
 logger = logging.getLogger("jmlink_analytics")
 
-#: The schema this code reads and writes (``PRAGMA user_version``).
-SCHEMA_VERSION = 1
-#: ``PRAGMA application_id`` of our files: "JMLK".
-APPLICATION_ID = 0x4A4D4C4B
 _CHUNK = 500  # link keys per query (SQLite limits the number of parameters)
-
-_SCHEMA = """
-CREATE TABLE apps (
-    app_id INTEGER PRIMARY KEY,
-    app_key TEXT NOT NULL,
-    base_url TEXT NOT NULL,
-    links_fetched_at REAL,                 -- unix time of the last full link listing, NULL = never
-    UNIQUE (app_key, base_url)
-);
-CREATE TABLE links (                       -- the last link listing, as the API sent it
-    app_id INTEGER NOT NULL REFERENCES apps (app_id),
-    position INTEGER NOT NULL,
-    record TEXT NOT NULL,                  -- the record as JSON
-    PRIMARY KEY (app_id, position)
-) WITHOUT ROWID;
-CREATE TABLE keys (
-    key_id INTEGER PRIMARY KEY,
-    app_id INTEGER NOT NULL REFERENCES apps (app_id),
-    link_key TEXT NOT NULL,
-    UNIQUE (app_id, link_key)
-);
-CREATE TABLE days (                        -- the fetched days of one link and platform, 32 days per row
-    key_id INTEGER NOT NULL REFERENCES keys (key_id),
-    platform INTEGER NOT NULL CHECK (platform IN (0, 1, 2)),   -- 0 all, 1 ios, 2 android
-    block INTEGER NOT NULL,                -- days since 1970-01-01 // 32: the row holds days block*32 .. +31
-    counters BLOB NOT NULL,                -- int64 little-endian [4][32]: exposure, click, open, install per day
-    state BLOB NOT NULL,                   -- uint8 [32]: 0 never fetched, 1 fetched while it could still change
-                                           --   (today/yesterday UTC+8), 2 final. Fetched days the API left out hold 0s
-    fetched INTEGER NOT NULL,              -- fetched days in the row (state > 0)
-    first_day INTEGER,                     -- the first and last fetched day (days since 1970-01-01)
-    last_day INTEGER,
-    UNIQUE (key_id, platform, block)       -- a rowid table: rows of 1 KB fit pages badly WITHOUT ROWID
-);
-"""
-
-
-@dataclass(frozen=True)
-class StoreInfo:
-    """What a :class:`Store` holds (:meth:`Store.info`).
-
-    Attributes
-    ----------
-    path : str
-        The database file (``":memory:"`` for an in-memory store).
-    size_bytes : int
-        Bytes on disk (database and write-ahead log).
-    apps : int
-        Distinct (app key, base URL) pairs.
-    links : int
-        Cached link records.
-    rows : int
-        Stored (link, platform, day) entries: every fetched day, the zeros included.
-    first_date, last_date : date or None
-        The span of stored days; ``None`` when there are none.
-    """
-
-    path: str
-    size_bytes: int
-    apps: int
-    links: int
-    rows: int
-    first_date: dt.date | None
-    last_date: dt.date | None
-
-
-def _check_max_age(max_age: Any) -> float | None:
-    if max_age is None:
-        return None
-    if isinstance(max_age, dt.timedelta):
-        max_age = max_age.total_seconds()
-    if isinstance(max_age, bool) or not isinstance(max_age, (int, float)):
-        raise TypeError(f"max_age must be seconds (a number >= 0), a timedelta or None; got {type(max_age).__name__}")
-    if not max_age >= 0:
-        raise ValueError(f"max_age must be >= 0 seconds; got {max_age!r}")
-    return float(max_age)
-
-
-def default_path() -> Path:
-    """The per-user cache file of :meth:`Store.default` and the command line (``platformdirs``' user cache dir)."""
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("jmlink-analytics", appauthor=False)) / "cache.sqlite3"
 
 
 class Store:
@@ -143,7 +58,9 @@ class Store:
     StoreVersionError
         When the file holds another schema version, or is a SQLite database of something else.
     StoreError
-        When the file is not a SQLite database.
+        When the file exists and is not a SQLite database, whatever its size (it is left
+        untouched), is a folder, or cannot be written (read-only, locked): all found at open,
+        not at the first write. Every later SQLite failure is a ``StoreError`` too.
 
     Examples
     --------
@@ -156,20 +73,21 @@ class Store:
                  timeout: float = 30.0):
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"path must be a file path (str or os.PathLike); got {type(path).__name__}")
-        self.max_age = _check_max_age(max_age)
+        self.max_age = check_max_age(max_age)
         raw = os.fspath(path)
-        if raw == ":memory:":
-            self.path = raw
-        else:
-            file = Path(raw).expanduser()
-            file.parent.mkdir(parents=True, exist_ok=True)
-            self.path = str(file)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 <= timeout < float("inf"):
+            raise ValueError(f"timeout must be a finite number of seconds >= 0; got {timeout!r}")
         self._lock = threading.RLock()
         self._app_ids: dict[tuple[str, str], int] = {}
         self._key_ids: dict[tuple[int, str], int] = {}
+        self._conn: sqlite3.Connection | None = None
+        if raw == ":memory:":
+            self.path = raw
+        else:
+            self.path = str(Path(raw).expanduser())
+            check_file(self.path)
         try:
-            self._conn: sqlite3.Connection | None = sqlite3.connect(
-                self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
+            self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the cache {self.path}: {exc}") from None
         try:
@@ -204,16 +122,11 @@ class Store:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _open(self) -> None:
-        conn = self._connection()
-        try:
-            conn.execute("BEGIN IMMEDIATE")  # two processes creating the same file: one creates, one waits
+        """Create the schema in a new file, or check an existing one is ours and writable."""
+        with self._transaction("open") as conn:  # two processes creating one file: one creates, one waits
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.OperationalError as exc:  # locked, read-only, a folder, ...
-            raise StoreError(f"cannot open the cache {self.path}: {exc}") from None
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path} is not a jmlink-analytics cache (not a SQLite database: {exc})") from None
-        try:
-            if version == 0:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            if version == 0 and app_id == 0:
                 if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
                     raise StoreVersionError(f"{self.path} is a SQLite database of something else, "
                                             "not a jmlink-analytics cache; choose another path")
@@ -221,21 +134,57 @@ class Store:
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            elif conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+            elif app_id != APPLICATION_ID:
                 raise StoreVersionError(f"{self.path} is a SQLite database of something else, "
                                         "not a jmlink-analytics cache; choose another path")
             elif version != SCHEMA_VERSION:
                 raise StoreVersionError(
                     f"{self.path} has cache schema version {version}; this jmlink-analytics reads version "
                     f"{SCHEMA_VERSION}. The file is only a cache: delete it (or use another path) and fetch again")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")  # a write: a read-only file fails here
         if self.path != ":memory:":
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
+            with self._reading("open") as conn:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+
+    @contextlib.contextmanager
+    def _transaction(self, action: str) -> Iterator[sqlite3.Connection]:
+        """The one way to write: under the lock, in ``BEGIN IMMEDIATE`` .. ``COMMIT``, rolled back on any error.
+
+        A SQLite error (locked, read-only, disk full, not a database) becomes :class:`StoreError`.
+        """
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._error(action, exc) from None
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                self._app_ids.clear()  # ids handed out inside the rolled-back transaction are gone
+                self._key_ids.clear()
+                if isinstance(exc, sqlite3.Error):
+                    raise self._error(action, exc) from None
+                raise
+
+    @contextlib.contextmanager
+    def _reading(self, action: str) -> Iterator[sqlite3.Connection]:
+        """Under the lock, with SQLite errors (and undecodable contents) raised as :class:`StoreError`."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                yield conn
+            except (sqlite3.Error, ValueError) as exc:
+                raise self._error(action, exc) from None
+
+    def _error(self, action: str, exc: Exception) -> StoreError:
+        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+            return StoreError(f"{self.path} is not a usable jmlink-analytics cache ({action}: {exc})")
+        return StoreError(f"the cache {self.path} failed ({action}): {exc}")
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -262,8 +211,7 @@ class Store:
     # -- what it holds -----------------------------------------------------------------------
     def info(self) -> StoreInfo:
         """Return the store's size, counts and date span (all apps together)."""
-        with self._lock:
-            conn = self._connection()
+        with self._reading("info") as conn:
             apps = conn.execute("SELECT count(*) FROM apps").fetchone()[0]
             links = conn.execute("SELECT count(*) FROM links").fetchone()[0]
             rows, first, last = conn.execute(
@@ -277,18 +225,13 @@ class Store:
     def clear(self) -> None:
         """Delete everything the store holds (every app), and shrink the file."""
         with self._lock:
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction("clear") as conn:
                 for table in ("days", "keys", "links", "apps"):
                     conn.execute(f"DELETE FROM {table}")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
             self._app_ids.clear()
             self._key_ids.clear()
-            conn.execute("VACUUM")
+            with self._reading("clear") as conn:
+                conn.execute("VACUUM")
         logger.info("cleared the cache %s", self.path)
 
     # -- ids ---------------------------------------------------------------------------------
@@ -312,8 +255,7 @@ class Store:
     # -- links -------------------------------------------------------------------------------
     def load_links(self, app_key: str, base_url: str) -> list[dict[str, Any]] | None:
         """The cached link listing of an app, or ``None`` when there is none younger than ``max_age``."""
-        with self._lock:
-            conn = self._connection()
+        with self._reading("load links") as conn:
             row = conn.execute("SELECT app_id, links_fetched_at FROM apps WHERE app_key = ? AND base_url = ?",
                                (app_key, base_url)).fetchone()
             if row is None or row[1] is None:
@@ -324,25 +266,17 @@ class Store:
                 return None
             records = conn.execute("SELECT record FROM links WHERE app_id = ? ORDER BY position",
                                    (row[0],)).fetchall()
-        return [json.loads(record) for (record,) in records]
+            return [json.loads(record) for (record,) in records]
 
     def save_links(self, app_key: str, base_url: str, records: Iterable[Mapping[str, Any]]) -> None:
         """Replace the cached link listing of an app with ``records`` (stamped with the current time)."""
         payload = [(i, json.dumps(dict(r), ensure_ascii=False)) for i, r in enumerate(records)]
-        with self._lock:
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                app_id = self._app_id(app_key, base_url)
-                conn.execute("DELETE FROM links WHERE app_id = ?", (app_id,))
-                conn.executemany("INSERT INTO links (app_id, position, record) VALUES (?, ?, ?)",
-                                 ((app_id, i, text) for i, text in payload))
-                conn.execute("UPDATE apps SET links_fetched_at = ? WHERE app_id = ?", (time.time(), app_id))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                self._app_ids.clear()
-                raise
+        with self._transaction("save links") as conn:
+            app_id = self._app_id(app_key, base_url)
+            conn.execute("DELETE FROM links WHERE app_id = ?", (app_id,))
+            conn.executemany("INSERT INTO links (app_id, position, record) VALUES (?, ?, ?)",
+                             ((app_id, i, text) for i, text in payload))
+            conn.execute("UPDATE apps SET links_fetched_at = ? WHERE app_id = ?", (time.time(), app_id))
 
     # -- stats -------------------------------------------------------------------------------
     def save_days(self, app_key: str, base_url: str, link_key: str, platform: str, start: dt.date,
@@ -363,28 +297,27 @@ class Store:
         final : numpy.ndarray
             ``n`` booleans: ``False`` for days that could still change (asked again next time).
         """
+        counters, final = np.asarray(counters), np.asarray(final)
+        if (counters.ndim != 2 or counters.shape[0] != 4 or final.shape != (counters.shape[1],)
+                or counters.dtype.kind not in "iu" or (counters.size and counters.min() < 0)):
+            raise ValueError(f"counters must be a (4, n) array of integers >= 0 and final n booleans; got "
+                             f"{counters.dtype} {counters.shape} and {final.shape}")
         if counters.shape[1] == 0:
             return
         first = day_number(start)
         b0, b1 = _blocks.block_span(first, counters.shape[1])
         platform_index = _PLATFORMS.index(platform)
-        with self._lock:
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
+        with self._transaction("save days") as conn:
+            key_id = self._key_id(self._app_id(app_key, base_url), link_key)
+            existing = conn.execute("SELECT block, counters, state FROM days WHERE key_id = ? AND platform = ? "
+                                    "AND block BETWEEN ? AND ?", (key_id, platform_index, b0, b1)).fetchall()
             try:
-                key_id = self._key_id(self._app_id(app_key, base_url), link_key)
-                existing = conn.execute("SELECT block, counters, state FROM days WHERE key_id = ? AND platform = ? "
-                                        "AND block BETWEEN ? AND ?", (key_id, platform_index, b0, b1)).fetchall()
                 rows = _blocks.merge(first, counters, final, existing)
-                conn.executemany("INSERT OR REPLACE INTO days (key_id, platform, block, counters, state, fetched, "
-                                 "first_day, last_day) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                 [(key_id, platform_index, *row) for row in rows])
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                self._app_ids.clear()
-                self._key_ids.clear()
-                raise
+            except ValueError as exc:  # a stored block of the wrong size
+                raise self._error("save days", exc) from None
+            conn.executemany("INSERT OR REPLACE INTO days (key_id, platform, block, counters, state, fetched, "
+                             "first_day, last_day) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                             [(key_id, platform_index, *row) for row in rows])
 
     def load_days(self, app_key: str, base_url: str, link_keys: Sequence[str], platforms: Sequence[str],
                   start: dt.date, end: dt.date) -> DayBlock:
@@ -401,8 +334,7 @@ class Store:
         wanted = [_PLATFORMS.index(p) for p in platforms]
         found: list[tuple[int, int, int, bytes, bytes]] = []
         ids: dict[int, int] = {}  # key_id -> index into link_keys
-        with self._lock:
-            conn = self._connection()
+        with self._reading("load days") as conn:
             row = conn.execute("SELECT app_id FROM apps WHERE app_key = ? AND base_url = ?",
                                (app_key, base_url)).fetchone()
             if row is not None:
@@ -416,4 +348,4 @@ class Store:
                              f"AND platform IN ({','.join('?' * len(wanted))}) AND block BETWEEN ? AND ?")
                     found += conn.execute(query, (*chunk, *wanted, first // _blocks.BLOCK,
                                                   last // _blocks.BLOCK)).fetchall()
-        return _blocks.decode(found, ids, first, last)
+            return _blocks.decode(found, ids, first, last)

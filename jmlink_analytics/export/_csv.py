@@ -125,9 +125,13 @@ def prepare_frame(df: pd.DataFrame, *, sanitize: bool = True) -> pd.DataFrame:
         columns[position] = column
     out = pd.DataFrame(columns, index=df.index)
     names = list(df.columns)
-    if sanitize and not isinstance(df.columns, pd.MultiIndex):
-        names = [_neutralize(name) for name in names]
-    out.columns = pd.MultiIndex.from_tuples(names) if isinstance(df.columns, pd.MultiIndex) else names
+    if isinstance(df.columns, pd.MultiIndex):  # each level's label is a header cell of its own row
+        if sanitize:
+            names = [tuple(_neutralize(part) for part in name) for name in names]
+        out.columns = pd.MultiIndex.from_tuples(names, names=[_neutralize(n) if sanitize else n
+                                                               for n in df.columns.names])
+    else:
+        out.columns = [_neutralize(name) for name in names] if sanitize else names
     return out.reset_index(drop=True)
 
 
