@@ -4,6 +4,7 @@ workbook, Parquet files and the Hive-partitioned Parquet dataset a warehouse rea
 from __future__ import annotations
 
 from ._csv import to_csv
+from ._dataset import read_dataset, write_dataset
 from ._excel import to_excel
 
-__all__ = ["to_csv", "to_excel"]
+__all__ = ["read_dataset", "to_csv", "to_excel", "write_dataset"]
