@@ -217,8 +217,9 @@ def dataset_days(root: str | os.PathLike[str]) -> dict[dt.date, Path]:
         except ValueError:
             others.append(entry.name)
     if others and not days:
+        example = root / sorted(others)[0]
         raise ValueError(f"{root} is not a dataset of day folders (dt=YYYY-MM-DD); it holds "
-                         f"{', '.join(sorted(others)[:5])}: pass the folder of one app, e.g. {root / sorted(others)[0]}")
+                         f"{', '.join(sorted(others)[:5])}: pass the folder of one app, e.g. {example}")
     if len(keys) > 1:
         raise ValueError(f"{root} mixes the partition keys {', '.join(sorted(keys))}")
     return dict(sorted(days.items()))
