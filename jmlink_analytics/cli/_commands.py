@@ -20,7 +20,6 @@ __all__ = ["SANDBOX_OPTIONS", "CommandError", "UsageError", "run_cache", "run_li
 
 #: The app ``--sandbox`` serves: fixed, so runs are comparable; its "today" is the real today (UTC+8).
 SANDBOX_OPTIONS: dict[str, Any] = {"links": 120, "days": 180, "seed": 0}
-_SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".pq": "parquet"}
 
 
 class UsageError(Exception):
@@ -84,9 +83,13 @@ def _span(args: argparse.Namespace) -> str:
 
 # -- writing a table ---------------------------------------------------------------------------
 def _table_format(args: argparse.Namespace) -> str:
-    if args.format:
-        return args.format
-    return "csv" if args.out == "-" else _SUFFIX_FORMATS.get(Path(args.out).suffix.lower(), "csv")
+    """``--format``, else the suffix of ``--out``; a usage error (exit 2) when neither says (see ``_formats``)."""
+    from ._formats import table_format
+
+    try:
+        return table_format(args.out, args.format)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _json_text(df: pd.DataFrame) -> str:
@@ -112,11 +115,22 @@ def _write_table(df: pd.DataFrame, args: argparse.Namespace, noun: str) -> None:
     elif fmt == "json":
         with atomic_path(path) as temp:
             temp.write_text(_json_text(df), encoding="utf-8")
+    elif fmt == "xlsx":
+        _write_xlsx(df, path, noun)
     else:
-        from ..report._write import write_parquet
+        from ..export._parquet import write_parquet
 
         write_parquet(df, path)
     print(f"wrote {len(df):,} {noun} as {fmt.upper()} to {path}")
+
+
+def _write_xlsx(df: pd.DataFrame, path: Path, noun: str) -> None:
+    from ..export._excel import EXCEL_MAX_ROWS, to_excel
+
+    if len(df) > EXCEL_MAX_ROWS - 1:
+        raise CommandError(f"{len(df):,} {noun} do not fit in one Excel sheet ({EXCEL_MAX_ROWS:,} rows with the "
+                           "header): write .csv or .parquet instead")
+    to_excel({"links" if noun == "links" else "stats": df}, path)
 
 
 # -- the commands ------------------------------------------------------------------------------
@@ -124,6 +138,7 @@ def run_links(args: argparse.Namespace) -> int:
     """``jmlink-analytics links``: every link of the app as a table."""
     from ..data import fetch_links
 
+    _table_format(args)  # a bad --out / --format is a usage error before any request
     with _connect(args) as (client, source), _store(args) as store:
         _status(args, f"listing the links of {source}...")
         links = fetch_links(client, store=store)
@@ -135,6 +150,7 @@ def run_stats(args: argparse.Namespace) -> int:
     """``jmlink-analytics stats``: the tidy daily table."""
     from ..data import fetch_stats
 
+    _table_format(args)  # a bad --out / --format is a usage error before any request
     with _connect(args) as (client, source), _store(args) as store:
         which = f"{len(args.links)} link(s)" if args.links else "every link"
         _status(args, f"fetching daily stats of {which} from {source}: {_span(args)}...")

@@ -1,7 +1,8 @@
 """The ``jmlink-analytics`` command (and ``python -m jmlink_analytics``).
 
 Commands: ``links``, ``stats``, ``report`` (fetch, then write a table or a report folder),
-``sandbox`` (serve the local sandbox API) and ``cache`` (``info`` / ``clear``).
+``sync`` (keep a Hive-partitioned Parquet dataset up to date), ``sandbox`` (serve the local
+sandbox API) and ``cache`` (``info`` / ``clear``).
 
 Credentials come from ``JMLINK_APP_KEY`` / ``JMLINK_MASTER_SECRET`` (and ``JMLINK_BASE_URL``),
 never from a flag: a flag would land in the shell history and in ``ps``. ``--sandbox`` runs
@@ -27,6 +28,7 @@ from .._dates import china_today, to_date
 from .._version import __version__
 from ..data.store import default_path
 from . import _commands as commands
+from ._sync import add_sync_command
 
 __all__ = [
     "EXIT_API",
@@ -47,8 +49,8 @@ EXIT_API = 4
 EXIT_INTERRUPTED = 130
 
 PLATFORM_CHOICES = ("all", "ios", "android", "split")
-REPORT_FORMATS = ("csv", "png", "html", "parquet")
-TABLE_FORMATS = ("csv", "json", "parquet")
+REPORT_FORMATS = ("csv", "png", "html", "parquet", "xlsx")
+TABLE_FORMATS = ("csv", "json", "parquet", "xlsx")
 DEFAULT_DAYS = 30
 
 
@@ -130,7 +132,8 @@ def _table_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="-", metavar="FILE",
                         help="where to write: a file, or - for stdout (default: -)")
     parser.add_argument("--format", choices=TABLE_FORMATS,
-                        help="csv, json or parquet (default: from the --out suffix, else csv)")
+                        help="csv, json, parquet or xlsx (default: from the --out suffix .csv, .json, .parquet or "
+                             ".xlsx; csv on stdout)")
     _encoding_option(parser)
 
 
@@ -173,8 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     _date_options(report, "split")
     report.add_argument("--out", default="report", metavar="FOLDER", type=Path,
                         help="the report folder (default: report)")
-    report.add_argument("--format", type=_formats_arg, default=("csv", "png", "html"), metavar="FORMATS",
-                        help="what to write, separated by commas: csv, png, html, parquet (default: csv,png,html)")
+    report.add_argument("--format", type=_formats_arg, default=("csv", "png", "html", "xlsx"), metavar="FORMATS",
+                        help="what to write, separated by commas: csv, png, html, parquet, xlsx "
+                             "(default: csv,png,html,xlsx)")
     _encoding_option(report)
     report.set_defaults(handler=commands.run_report, command_parser=report)
 
@@ -184,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
                                          "export line of its credentials. Stop with Ctrl-C.")
     sandbox_cli.add_arguments(sandbox)
     sandbox.set_defaults(handler=sandbox_cli.run, verbose=0)
+
+    add_sync_command(sub, [common, data], _date_options, _Formatter)
 
     cache = sub.add_parser("cache", parents=[common], formatter_class=_Formatter,
                            help="show or clear the local cache",
@@ -204,7 +210,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = build_parser()
     args = parser.parse_args(argv)
     parser = getattr(args, "command_parser", parser)  # errors show the command's usage line
-    if args.command in ("stats", "report"):
+    if args.command in ("stats", "report", "sync"):
         end = args.end if args.end is not None else china_today()
         start = args.start if args.start is not None else end - dt.timedelta(days=(args.days or DEFAULT_DAYS) - 1)
         if start > end:

@@ -208,7 +208,8 @@ class Dashboard(widgets.VBox):
             self._show_chart(current, metric, freq, title)
 
     def export(self, path: str | Path | None = None) -> Path:
-        """Write :meth:`selection` with :func:`~jmlink_analytics.to_csv` (Excel-safe UTF-8 with BOM).
+        """Write :meth:`selection` with :func:`~jmlink_analytics.to_csv` (Excel-safe UTF-8 with BOM),
+        or with :func:`~jmlink_analytics.to_excel` when the path ends in ``.xlsx``.
 
         Parameters
         ----------
@@ -281,7 +282,13 @@ class Dashboard(widgets.VBox):
         if not str(raw).strip():
             raise ValueError("the CSV path is empty: type a file name such as dashboard_selection.csv")
         frame = self.selection()
-        written = Path(to_csv(frame, Path(raw).expanduser()))
+        target = Path(raw).expanduser()
+        if target.suffix.lower() == ".xlsx":  # a workbook: typed cells, frozen header, never a formula
+            from ..export import to_excel
+
+            written = Path(to_excel({"selection": frame}, target))
+        else:
+            written = Path(to_csv(frame, target))
         logger.info("dashboard: wrote %d rows to %s", len(frame), written)
         return written, len(frame)
 
