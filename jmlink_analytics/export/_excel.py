@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..schema import RATES
+from . import _xlsx_rows
 from ._cells import neutralize, per_distinct
 from ._csv import atomic_path
 
@@ -53,6 +54,7 @@ _FORMATS = {
     "float": {"num_format": "#,##0.00"},
     "date": {"num_format": "yyyy-mm-dd"},
     "datetime": {"num_format": "yyyy-mm-dd hh:mm:ss"},
+    "blank": {},
 }
 
 
@@ -164,6 +166,22 @@ def _prepare(df: pd.DataFrame, sanitize: bool) -> tuple[list[str], list[_Column]
     return headers, columns
 
 
+def _any_writer(sheet: Any, formats: dict[str, Any]) -> Any:
+    """XlsxWriter's ``write`` for mixed columns, with dates shown with their time of day when they have one."""
+    import datetime as dt
+
+    def write(row: int, col: int, value: Any, fmt: Any) -> Any:
+        if isinstance(value, dt.datetime):
+            has_time = bool(value.hour or value.minute or value.second or value.microsecond)
+            shown = formats["datetime" if has_time else "date"]
+            return sheet.write_datetime(row, col, value.replace(tzinfo=None), shown)
+        if isinstance(value, dt.date):
+            return sheet.write_datetime(row, col, value, formats["date"])
+        return sheet.write(row, col, value, fmt)
+
+    return write
+
+
 def _write_sheet(workbook: Any, sheet_name: str, df: pd.DataFrame, formats: dict[str, Any], sanitize: bool,
                  full_table: str | None) -> int:
     """Write one sheet; return the number of data rows written."""
@@ -190,17 +208,25 @@ def _write_sheet(workbook: Any, sheet_name: str, df: pd.DataFrame, formats: dict
     if columns:
         sheet.freeze_panes(top + 1, 0)
         sheet.autofilter(top, 0, top + max(n_rows, 1), len(columns) - 1)
+    done = 0
+    if n_rows > 1 and _xlsx_rows.supported(sheet):  # constant-memory mode: the middle rows rendered per distinct value
+        xf = {key: fmt._get_xf_index() for key, fmt in formats.items()}
+        specs = [(column.values, column.kind, xf[column.fmt] if column.fmt else None) for column in columns]
+        _xlsx_rows.write_rows(sheet, top + 1, specs, 0, n_rows - 1, (xf["date"], xf["datetime"]))
+        done = n_rows - 1
     writers = []
     for c, column in enumerate(columns):
         method = {"number": sheet.write_number, "string": sheet.write_string, "bool": sheet.write_boolean,
-                  "any": sheet.write}[column.kind]
+                  "any": _any_writer(sheet, formats)}[column.kind]
         writers.append((c, method, column.values, formats[column.fmt] if column.fmt else None))
-    for r in range(n_rows):
+    for r in range(done, n_rows):
         row = top + 1 + r
         for c, write, values, fmt in writers:
             value = values[r]
             if value is not None:
                 write(row, c, value, fmt)
+            elif done:  # the last row after streamed ones: a blank cell keeps the sheet's dimensions right
+                sheet.write_blank(row, c, None, fmt or formats["blank"])
     return n_rows
 
 
