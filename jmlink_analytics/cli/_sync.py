@@ -135,7 +135,11 @@ def run_sync(args: argparse.Namespace) -> int:
             _seed(seeded, client, held)
             fetched = fetch_stats(client, keys, start=args.start, end=args.end, platform=platforms, store=seeded,
                                   progress=commands._progress(args))
-    changed = _changed_days(fetched, held)
+    # only days with something asked can differ: the others came back from the seeded store as held
+    final_per_day = held.loc[~held["is_partial"], "date"].value_counts()
+    asked_days = [day for day in pd.date_range(args.start, args.end)
+                  if final_per_day.get(day, 0) < len(keys) * len(platforms)]
+    changed = _changed_days(fetched[fetched["date"].isin(asked_days)], held[held["date"].isin(asked_days)])
     if changed:
         days = pd.DatetimeIndex(changed)
         others = held_all[held_all["date"].isin(days) & ~ours]  # rows of other links / platforms on those days
