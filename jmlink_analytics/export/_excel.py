@@ -209,7 +209,8 @@ def _write_sheet(workbook: Any, sheet_name: str, df: pd.DataFrame, formats: dict
         sheet.freeze_panes(top + 1, 0)
         sheet.autofilter(top, 0, top + max(n_rows, 1), len(columns) - 1)
     done = 0
-    if n_rows > 1 and _xlsx_rows.supported(sheet):  # constant-memory mode: the middle rows rendered per distinct value
+    streamable = _xlsx_rows.supported(sheet) and all(hasattr(f, "_get_xf_index") for f in formats.values())
+    if n_rows > 1 and streamable:  # constant-memory mode: the middle rows rendered per distinct value
         xf = {key: fmt._get_xf_index() for key, fmt in formats.items()}
         specs = [(column.values, column.kind, xf[column.fmt] if column.fmt else None) for column in columns]
         _xlsx_rows.write_rows(sheet, top + 1, specs, 0, n_rows - 1, (xf["date"], xf["datetime"]))
