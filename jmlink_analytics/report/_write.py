@@ -1,4 +1,4 @@
-"""The report folder: ``write_report`` (CSV tables, charts, one HTML page, Parquet) and ``to_csv``.
+"""The report folder: ``write_report`` (CSV tables, charts, one HTML page, an Excel workbook, Parquet).
 
 ``write_report`` is the toolkit's weekly job: it takes the stats and links tables, runs the
 analysis (:mod:`.metrics`), draws the charts (:mod:`.plotting`) and writes everything a
