@@ -58,6 +58,9 @@ _EXPORTS: dict[str, str] = {
     "plot_platforms": "plotting",
     "plot_heatmap": "plotting",
     "to_csv": "export",
+    "to_excel": "export",
+    "write_dataset": "export",
+    "read_dataset": "export",
     "write_report": "report",
     "Dashboard": "widgets",
     "dashboard": "widgets",
@@ -100,7 +103,7 @@ if _typing.TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         TransportError,
         VipRequiredError,
     )
-    from .export import to_csv
+    from .export import read_dataset, to_csv, to_excel, write_dataset
     from .metrics import (
         add_rates,
         compare_periods,

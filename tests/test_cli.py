@@ -104,7 +104,7 @@ def test_report_on_the_sandbox_through_the_console_script(clean_env, sandbox_key
     assert len(pd.read_csv(out_dir / "links.csv", encoding="utf-8-sig")) == 4
     assert len(pd.read_csv(out_dir / "daily.csv", encoding="utf-8-sig")) == 4 * 2 * 20
     assert "sandbox" in (out_dir / "index.html").read_text(encoding="utf-8")
-    assert out.decode("utf-8").strip() == f"wrote 13 files to {out_dir}; open {out_dir / 'index.html'}"
+    assert out.decode("utf-8").strip() == f"wrote 14 files to {out_dir}; open {out_dir / 'index.html'}"
 
 
 def test_stats_from_the_environment_to_a_file_and_the_default_cache(api_env, sandbox, tmp_path):

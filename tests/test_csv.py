@@ -185,3 +185,42 @@ def test_multiindex_column_headers_are_neutralized_on_every_level(tmp_path):
     assert rows[-1] == ["2024-06-01", "2", "1"]  # the numbers stay numbers (columns sorted: "-2+3" first)
     raw = _rows(to_csv(wide, tmp_path / "raw.csv", sanitize=False))
     assert "=HYPERLINK(\"x\")" in [cell for row in raw for cell in row]
+
+
+def test_the_fast_writer_writes_exactly_what_pandas_writes(tmp_path):
+    from jmlink_analytics.export._csv import prepare_frame
+
+    rng = np.random.default_rng(3)
+    texts = np.array(["a,b", 'say "hi"', "two\nlines", "cr\rx", "", "=SUM(A1)", "微信", " padded ", "-2", "'q"],
+                     dtype=object)
+    n = 3000
+    frame = pd.DataFrame({
+        "text": rng.choice(texts, n), "ints": rng.integers(-5, 10**12, n), "rates": rng.random(n).round(6),
+        "flags": rng.random(n) > 0.5, "category": pd.Categorical(rng.choice(texts, n)),
+        "string": pd.array(rng.choice(texts, n), dtype="string"),
+        "day": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 100, n), "D"),
+        "tiny": np.where(rng.random(n) > 0.8, np.nan, rng.random(n) * 1e-5),
+        "inf": np.where(rng.random(n) > 0.9, np.inf, 1.5), "huge": rng.random(n) * 1e20,
+        "mixed": pd.Series(rng.choice(np.array([None, 1, 2.5, "x", float("nan"), True], dtype=object), n)),
+    })
+    frame.loc[3, "text"] = None
+    path = to_csv(frame, tmp_path / "a.csv")
+    expected = prepare_frame(frame).to_csv(index=False, lineterminator="\r\n")
+    assert path.read_bytes() == BOM + expected.encode("utf-8")
+
+
+def test_a_failed_fast_write_leaves_the_old_file_intact(tmp_path, monkeypatch):
+    from jmlink_analytics.export import _csv
+
+    target = to_csv(pd.DataFrame({"a": ["good"], "b": [1]}), tmp_path / "a.csv")
+    good = target.read_bytes()
+
+    def header_then_fail(frame, **kwargs):
+        yield "a,b\r\n"
+        raise OSError("disk full")
+
+    monkeypatch.setattr(_csv, "csv_chunks", header_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        to_csv(pd.DataFrame({"a": ["new"] * 10, "b": range(10)}), target)
+    assert target.read_bytes() == good
+    assert [p.name for p in tmp_path.iterdir()] == ["a.csv"]

@@ -301,6 +301,21 @@ def test_export_from_code_writes_where_asked(dash, tmp_path, monkeypatch):
     assert len(frame) == 20 and set(frame["link_key"]) == {"AAAB"}
 
 
+def test_export_to_an_xlsx_path_writes_a_workbook(dash, tmp_path):
+    import openpyxl
+
+    target = tmp_path / "mine.xlsx"
+    dash.controls["export_path"].value = str(target)
+    dash.controls["links"].value = ("AAAB",)
+    dash.export_button.click()
+    sheet = openpyxl.load_workbook(target)["selection"]
+    header = [c.value for c in sheet[1]]
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert len(rows) == 20 and {r[header.index("link_key")] for r in rows} == {"AAAB"}
+    assert all(isinstance(r[header.index("click_count")], int) for r in rows)
+    assert sheet.freeze_panes == "A2" and "20 rows" in dash.export_status.value
+
+
 # ---------------------------------------------------------------------------- arguments and imports
 @pytest.mark.parametrize(
     ("make", "error", "match"),

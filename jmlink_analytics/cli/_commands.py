@@ -21,7 +21,6 @@ __all__ = ["SANDBOX_OPTIONS", "CommandError", "UsageError", "out_problem", "run_
 
 #: The app ``--sandbox`` serves: fixed, so runs are comparable; its "today" is the real today (UTC+8).
 SANDBOX_OPTIONS: dict[str, Any] = {"links": 120, "days": 180, "seed": 0}
-_SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".pq": "parquet"}
 
 
 class UsageError(Exception):
@@ -125,9 +124,13 @@ def _span(args: argparse.Namespace) -> str:
 
 # -- writing a table ---------------------------------------------------------------------------
 def _table_format(args: argparse.Namespace) -> str:
-    if args.format:
-        return args.format
-    return "csv" if args.out == "-" else _SUFFIX_FORMATS.get(Path(args.out).suffix.lower(), "csv")
+    """``--format``, else the suffix of ``--out``; a usage error (exit 2) when neither says (see ``_formats``)."""
+    from ._formats import table_format
+
+    try:
+        return table_format(args.out, args.format)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _json_text(df: pd.DataFrame) -> str:
@@ -156,11 +159,22 @@ def _write_table(df: pd.DataFrame, args: argparse.Namespace, noun: str) -> None:
         elif fmt == "json":
             with atomic_path(path) as temp:
                 temp.write_text(_json_text(df), encoding="utf-8")
+        elif fmt == "xlsx":
+            _write_xlsx(df, path, noun)
         else:
-            from ..report._write import write_parquet
+            from ..export._parquet import write_parquet
 
             write_parquet(df, path)
     print(f"wrote {len(df):,} {noun} as {fmt.upper()} to {path}")
+
+
+def _write_xlsx(df: pd.DataFrame, path: Path, noun: str) -> None:
+    from ..export._excel import EXCEL_MAX_ROWS, to_excel
+
+    if len(df) > EXCEL_MAX_ROWS - 1:
+        raise CommandError(f"{len(df):,} {noun} do not fit in one Excel sheet ({EXCEL_MAX_ROWS:,} rows with the "
+                           "header): write .csv or .parquet instead")
+    to_excel({"links" if noun == "links" else "stats": df}, path)
 
 
 # -- the commands ------------------------------------------------------------------------------
@@ -168,6 +182,7 @@ def run_links(args: argparse.Namespace) -> int:
     """``jmlink-analytics links``: every link of the app as a table."""
     from ..data import fetch_links
 
+    _table_format(args)  # a bad --out / --format is a usage error before any request
     with _connect(args) as (client, source), _store(args) as store:
         _status(args, f"listing the links of {source}...")
         links = fetch_links(client, store=store)
@@ -179,6 +194,7 @@ def run_stats(args: argparse.Namespace) -> int:
     """``jmlink-analytics stats``: the tidy daily table."""
     from ..data import fetch_links, fetch_stats
 
+    _table_format(args)  # a bad --out / --format is a usage error before any request
     with _connect(args) as (client, source), _store(args) as store:
         if args.links:  # a mistyped key is named before any stats request, not answered by the API's bare 3005
             _status(args, f"checking the link keys against the links of {source}...")

@@ -1,7 +1,8 @@
 """The ``jmlink-analytics`` command (and ``python -m jmlink_analytics``).
 
 Commands: ``links``, ``stats``, ``report`` (fetch, then write a table or a report folder),
-``sandbox`` (serve the local sandbox API) and ``cache`` (``info`` / ``clear``).
+``sync`` (keep a Hive-partitioned Parquet dataset up to date), ``sandbox`` (serve the local
+sandbox API) and ``cache`` (``info`` / ``clear``).
 
 Credentials come from ``JMLINK_APP_KEY`` / ``JMLINK_MASTER_SECRET`` (and ``JMLINK_BASE_URL``),
 never from a flag: a flag would land in the shell history and in ``ps``. ``--sandbox`` runs
@@ -27,6 +28,8 @@ from .._dates import china_today, to_date
 from .._version import __version__
 from ..data.store import default_path
 from . import _commands as commands
+from ._formats import table_format
+from ._sync import add_sync_command
 
 __all__ = [
     "EXIT_API",
@@ -47,8 +50,8 @@ EXIT_API = 4
 EXIT_INTERRUPTED = 130
 
 PLATFORM_CHOICES = ("all", "ios", "android", "split")
-REPORT_FORMATS = ("csv", "png", "html", "parquet")
-TABLE_FORMATS = ("csv", "json", "parquet")
+REPORT_FORMATS = ("csv", "png", "html", "parquet", "xlsx")
+TABLE_FORMATS = ("csv", "json", "parquet", "xlsx")
 DEFAULT_DAYS = 30
 #: The longest span a data command accepts (about ten years): more is a typo, not a request.
 MAX_DAYS = 3660
@@ -143,7 +146,8 @@ def _table_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="-", metavar="FILE",
                         help="where to write: a file, or - for stdout (default: -)")
     parser.add_argument("--format", choices=TABLE_FORMATS,
-                        help="csv, json or parquet (default: from the --out suffix, else csv)")
+                        help="csv, json, parquet or xlsx (default: from the --out suffix .csv, .json, .parquet or "
+                             ".xlsx; csv on stdout)")
     _encoding_option(parser)
 
 
@@ -188,8 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     _date_options(report, "split")
     report.add_argument("--out", default="report", metavar="FOLDER", type=Path,
                         help="the report folder (default: report)")
-    report.add_argument("--format", type=_formats_arg, default=("csv", "png", "html"), metavar="FORMATS",
-                        help="what to write, separated by commas: csv, png, html, parquet (default: csv,png,html)")
+    report.add_argument("--format", type=_formats_arg, default=("csv", "png", "html", "xlsx"), metavar="FORMATS",
+                        help="what to write, separated by commas: csv, png, html, parquet, xlsx "
+                             "(default: csv,png,html,xlsx)")
     _encoding_option(report)
     report.set_defaults(handler=commands.run_report, command_parser=report)
 
@@ -199,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
                                          "export line of its credentials. Stop with Ctrl-C.")
     sandbox_cli.add_arguments(sandbox)
     sandbox.set_defaults(handler=sandbox_cli.run)
+
+    add_sync_command(sub, [common, data], _date_options, _Formatter)
 
     cache = sub.add_parser("cache", parents=[common], formatter_class=_Formatter,
                            help="show or clear the local cache",
@@ -224,7 +231,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(raw)
     args.verbose = getattr(args, "verbose", 0) + args.verbose_before
     parser = getattr(args, "command_parser", parser)  # errors show the command's usage line
-    if args.command in ("stats", "report"):
+    if args.command in ("stats", "report", "sync"):
         today = china_today()
         for flag, value in (("--start", args.start), ("--end", args.end)):
             if value is not None and value > today:
@@ -248,7 +255,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if args.command == "report":
             wants_parquet = "parquet" in args.format
         else:
-            wants_parquet = commands._table_format(args) == "parquet"
+            try:  # the format from --format or --out's suffix: never CSV text under another name
+                wants_parquet = table_format(args.out, args.format) == "parquet"
+            except ValueError:  # the command itself says so, a usage error (exit 2) before any request
+                wants_parquet = False
         if wants_parquet and not _has_pyarrow():
             parser.error("Parquet output needs pyarrow, which is not installed: pip install pyarrow "
                          "(or install jmlink-analytics with its [parquet] extra)")

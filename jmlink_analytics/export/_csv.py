@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import datetime as dt
 import logging
 import os
 import secrets
@@ -18,20 +17,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from ._cells import FORMULA_TRIGGERS, date_texts, neutralize, per_distinct, text_cell
+
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ENCODINGS", "FORMULA_TRIGGERS", "atomic_path", "check_encoding", "prepare_frame", "to_csv"]
+__all__ = ["ENCODINGS", "FORMULA_TRIGGERS", "atomic_path", "check_encoding", "csv_chunks", "prepare_frame",
+           "to_csv", "write_csv"]
 
 logger = logging.getLogger("jmlink_analytics")
 
 #: The encodings :func:`to_csv` writes: with a byte-order mark (Excel) or without.
 ENCODINGS = ("utf-8-sig", "utf-8")
-#: A text cell starting with one of these is prefixed with ``'`` (OWASP "CSV injection").
-#: The full-width forms of ``= + - @`` are included as a precaution: IMEs and Excel in CJK
-#: locales may turn them into their ASCII forms.
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
 _LINE_END = "\r\n"  # RFC 4180, and what Excel itself writes
+_CHUNK_ROWS = 65_536  # rows joined into text at a time (bounds the memory of a large table)
 
 
 def check_encoding(encoding: Any) -> str:
@@ -54,34 +55,6 @@ def check_encoding(encoding: Any) -> str:
     if name not in ENCODINGS:
         raise ValueError(f"encoding must be {allowed}; got {encoding!r}")
     return name
-
-
-def _neutralize(value: Any) -> Any:
-    """``'`` + ``value`` when it is a string a spreadsheet would read as a formula; else ``value``."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return "'" + value
-    return value
-
-
-def _format_time(value: dt.datetime) -> str:
-    if value.hour == value.minute == value.second == 0 and not value.microsecond:
-        return value.strftime("%Y-%m-%d")
-    return value.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _object_cell(value: Any, sanitize: bool) -> Any:
-    if isinstance(value, dt.datetime):  # pandas.Timestamp included; NaT is not a datetime instance here
-        return None if value != value else _format_time(value)
-    if isinstance(value, dt.date):
-        return value.strftime("%Y-%m-%d")
-    return _neutralize(value) if sanitize else value
-
-
-def _date_column(column: pd.Series) -> pd.Series:
-    """``yyyy-MM-dd``, or ``yyyy-MM-dd HH:MM:SS`` when any value of the column has a time of day."""
-    present = column.dropna()
-    has_time = bool(len(present)) and bool((present != present.dt.normalize()).any())
-    return column.dt.strftime("%Y-%m-%d %H:%M:%S" if has_time else "%Y-%m-%d").astype(object)
 
 
 def prepare_frame(df: pd.DataFrame, *, sanitize: bool = True) -> pd.DataFrame:
@@ -114,25 +87,129 @@ def prepare_frame(df: pd.DataFrame, *, sanitize: bool = True) -> pd.DataFrame:
         column = df.iloc[:, position]
         dtype = column.dtype
         if types.is_datetime64_any_dtype(dtype):
-            column = _date_column(column)
-        elif isinstance(dtype, pd.CategoricalDtype):
-            categories = [_object_cell(v, sanitize) for v in dtype.categories]
-            codes = column.cat.codes.to_numpy()
-            column = pd.Series([categories[c] if c >= 0 else None for c in codes], index=df.index, dtype=object)
-        elif types.is_object_dtype(dtype) or types.is_string_dtype(dtype):
-            column = pd.Series([_object_cell(v, sanitize) for v in column.to_numpy(dtype=object)],
-                               index=df.index, dtype=object)
+            column = pd.Series(date_texts(column), index=df.index, dtype=object)
+        elif (isinstance(dtype, pd.CategoricalDtype) or types.is_object_dtype(dtype)
+              or types.is_string_dtype(dtype)):
+            column = pd.Series(per_distinct(column, lambda v: text_cell(v, sanitize)), index=df.index, dtype=object)
         columns[position] = column
     out = pd.DataFrame(columns, index=df.index)
     names = list(df.columns)
     if isinstance(df.columns, pd.MultiIndex):  # each level's label is a header cell of its own row
         if sanitize:
-            names = [tuple(_neutralize(part) for part in name) for name in names]
-        out.columns = pd.MultiIndex.from_tuples(names, names=[_neutralize(n) if sanitize else n
+            names = [tuple(neutralize(part) for part in name) for name in names]
+        out.columns = pd.MultiIndex.from_tuples(names, names=[neutralize(n) if sanitize else n
                                                                for n in df.columns.names])
     else:
-        out.columns = [_neutralize(name) for name in names] if sanitize else names
+        out.columns = [neutralize(name) for name in names] if sanitize else names
     return out.reset_index(drop=True)
+
+
+def _quote(text: str) -> str:
+    """RFC 4180 quoting, as Python's csv module does it (QUOTE_MINIMAL): only when needed."""
+    if '"' in text:
+        return '"' + text.replace('"', '""') + '"'
+    if "," in text or "\n" in text or "\r" in text:
+        return '"' + text + '"'
+    return text
+
+
+def _field(value: Any) -> str:
+    if isinstance(value, str):
+        return _quote(value)
+    import pandas as pd
+
+    try:
+        if value is None or pd.isna(value):
+            return ""
+    except (TypeError, ValueError):  # containers: written as their text
+        pass
+    return _quote(str(value))
+
+
+def _column_fields(column: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """The column as (codes, fields): each distinct value's CSV text once, and each row's index into it.
+
+    None when this fast path is not sure about the column (extension dtypes, unhashable objects).
+    """
+    import pandas as pd
+
+    kind = column.dtype.kind if isinstance(column.dtype, np.dtype) else None
+    if kind == "b":
+        return column.to_numpy().astype(np.intp), np.array(["False", "True"], dtype=object)
+    if kind not in ("i", "u", "f", "O"):
+        return None
+    try:
+        codes, uniques = pd.factorize(column.to_numpy(), use_na_sentinel=True)
+    except TypeError:  # unhashable objects
+        return None
+    if kind == "O" and not all(isinstance(v, str) for v in uniques):  # mixed objects (1 and True hash alike)
+        return np.arange(len(column)), np.array([_field(v) for v in column.to_numpy()], dtype=object)
+    fields = np.empty(len(uniques) + 1, dtype=object)
+    fields[:-1] = [_quote(v) if kind == "O" else str(v) for v in uniques.tolist()]
+    fields[-1] = ""
+    return np.where(codes < 0, len(uniques), codes), fields
+
+
+def _merge_columns(columns: list[tuple[np.ndarray, np.ndarray]], n_rows: int) -> list[np.ndarray]:
+    """Each row's fields, neighbouring columns joined with ``,`` while their distinct pairs stay few.
+
+    A report's daily table repeats (link, name, channel, platform) on every day: four fields
+    that take 2,000 distinct values together. Joining them once per distinct combination leaves
+    fewer fields to join per row, which is where the time of a large CSV goes.
+    """
+    import pandas as pd
+
+    limit = max(1024, n_rows // 64)
+    groups: list[tuple[np.ndarray, np.ndarray]] = []
+    for codes, fields in columns:
+        if groups and len(groups[-1][1]) * len(fields) < 2**62:
+            last_codes, last_fields = groups[-1]
+            pair_codes, pairs = pd.factorize(last_codes.astype(np.int64) * len(fields) + codes)
+            if len(pairs) <= limit:
+                width = len(fields)
+                joined = np.array([last_fields[k // width] + "," + fields[k % width] for k in pairs.tolist()],
+                                  dtype=object)
+                groups[-1] = (pair_codes, joined)
+                continue
+        groups.append((codes, fields))
+    return [fields[codes] for codes, fields in groups]
+
+
+def csv_chunks(frame: pd.DataFrame, *, line_end: str = _LINE_END) -> Iterator[str] | None:
+    """The CSV text of a frame :func:`prepare_frame` returned, in chunks, header first; None if unsure.
+
+    The same text as ``frame.to_csv(index=False, lineterminator=line_end)``, several times
+    faster: each column is formatted once per distinct value, neighbouring columns with few
+    distinct combinations are joined once per combination, and the rows are joined in chunks
+    of 65,536. For frames this fast path is not sure about (a MultiIndex header, one column,
+    extension dtypes) it returns None: write those with pandas.
+    """
+    import pandas as pd
+
+    if frame.shape[1] < 2 or isinstance(frame.columns, pd.MultiIndex):
+        return None
+    columns = [_column_fields(frame.iloc[:, i]) for i in range(frame.shape[1])]
+    if any(c is None for c in columns):
+        return None
+    fields = _merge_columns(columns, len(frame))  # type: ignore[arg-type]
+    return _chunks(list(frame.columns), fields, len(frame), line_end)
+
+
+def _chunks(names: list[Any], fields: list[np.ndarray], n_rows: int, line_end: str) -> Iterator[str]:
+    yield ",".join(_quote(str(name)) for name in names) + line_end
+    for at in range(0, n_rows, _CHUNK_ROWS):
+        rows = zip(*(f[at:at + _CHUNK_ROWS] for f in fields), strict=True)
+        yield line_end.join(map(",".join, rows)) + line_end
+
+
+def write_csv(frame: pd.DataFrame, handle: Any, *, line_end: str = _LINE_END) -> None:
+    """Write a prepared frame to an open text ``handle`` (:func:`csv_chunks`, else pandas)."""
+    chunks = csv_chunks(frame, line_end=line_end)
+    if chunks is None:
+        frame.to_csv(handle, index=False, lineterminator=line_end)
+        return
+    for text in chunks:
+        handle.write(text)
 
 
 @contextlib.contextmanager
@@ -214,6 +291,6 @@ def to_csv(df: pd.DataFrame, path: str | os.PathLike[str], *, encoding: str = "u
     frame = prepare_frame(df, sanitize=sanitize)
     target = Path(path).expanduser()
     with atomic_path(target) as temp, open(temp, "x", encoding=encoding, newline="") as handle:
-        frame.to_csv(handle, index=False, lineterminator=_LINE_END)
+        write_csv(frame, handle)
     logger.info("wrote %s (%d rows, %s)", target, len(frame), encoding)
     return target

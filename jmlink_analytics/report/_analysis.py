@@ -84,7 +84,7 @@ def _split_platforms(stats: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | 
     """
     import pandas as pd
 
-    present = set(stats["platform"].astype(str).unique())
+    present = {str(p) for p in stats["platform"].unique()}
     both = {"ios", "android"} <= present
     split = stats[stats["platform"].isin(["ios", "android"])].reset_index(drop=True) if both else None
     if not both and "all" not in present:
@@ -92,7 +92,7 @@ def _split_platforms(stats: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | 
         return stats.reset_index(drop=True), None, f"{only} only"
     label = "all platforms" if "all" in present else "iOS + Android"
     counted = count_once(stats)
-    if set(counted["platform"].astype(str).unique()) == {"all"}:
+    if {str(p) for p in counted["platform"].unique()} == {"all"}:
         return counted.reset_index(drop=True), split, label
     grouped = counted.groupby(["link_key", "date"], observed=True, sort=True)
     overall = grouped[list(COUNTERS)].sum().reset_index()
@@ -124,16 +124,25 @@ def _report_links(links: pd.DataFrame | None, stats: pd.DataFrame) -> pd.DataFra
 
 
 def _with_names(table: pd.DataFrame, names: pd.DataFrame) -> pd.DataFrame:
-    """``table`` with the link's name and channel right after ``link_key``."""
+    """``table`` with the link's name and channel right after ``link_key`` (looked up once per link)."""
+    import numpy as np
+    import pandas as pd
+
     if "link_key" not in table.columns:
         return table
-    keys = table["link_key"].astype(str)
+    keys = table["link_key"]
+    if isinstance(keys.dtype, pd.CategoricalDtype):
+        codes, distinct = keys.cat.codes.to_numpy(), keys.cat.categories
+    else:
+        codes, distinct = pd.factorize(keys, use_na_sentinel=True)
+    distinct = pd.Index(distinct).astype(str)
     lookup = names.assign(link_key=names["link_key"].astype(str)).set_index("link_key")
     out = table.copy()
     position = out.columns.get_loc("link_key") + 1
     for offset, column in enumerate(("name", "channel")):
         if column not in out.columns:
-            out.insert(position + offset, column, keys.map(lookup[column]).astype(object).to_numpy())
+            per_link = np.append(lookup[column].reindex(distinct).astype(object).to_numpy(), np.nan)
+            out.insert(position + offset, column, per_link[np.where(codes < 0, len(distinct), codes)])
     return out
 
 

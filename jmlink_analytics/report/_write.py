@@ -1,4 +1,4 @@
-"""The report folder: ``write_report`` (CSV tables, charts, one HTML page, Parquet) and ``to_csv``.
+"""The report folder: ``write_report`` (CSV tables, charts, one HTML page, an Excel workbook, Parquet).
 
 ``write_report`` is the toolkit's weekly job: it takes the stats and links tables, runs the
 analysis (:mod:`.metrics`), draws the charts (:mod:`.plotting`) and writes everything a
@@ -16,18 +16,20 @@ from typing import TYPE_CHECKING, Any
 
 from .._validate import check_top
 from ..export._csv import atomic_path, check_encoding, to_csv
+from ..export._excel import EXCEL_MAX_ROWS, to_excel
+from ..export._parquet import require_pyarrow, write_parquet
 from ..schema import COUNTERS
 from ._analysis import ReportData, analyse
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["CHARTS", "REPORT_FORMATS", "to_csv", "write_parquet", "write_report"]
+__all__ = ["CHARTS", "REPORT_FORMATS", "SHEETS", "to_csv", "write_parquet", "write_report"]
 
 logger = logging.getLogger("jmlink_analytics")
 
 #: The values ``formats`` takes.
-REPORT_FORMATS = ("csv", "png", "html", "parquet")
+REPORT_FORMATS = ("csv", "png", "html", "parquet", "xlsx")
 #: The charts, in the order the page shows them (``charts/<name>.png``).
 CHARTS = ("trend", "funnel", "channels", "platforms", "heatmap")
 _STATS_REQUIRED = ("link_key", "platform", "date", *COUNTERS)
@@ -35,7 +37,10 @@ _TABLES = ("links", "daily", "summary_by_link", "summary_by_channel", "summary_b
            "anomalies")
 #: Decimal places of floats (rates, changes, scores) in the report's CSV files; Parquet keeps them all.
 CSV_DECIMALS = 6
-_PARQUET_HINT = "pip install 'jmlink-analytics[parquet]'"
+#: The sheets of report.xlsx, in order: table -> sheet name.
+SHEETS = {"daily": "daily", "summary_by_link": "by link", "summary_by_channel": "by channel",
+          "summary_by_platform": "by platform", "period_comparison": "period comparison", "anomalies": "anomalies",
+          "links": "links"}
 
 
 # -- checks ------------------------------------------------------------------------------------
@@ -64,24 +69,6 @@ def _check_frames(stats: Any, links: Any) -> None:
         raise ValueError("stats has no rows: there is nothing to report")
     if links is not None and (not isinstance(links, pd.DataFrame) or "link_key" not in links.columns):
         raise TypeError("links must be None or the pandas DataFrame fetch_links returns (with a link_key column)")
-
-
-def require_pyarrow() -> None:
-    """Raise a clear ImportError when pyarrow (the ``parquet`` extra) is missing."""
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        raise ImportError(f"Parquet output needs pyarrow: {_PARQUET_HINT}") from None
-
-
-def write_parquet(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """Write ``df`` as Parquet (pyarrow), atomically; the index is not written."""
-    require_pyarrow()
-    target = Path(path).expanduser()
-    with atomic_path(target) as temp:
-        df.to_parquet(temp, engine="pyarrow", index=False)
-    logger.info("wrote %s (%d rows, Parquet)", target, len(df))
-    return target
 
 
 # -- charts ------------------------------------------------------------------------------------
@@ -135,11 +122,30 @@ def _possible_files(formats: Iterable[str]) -> list[str]:
         names += [f"{table}.csv" for table in _TABLES]
     if "parquet" in formats:
         names.append("daily.parquet")
+    if "xlsx" in formats:
+        names.append("report.xlsx")
     if "png" in formats:
         names += [f"charts/{chart}.png" for chart in CHARTS]
     if "html" in formats:
         names.append("index.html")
     return names
+
+
+def _write_workbook(data: ReportData, out: Path, written: dict[str, Path], encoding: str) -> dict[str, Path]:
+    """report.xlsx: a sheet per table; a daily table past Excel's rows names where the full one is."""
+    files: dict[str, Path] = {}
+    daily = data.tables["daily"]
+    full_tables = {}
+    if len(daily) > EXCEL_MAX_ROWS - 1:
+        if "daily.csv" not in written and "daily.parquet" not in written:
+            logger.warning("write_report: %s daily rows do not fit in one Excel sheet; writing daily.csv as well, "
+                           "so the full table is in the folder", f"{len(daily):,}")
+            files["daily.csv"] = to_csv(_for_csv(daily), out / "daily.csv", encoding=encoding)
+        where = [name for name in ("daily.csv", "daily.parquet") if name in written or name in files]
+        full_tables["daily"] = " and ".join(where) + " in the same folder as this workbook"
+    sheets = {sheet: data.tables[table] for table, sheet in SHEETS.items() if table in data.tables}
+    files["report.xlsx"] = to_excel(sheets, out / "report.xlsx", full_tables=full_tables)
+    return files
 
 
 def _write_bytes(path: Path, content: bytes) -> Path:
@@ -174,9 +180,10 @@ def write_report(
         the platforms are not split) are removed, so the folder never mixes two reports.
     encoding : {"utf-8-sig", "utf-8"}, default "utf-8-sig"
         Of the CSV files (see :func:`to_csv`); the HTML page is always UTF-8.
-    formats : list of {"csv", "png", "html", "parquet"}, default ("csv", "png", "html")
+    formats : list of {"csv", "png", "html", "parquet", "xlsx"}, default ("csv", "png", "html")
         What to write. ``"parquet"`` adds ``daily.parquet`` and needs pyarrow
-        (``pip install 'jmlink-analytics[parquet]'``).
+        (``pip install 'jmlink-analytics[parquet]'``). ``"xlsx"`` adds ``report.xlsx``, one
+        workbook with a sheet per table (see :func:`~jmlink_analytics.to_excel`).
     source : str, optional
         Where the data came from, shown on the page: e.g. the API's base URL or
         "built-in sandbox app". Never pass a credential (user:password in a URL is removed).
@@ -198,7 +205,11 @@ def write_report(
     two halves of the complete days when there are fewer than 14; partial days are left
     out); ``anomalies.csv`` (clicks per link); ``charts/trend.png``, ``funnel.png``,
     ``channels.png``, ``platforms.png`` (split platforms only), ``heatmap.png``;
-    ``index.html`` (charts embedded as data URIs, no external resources).
+    ``index.html`` (charts embedded as data URIs, no external resources); ``report.xlsx``
+    with the sheets "daily", "by link", "by channel", "by platform", "period comparison",
+    "anomalies" and "links". When the daily table is longer than an Excel sheet
+    (1,048,576 rows), its sheet holds the first rows under a note naming ``daily.csv`` /
+    ``daily.parquet``; ``daily.csv`` is then written even without ``"csv"`` in ``formats``.
 
     In the CSV files floats (rates, changes, scores) are rounded to 6 decimal places and
     infinite values left empty; ``daily.parquet`` keeps full precision.
@@ -231,6 +242,8 @@ def write_report(
             written[f"{name}.csv"] = to_csv(_for_csv(table), out / f"{name}.csv", encoding=encoding)
     if "parquet" in formats:
         written["daily.parquet"] = write_parquet(data.tables["daily"], out / "daily.parquet")
+    if "xlsx" in formats:
+        written.update(_write_workbook(data, out, written, encoding))
     if "png" in formats or "html" in formats:
         data.charts = _render_charts(data)
     if "png" in formats:

@@ -232,7 +232,8 @@ class Dashboard(widgets.VBox):
     def export(self, path: str | Path | None = None) -> Path:
         """Write the :meth:`selection` rows as the report's ``daily.csv`` has them (name, channel, rates).
 
-        Written with :func:`~jmlink_analytics.to_csv` (Excel-safe UTF-8 with BOM).
+        Written with :func:`~jmlink_analytics.to_csv` (Excel-safe UTF-8 with BOM), or with
+        :func:`~jmlink_analytics.to_excel` when the path ends in ``.xlsx``.
 
         Parameters
         ----------
@@ -326,7 +327,13 @@ class Dashboard(widgets.VBox):
         if problem is not None:
             raise ValueError(f"nothing to export: {problem[2]} (the last export is kept)")
         frame = self._export_frame(sel)
-        written = Path(to_csv(frame, Path(raw).expanduser()))
+        target = Path(raw).expanduser()
+        if target.suffix.lower() == ".xlsx":  # a workbook: typed cells, frozen header, never a formula
+            from ..export import to_excel
+
+            written = Path(to_excel({"selection": frame}, target))
+        else:
+            written = Path(to_csv(frame, target))
         logger.info("dashboard: wrote %d rows to %s", len(frame), written)
         return written, len(frame)
 
