@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import stat
 
 import numpy as np
 import pandas as pd
@@ -224,3 +226,16 @@ def test_a_failed_fast_write_leaves_the_old_file_intact(tmp_path, monkeypatch):
         to_csv(pd.DataFrame({"a": ["new"] * 10, "b": range(10)}), target)
     assert target.read_bytes() == good
     assert [p.name for p in tmp_path.iterdir()] == ["a.csv"]
+
+
+def test_a_fifo_or_a_folder_at_the_path_is_refused_and_left_as_it_is(tmp_path):
+    # os.replace would rename the file over them: as root, `to_csv(df, "/dev/null")` replaced the device
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    folder = tmp_path / "folder.csv"
+    folder.mkdir()
+    for target, words in ((fifo, "not a regular file"), (folder, "a folder")):
+        with pytest.raises(ValueError, match=f"path must be a regular file.*{words}"):
+            to_csv(pd.DataFrame({"a": [1]}), target)
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and folder.is_dir() and not list(folder.iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.csv", "pipe.csv"]  # no temporary file left

@@ -269,7 +269,7 @@ def test_the_page_shows_changes_as_percent_for_counts_and_points_for_rates(repor
     page = (out / "index.html").read_text(encoding="utf-8")
     cards = page[page.index('<section class="cards">'):page.index("</section>")]
     assert re.search(r"Clicks</div>.*?\(<span[^>]*>[+-]?\d+\.\d%</span>", cards)
-    assert re.search(r"CTR \(click / exposure\)</div>.*?\(<span[^>]*>([+-]\d+\.\d|0\.0) pp</span>", cards)
+    assert re.search(r"CTR \(clicks / exposures\)</div>.*?\(<span[^>]*>([+-]\d+\.\d|0\.0) pp</span>", cards)
     assert "-0.0" not in page and "points" not in cards
     changes = page[page.index("<h2>Biggest changes"):page.index("<h2>Anomalies")]
     assert re.search(r">[+-]\d+\.\d pp<", changes) and re.search(r">[+-]\d+\.\d%<", changes)

@@ -218,8 +218,13 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
     The parent folders are created. The move (:func:`os.replace`) is atomic on one file
     system, so readers see either the old file or the whole new one, never a half file.
+    An existing folder, FIFO or device at ``path`` is refused with ``ValueError`` (the move
+    would replace it, and as root that includes ``/dev/null``).
     """
     target = Path(path).expanduser()
+    if target.exists() and not target.is_file():  # renaming over a FIFO or a device (e.g. /dev/null as root)
+        raise ValueError(f"path must be a regular file to write or replace; {str(path)!r} exists and is "
+                         f"{'a folder' if target.is_dir() else 'not a regular file'}")
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
     try:

@@ -1,6 +1,6 @@
-"""The shared machinery of :mod:`.metrics`: argument checks, the platform rule, periods, group sums.
+"""The shared machinery of :mod:`.metrics`: the platform rule, periods, links joined, group sums.
 
-Every analysis starts the same way: check the stats table, decide which rows count (the
+Every analysis starts the same way: check the stats table (:mod:`.._validate`), decide which rows count (the
 platform rule, below), put dates into periods, and sum the four counters per group. Rates
 are then computed from those sums, never averaged.
 

@@ -23,7 +23,7 @@ from matplotlib.axes import Axes
 
 from .._validate import check_metric, check_stats, check_top, normalize_by
 from ..metrics._summaries import trend_data
-from ..schema import RATES
+from ..schema import RATES, metric_label
 from . import _style as style
 
 __all__ = ["OTHER_SCALE", "PLATFORM_STYLE", "plot_platforms", "plot_trend"]
@@ -34,7 +34,7 @@ OTHER_SCALE = 1.25
 
 
 def _short(metric: str) -> str:
-    return style.LABELS[metric].split(" (")[0]
+    return metric_label(metric)
 
 
 def _other_axis(ax: Axes, data: pd.DataFrame, incomplete: np.ndarray, label: str,
@@ -202,7 +202,7 @@ def plot_platforms(stats: pd.DataFrame, metric: str = "click_count", *, links: p
             if metric not in RATES:
                 total = data.to_numpy(dtype=np.float64).sum()
                 share = data[platform].sum() / total if total else np.nan
-                label += f" ({style.number_text('ctr', share)} of {style.LABELS[metric].lower()})"
+                label += f" ({style.number_text('ctr', share)} of {metric_label(metric).lower()})"
             labels.append(label)
         incomplete = style.incomplete_periods(split, data.index, freq)
         style.lines(ax, data, incomplete, labels, [PLATFORM_STYLE[p][1] for p in platforms], **kwargs)

@@ -28,7 +28,7 @@ from matplotlib.colors import PowerNorm
 from .._validate import check_metric, check_stats, check_top, normalize_by
 from ..metrics._groups import group_labels
 from ..metrics._summaries import funnel, summarize, trend_data
-from ..schema import COUNTERS, RATES, STAGES
+from ..schema import COUNTERS, RATES, STAGES, metric_label
 from . import _style as style
 from ._lines import PLATFORM_STYLE, plot_platforms, plot_trend
 
@@ -198,7 +198,7 @@ def plot_breakdown(stats: pd.DataFrame, *args: Any, by: str | list[str] = "chann
         raise ValueError("by must name at least one column to break down by, e.g. 'channel'")
     ax = style.axes_or_current(ax)
     if title is None:
-        title = f"{style.LABELS[metric].split(' (')[0]} by {style.by_words(keys)}"
+        title = f"{metric_label(metric)} by {style.by_words(keys)}"
     with style.fonts(ax):
         table = summarize(stats, by=keys, links=links) if not stats.empty else stats.iloc[:0]
         if table.empty:
@@ -271,8 +271,8 @@ def plot_heatmap(stats: pd.DataFrame, metric: str = "click_count", *, links: pd.
     top = check_top(top)
     ax = style.axes_or_current(ax)
     if title is None:
-        title = (f"{style.LABELS[metric].split(' (')[0]} per day, top {top} links"
-                 + ("" if metric in RATES else f" (blank: no {style.LABELS[metric].lower()})"))
+        title = (f"{metric_label(metric)} per day, top {top} links"
+                 + ("" if metric in RATES else f" (blank: no {metric_label(metric).lower()})"))
     colorbar = None
     with style.fonts(ax) as families:
         data = trend_data(stats, metric, by="link_key", freq="D", top=top) if not stats.empty else pd.DataFrame()

@@ -18,22 +18,15 @@ from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, NullLocator, PercentFormatter
 
 from ..metrics._groups import freq_alias
-from ..schema import RATES
+from ..schema import METRICS, RATES, metric_label
 from . import _fonts
 
 __all__ = ["DASHED_NOTE", "LABELS", "OTHER_COLOR", "apply_fonts", "axes_or_current", "by_words", "date_axis", "fonts",
            "headroom", "incomplete_periods", "legend", "lines", "link_labels", "no_data", "number_axis", "number_text",
            "palette", "period_word"]
 
-LABELS = {
-    "exposure_count": "Exposures",
-    "click_count": "Clicks",
-    "open_count": "Opens",
-    "install_count": "Installs",
-    "ctr": "CTR (clicks / exposures)",
-    "open_rate": "Open rate (opens / clicks)",
-    "install_rate": "Install rate (installs / clicks)",
-}
+#: Axis and colour-bar labels: each metric's long label (a rate says what it divides).
+LABELS = {metric: metric_label(metric, long=True) for metric in METRICS}
 OTHER_COLOR = "#9a9a9a"
 DASHED_NOTE = "dashed, hollow: incomplete period"
 _PERIOD_WORDS = {"D": "day", "M": "month", "Q-DEC": "quarter", "Y-DEC": "year"}

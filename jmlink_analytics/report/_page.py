@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from .._version import __version__
 from ..export._format import change_sign, format_cell, is_missing
 from ..export._html import html_table
+from ..schema import COUNTERS, METRIC_LABELS, RATES, metric_label
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -22,10 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = ["render_page"]
 
-_COUNTER_LABELS = {"exposure_count": "Exposures", "click_count": "Clicks", "open_count": "Opens",
-                   "install_count": "Installs"}
-_RATE_LABELS = {"ctr": "CTR (click / exposure)", "open_rate": "Open rate (open / click)",
-                "install_rate": "Install rate (install / click)"}
+_COUNTER_LABELS = {counter: metric_label(counter) for counter in COUNTERS}
+_RATE_LABELS = {rate: metric_label(rate, long=True) for rate in RATES}
 _CHART_CAPTIONS = {
     "trend": "Daily clicks of the top links",
     "funnel": "The funnel: exposure → click → open → install",
@@ -34,7 +33,7 @@ _CHART_CAPTIONS = {
     "heatmap": "Clicks per day of the top links",
 }
 _LABELS = {"link_key": "Link key", "name": "Name", "channel": "Channel", "platform": "Platform", "date": "Date",
-           **_COUNTER_LABELS, "ctr": "CTR", "open_rate": "Open rate", "install_rate": "Install rate",
+           **METRIC_LABELS,
            "start": "From", "end": "To", "days": "Days", "expected": "Expected clicks", "actual": "Clicks",
            "change": "Change", "score": "Score"}
 #: Anomaly episodes shown per direction on the page (the CSV file has them all).

@@ -24,7 +24,7 @@ from ._analysis import ReportData, analyse
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["CHARTS", "REPORT_FORMATS", "SHEETS", "to_csv", "write_parquet", "write_report"]
+__all__ = ["CHARTS", "REPORT_FORMATS", "SHEETS", "write_report"]
 
 logger = logging.getLogger("jmlink_analytics")
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..export._format import format_cell, metric_kind
 from ..export._html import html_table
-from ..schema import COUNTERS, METRICS, RATES
+from ..schema import COUNTERS, METRIC_LABELS, METRICS, RATES
 from ._index import with_rates
 
 __all__ = [
@@ -26,15 +26,7 @@ __all__ = [
     "table_html", "top_links",
 ]
 
-LABELS = {
-    "exposure_count": "Exposures",
-    "click_count": "Clicks",
-    "open_count": "Opens",
-    "install_count": "Installs",
-    "ctr": "CTR",
-    "open_rate": "Open rate",
-    "install_rate": "Install rate",
-}
+LABELS = METRIC_LABELS  # the short labels of schema.py
 _UP, _DOWN = "#1a7f37", "#cf222e"
 
 
