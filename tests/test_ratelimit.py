@@ -180,18 +180,21 @@ def test_a_closed_client_can_be_used_again(sandbox):
 def test_two_clients_in_one_process_share_the_file_budget(make_sandbox, tmp_path):
     sb = make_sandbox(links=12, rate_limits={"stats": (6, 1.0)})
     keys = [link["link_key"] for link in sb.app.links]
-    done = []
+    done, errors = [], []
 
     def fetch(part):
-        with sb.client(shared_limits=tmp_path, max_retries=0) as client:
-            done.append(fetch_stats(client, part, start=START, end=END, progress=False))
+        try:
+            with sb.client(shared_limits=tmp_path, max_retries=0) as client:
+                done.append(fetch_stats(client, part, start=START, end=END, progress=False))
+        except Exception as exc:  # said in the assertion below, not lost in a thread
+            errors.append(repr(exc))
 
     threads = [threading.Thread(target=fetch, args=(part,)) for part in (keys[:6], keys[6:])]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(30)
-    assert len(done) == 2
+    assert errors == [] and len(done) == 2
     served = stat_requests(sb)
     assert [r.code for r in served] == [3000] * 12
     assert most_in_any_window([r.time for r in served], 1.0) <= 6
@@ -228,3 +231,31 @@ def test_the_default_is_thirty_two_workers_and_a_pool_to_match():
         assert adapter._pool_maxsize == 32
 
 
+
+
+def test_clients_opening_one_new_shared_file_at_the_same_moment_all_get_it(tmp_path):
+    # SQLite answers "database is locked" at once (no busy wait) to a second connection switching a file being
+    # created to WAL: before the retry, 27 of 300 such rounds failed, and a fetch died with it
+    from jmlink_analytics.client._ratelimit import SlotTable
+
+    failures = []
+    for round_ in range(100):
+        folder = tmp_path / str(round_)
+        barrier = threading.Barrier(4)
+
+        def open_and_take(folder=folder, barrier=barrier):
+            barrier.wait()
+            try:
+                table = SlotTable(folder / "limits.sqlite")
+                slot, _, _ = table.try_take("stats", 10, 1.0, 60.0)
+                table.answered(slot)
+                table.close()
+            except Exception as exc:  # any failure is what this test counts
+                failures.append(repr(exc))
+
+        threads = [threading.Thread(target=open_and_take) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert failures == []

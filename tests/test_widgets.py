@@ -289,7 +289,7 @@ def test_export_failure_is_shown_not_raised(dash, tmp_path):
     assert "Export failed" in dash.export_status.value
     dash.controls["export_path"].value = "  "
     dash.export_button.click()
-    assert "Export failed: the CSV path is empty" in dash.export_status.value
+    assert "Export failed: the export path is empty" in dash.export_status.value
 
 
 def test_export_from_code_writes_where_asked(dash, tmp_path, monkeypatch):

@@ -129,13 +129,14 @@ class Dashboard(widgets.VBox):
                                        description="Metric"),
             "freq": widgets.ToggleButtons(options=_FREQS, value="D", description="Per",
                                           style={"button_width": "64px"}),
-            "export_path": widgets.Text(value=str(export_path), description="CSV path", layout=wide),
+            "export_path": widgets.Text(value=str(export_path), description="Export to", layout=wide),
         }
         self.headline = widgets.HTML()
         self.chart = widgets.Output()
         self.table = widgets.HTML()
-        self.export_button = widgets.Button(description="Export CSV", icon="download",
-                                            tooltip="Write the selected daily rows to the CSV path")
+        self.export_button = widgets.Button(description="Export", icon="download",
+                                            tooltip="Write the selected daily rows to the file: CSV, or a workbook "
+                                                    "when its name ends in .xlsx")
         self.export_status = widgets.HTML()
         self.figure = self._new_figure()
 
@@ -238,7 +239,7 @@ class Dashboard(widgets.VBox):
         Parameters
         ----------
         path : str or path, optional
-            The file to write; by default the *CSV path* box (relative paths are relative to the
+            The file to write; by default the *Export to* box (relative paths are relative to the
             kernel's working folder, i.e. the notebook's).
 
         Returns
@@ -321,7 +322,7 @@ class Dashboard(widgets.VBox):
 
         raw = self.controls["export_path"].value if path is None else path
         if not str(raw).strip():
-            raise ValueError("the CSV path is empty: type a file name such as dashboard_selection.csv")
+            raise ValueError("the export path is empty: type a file name such as dashboard_selection.csv or .xlsx")
         sel = self._selection()
         problem = self._problem(sel)
         if problem is not None:
