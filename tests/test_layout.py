@@ -21,7 +21,7 @@ PACKAGE = Path(jm.__file__).parent
 #: Each room and its level: a room may import rooms of a lower level only (and itself).
 LEVELS: dict[str, int] = {
     "_version": 0, "schema": 0, "errors": 0, "_dates": 0,
-    "_validate": 1,
+    "_validate": 1, "_sqlite": 1,
     "client": 2,
     "data": 3, "sandbox": 3,
     "metrics": 4,

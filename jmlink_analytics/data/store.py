@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .._sqlite import use_wal
 from ..errors import StoreError, StoreVersionError
 from ..schema import PLATFORMS as _PLATFORMS  # stored as their index: 0, 1, 2
 from . import _blocks
@@ -144,8 +145,7 @@ class Store:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")  # a write: a read-only file fails here
         if self.path != ":memory:":
             with self._reading("open") as conn:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = NORMAL")
+                use_wal(conn)  # another process may be creating the same file this moment
 
     @contextlib.contextmanager
     def _transaction(self, action: str) -> Iterator[sqlite3.Connection]:
