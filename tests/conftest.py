@@ -3,11 +3,36 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 #: Every test that needs a sandbox app uses this "today", so data are deterministic.
 TODAY = dt.date(2024, 6, 30)
+
+
+def failures_at_the_same_moment(action: Callable[[Path], object], folder: Path, *, clients: int = 4,
+                                rounds: int = 100) -> list[str]:
+    """Run ``action(path)`` from ``clients`` threads released together, on a new file each round; the errors."""
+    failures: list[str] = []
+    for round_ in range(rounds):
+        barrier = threading.Barrier(clients)
+
+        def run(path: Path = folder / f"{round_}.sqlite", barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            try:
+                action(path)
+            except Exception as exc:  # any failure is what the caller counts
+                failures.append(repr(exc))
+
+        threads = [threading.Thread(target=run) for _ in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    return failures
 
 
 @pytest.fixture(autouse=True)

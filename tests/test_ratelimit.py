@@ -21,6 +21,7 @@ import pytest
 from jmlink_analytics.client import JMLinkClient
 from jmlink_analytics.client._ratelimit import shared_limits_path
 from jmlink_analytics.data import fetch_stats
+from tests.conftest import failures_at_the_same_moment
 
 START, END = "2024-06-01", "2024-06-30"
 
@@ -238,24 +239,10 @@ def test_clients_opening_one_new_shared_file_at_the_same_moment_all_get_it(tmp_p
     # created to WAL: before the retry, 27 of 300 such rounds failed, and a fetch died with it
     from jmlink_analytics.client._ratelimit import SlotTable
 
-    failures = []
-    for round_ in range(100):
-        folder = tmp_path / str(round_)
-        barrier = threading.Barrier(4)
+    def open_and_take(path):
+        table = SlotTable(path)
+        slot, _, _ = table.try_take("stats", 10, 1.0, 60.0)
+        table.answered(slot)
+        table.close()
 
-        def open_and_take(folder=folder, barrier=barrier):
-            barrier.wait()
-            try:
-                table = SlotTable(folder / "limits.sqlite")
-                slot, _, _ = table.try_take("stats", 10, 1.0, 60.0)
-                table.answered(slot)
-                table.close()
-            except Exception as exc:  # any failure is what this test counts
-                failures.append(repr(exc))
-
-        threads = [threading.Thread(target=open_and_take) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
-    assert failures == []
+    assert failures_at_the_same_moment(open_and_take, tmp_path) == []

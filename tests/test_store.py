@@ -15,7 +15,7 @@ from jmlink_analytics import errors as e
 from jmlink_analytics.data import fetch_links, fetch_stats
 from jmlink_analytics.data.store import SCHEMA_VERSION, Store
 from jmlink_analytics.errors import StoreError, StoreVersionError
-from tests.conftest import TODAY
+from tests.conftest import TODAY, failures_at_the_same_moment
 
 FAST = {"links": (1000, 60.0), "stats": (1000, 60.0)}
 APP = ("app-key", "http://127.0.0.1:1")
@@ -331,22 +331,8 @@ def test_the_cache_file_holds_the_app_key_but_never_the_secret(make_sandbox, tmp
 def test_stores_opened_on_one_new_file_at_the_same_moment_all_open(tmp_path):
     # a cron job and a notebook starting together: switching the new file to WAL answered "database is
     # locked" at once to all but one of them (19 of 200 rounds of four failed with StoreError)
-    failures = []
-    for round_ in range(100):
-        path = tmp_path / f"{round_}.sqlite3"
-        barrier = threading.Barrier(4)
+    def open_store(path):
+        with Store(path) as store:
+            store.info()
 
-        def open_store(path=path, barrier=barrier):
-            barrier.wait()
-            try:
-                with Store(path) as store:
-                    store.info()
-            except Exception as exc:  # any failure is what this test counts
-                failures.append(repr(exc))
-
-        threads = [threading.Thread(target=open_store) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
-    assert failures == []
+    assert failures_at_the_same_moment(open_store, tmp_path) == []
