@@ -241,7 +241,8 @@ def dashboard() -> list[nbformat.NotebookNode]:
             'dash.controls["metric"].value = "install_rate"\n'
             "dash.top_table"
         ),
-        new_markdown_cell("`selection()` is the daily rows behind the view; *Export* (or `export()`) writes them, as CSV or, for a name ending in `.xlsx`, a workbook."),
+        new_markdown_cell("`selection()` is the daily rows behind the view; *Export* (or `export()`) writes them, "
+                          "as CSV or, for a name ending in `.xlsx`, a workbook."),
         new_code_cell(
             "print(f\"{len(dash.selection()):,} rows selected\")\n"
             'path = dash.export("dashboard_selection.csv")\n'

@@ -174,20 +174,20 @@ def build_parser() -> argparse.ArgumentParser:
     common, data = _common_options(), _data_options()
 
     links = sub.add_parser("links", parents=[common, data], formatter_class=_Formatter,
-                           help="list the app's short links (CSV, JSON or Parquet)",
+                           help="list the app's short links (CSV, JSON, Parquet or Excel)",
                            description="List every short link of the app as a table.")
     _table_output_options(links)
     links.set_defaults(handler=commands.run_links, command_parser=links)
 
     stats = sub.add_parser("stats", parents=[common, data], formatter_class=_Formatter,
-                           help="daily statistics as a tidy table (CSV, JSON or Parquet)",
+                           help="daily statistics as a tidy table (CSV, JSON, Parquet or Excel)",
                            description="Daily statistics, one row per link, platform and day.")
     _date_options(stats, "all")
     _table_output_options(stats)
     stats.set_defaults(handler=commands.run_stats, command_parser=stats)
 
     report = sub.add_parser("report", parents=[common, data], formatter_class=_Formatter,
-                            help="write a report folder: CSV tables, charts and index.html",
+                            help="write a report folder: CSV tables, an Excel workbook, charts and index.html",
                             description="Fetch, analyse and write a report folder (open its index.html).")
     _date_options(report, "split")
     report.add_argument("--out", default="report", metavar="FOLDER", type=Path,
