@@ -13,6 +13,17 @@ import pytest
 TODAY = dt.date(2024, 6, 30)
 
 
+def most_in_any_window(times: list[float], seconds: float) -> int:
+    """The most requests in any trailing window of ``seconds``: what a sliding-window server counts."""
+    times = sorted(times)
+    most = lo = 0
+    for hi, t in enumerate(times):
+        while times[lo] <= t - seconds:
+            lo += 1
+        most = max(most, hi - lo + 1)
+    return most
+
+
 def failures_at_the_same_moment(action: Callable[[Path], object], folder: Path, *, clients: int = 4,
                                 rounds: int = 100) -> list[str]:
     """Run ``action(path)`` from ``clients`` threads released together, on a new file each round; the errors."""

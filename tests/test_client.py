@@ -14,6 +14,7 @@ from jmlink_analytics import errors as e
 from jmlink_analytics.client import JMLinkClient
 from jmlink_analytics.client._responses import parse_links_page, parse_stat_rows
 from jmlink_analytics.errors import MissingCredentialsError
+from tests.conftest import most_in_any_window
 
 START, END = "2024-06-01", "2024-06-30"
 
@@ -266,15 +267,6 @@ def test_3006_gives_up_after_max_retries(client, sb, no_wait):
 
 
 # -- rate limits ------------------------------------------------------------------------------
-def max_in_any_window(times, seconds):
-    times = sorted(times)
-    most, lo = 0, 0
-    for hi, t in enumerate(times):
-        while times[lo] <= t - seconds:
-            lo += 1
-        most = max(most, hi - lo + 1)
-    return most
-
 
 @pytest.mark.slow
 def test_eight_threads_never_exceed_the_sliding_window(make_sandbox):
@@ -293,8 +285,8 @@ def test_eight_threads_never_exceed_the_sliding_window(make_sandbox):
     stats_times = [r.time for r in served if r.path.endswith("/stat")]
     links_times = [r.time for r in served if r.path == "/v1/links"]
     assert len(stats_times) == 32 and len(links_times) == 10
-    assert max_in_any_window(stats_times, 1.0) <= 10
-    assert max_in_any_window(links_times, 1.0) <= 5
+    assert most_in_any_window(stats_times, 1.0) <= 10
+    assert most_in_any_window(links_times, 1.0) <= 5
 
 
 # -- bad input fails before any request -------------------------------------------------------

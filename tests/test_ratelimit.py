@@ -21,7 +21,7 @@ import pytest
 from jmlink_analytics.client import JMLinkClient
 from jmlink_analytics.client._ratelimit import shared_limits_path
 from jmlink_analytics.data import fetch_stats
-from tests.conftest import failures_at_the_same_moment
+from tests.conftest import failures_at_the_same_moment, most_in_any_window
 
 START, END = "2024-06-01", "2024-06-30"
 
@@ -29,15 +29,6 @@ START, END = "2024-06-01", "2024-06-30"
 def stat_requests(sb):
     return [r for r in sb.requests if r.path.endswith("/stat")]
 
-
-def most_in_any_window(times, seconds):
-    times = sorted(times)
-    most = lo = 0
-    for hi, t in enumerate(times):
-        while times[lo] <= t - seconds:
-            lo += 1
-        most = max(most, hi - lo + 1)
-    return most
 
 
 
