@@ -33,10 +33,6 @@ PLATFORM_STYLE = {"ios": ("iOS", "#1f77b4"), "android": ("Android", "#2ca02c")}
 OTHER_SCALE = 1.25
 
 
-def _short(metric: str) -> str:
-    return metric_label(metric)
-
-
 def _other_axis(ax: Axes, data: pd.DataFrame, incomplete: np.ndarray, label: str,
                 **kwargs: Any) -> tuple[Axes, Any]:
     """Draw the "other" column against a right-hand y axis in grey; return that Axes and its line."""
@@ -93,7 +89,7 @@ def plot_trend(stats: pd.DataFrame, metric: str = "click_count", *, by: str | li
     keys = normalize_by(by)
     ax = style.axes_or_current(ax)
     word = style.period_word(freq)
-    default = f"{_short(metric)} per {word}" + (f" by {style.by_words(keys)}" if keys else "")
+    default = f"{metric_label(metric)} per {word}" + (f" by {style.by_words(keys)}" if keys else "")
     with style.fonts(ax):
         if stats.empty:
             return style.no_data(ax, default if title is None else title)
@@ -105,7 +101,7 @@ def plot_trend(stats: pd.DataFrame, metric: str = "click_count", *, by: str | li
         named = columns[:-1] if has_other else columns
         labels = style.link_labels(named, links) if keys == ["link_key"] else named
         if not keys:
-            labels = [_short(metric)]
+            labels = [metric_label(metric)]
         colors = style.palette(len(named))
         incomplete = style.incomplete_periods(stats, data.index, freq)
         style.lines(ax, data.iloc[:, :len(named)], incomplete, labels, colors, **kwargs)
@@ -129,7 +125,7 @@ def plot_trend(stats: pd.DataFrame, metric: str = "click_count", *, by: str | li
                 handles, names = ax.get_legend_handles_labels()
             default += f" (top {top}, the rest as other)"
         ax.set_title(default if title is None else title)
-        ax.set_ylabel(style.LABELS[metric])
+        ax.set_ylabel(metric_label(metric, long=True))
         style.date_axis(ax, data.index, freq)
         style.number_axis(ax.yaxis, metric)
         if right is not None:
@@ -181,7 +177,7 @@ def plot_platforms(stats: pd.DataFrame, metric: str = "click_count", *, links: p
     stats = check_stats(stats)
     check_metric(metric)
     ax = style.axes_or_current(ax)
-    default = f"{_short(metric)} per {style.period_word(freq)}: iOS vs Android"
+    default = f"{metric_label(metric)} per {style.period_word(freq)}: iOS vs Android"
     if stats.empty:
         with style.fonts(ax):
             return style.no_data(ax, default if title is None else title)
@@ -207,7 +203,7 @@ def plot_platforms(stats: pd.DataFrame, metric: str = "click_count", *, links: p
         incomplete = style.incomplete_periods(split, data.index, freq)
         style.lines(ax, data, incomplete, labels, [PLATFORM_STYLE[p][1] for p in platforms], **kwargs)
         ax.set_title(default if title is None else title)
-        ax.set_ylabel(style.LABELS[metric])
+        ax.set_ylabel(metric_label(metric, long=True))
         style.date_axis(ax, data.index, freq)
         style.number_axis(ax.yaxis, metric)
         style.headroom(ax, data.to_numpy(dtype=np.float64))

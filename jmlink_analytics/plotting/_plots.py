@@ -224,7 +224,7 @@ def plot_breakdown(stats: pd.DataFrame, *args: Any, by: str | list[str] = "chann
         ax.set_yticks(y, names)
         ax.invert_yaxis()
         ax.set_title(title)
-        ax.set_xlabel(style.LABELS[metric])
+        ax.set_xlabel(metric_label(metric, long=True))
         style.number_axis(ax.xaxis, metric)
         largest = np.nanmax(values) if np.isfinite(values).any() else 0.0
         ax.set_xlim(0, largest * 1.18 if largest > 0 else 1.0)
@@ -299,7 +299,7 @@ def plot_heatmap(stats: pd.DataFrame, metric: str = "click_count", *, links: pd.
         if cbar:
             colorbar = (ax.figure.colorbar(mesh, ax=ax, pad=0.02) if cbar_ax is None
                         else ax.figure.colorbar(mesh, cax=cbar_ax))
-            colorbar.set_label(style.LABELS[metric])
+            colorbar.set_label(metric_label(metric, long=True))
             style.number_axis(colorbar.ax.yaxis, metric)
     if colorbar is not None:
         style.apply_fonts(families, colorbar.ax)

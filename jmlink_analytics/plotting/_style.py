@@ -18,15 +18,13 @@ from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, NullLocator, PercentFormatter
 
 from ..metrics._groups import freq_alias
-from ..schema import METRICS, RATES, metric_label
+from ..schema import RATES
 from . import _fonts
 
-__all__ = ["DASHED_NOTE", "LABELS", "OTHER_COLOR", "apply_fonts", "axes_or_current", "by_words", "date_axis", "fonts",
+__all__ = ["DASHED_NOTE", "OTHER_COLOR", "apply_fonts", "axes_or_current", "by_words", "date_axis", "fonts",
            "headroom", "incomplete_periods", "legend", "lines", "link_labels", "no_data", "number_axis", "number_text",
            "palette", "period_word"]
 
-#: Axis and colour-bar labels: each metric's long label (a rate says what it divides).
-LABELS = {metric: metric_label(metric, long=True) for metric in METRICS}
 OTHER_COLOR = "#9a9a9a"
 DASHED_NOTE = "dashed, hollow: incomplete period"
 _PERIOD_WORDS = {"D": "day", "M": "month", "Q-DEC": "quarter", "Y-DEC": "year"}

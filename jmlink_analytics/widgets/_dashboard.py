@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .._validate import check_top
-from ..schema import METRICS
+from ..schema import METRIC_LABELS, METRICS
 from . import _view as view
 from ._index import Selection, StatsIndex
 
@@ -125,7 +125,7 @@ class Dashboard(widgets.VBox):
                                       description="End"),
             "platform": widgets.ToggleButtons(options=self._platform_options(), description="Platform",
                                               style={"button_width": "80px"}),
-            "metric": widgets.Dropdown(options=[(view.LABELS[m], m) for m in METRICS], value="click_count",
+            "metric": widgets.Dropdown(options=[(METRIC_LABELS[m], m) for m in METRICS], value="click_count",
                                        description="Metric"),
             "freq": widgets.ToggleButtons(options=_FREQS, value="D", description="Per",
                                           style={"button_width": "64px"}),
@@ -374,7 +374,7 @@ class Dashboard(widgets.VBox):
         ax = self.figure.axes[0]
         view.draw_trend(ax, frame, metric, freq, title, by=by, links=self._link_names)
         if not view.finish_trend(ax, metric, freq):  # e.g. a rate without a single click: no point at all
-            self._show_empty(f"{view.LABELS[metric]}: no value in this window ({title})")
+            self._show_empty(f"{METRIC_LABELS[metric]}: no value in this window ({title})")
             return
         self.chart.outputs = (view.png_output(self.figure),)
 

@@ -22,11 +22,10 @@ from ..schema import COUNTERS, METRIC_LABELS, METRICS, RATES
 from ._index import with_rates
 
 __all__ = [
-    "LABELS", "blank_figures", "change_text", "comparison", "draw_trend", "finish_trend", "headline_html", "png_output",
+    "blank_figures", "change_text", "comparison", "draw_trend", "finish_trend", "headline_html", "png_output",
     "table_html", "top_links",
 ]
 
-LABELS = METRIC_LABELS  # the short labels of schema.py
 _UP, _DOWN = "#1a7f37", "#cf222e"
 
 
@@ -108,7 +107,7 @@ def headline_html(figures: pd.DataFrame, caption: str, note: str = "") -> str:
     for metric, row in figures.iterrows():
         cards.append(
             '<div style="min-width:104px;padding:4px 10px;border-left:3px solid #d0d7de">'
-            f'<div style="color:#57606a;font-size:12px">{LABELS[metric]}</div>'
+            f'<div style="color:#57606a;font-size:12px">{METRIC_LABELS[metric]}</div>'
             f'<div style="font-size:20px;font-weight:600">{fmt_value(metric, row["current"])}</div>'
             f'<div style="font-size:12px">{_change_html(metric, row)}</div></div>'
         )
@@ -129,7 +128,7 @@ def top_links(per_link: pd.DataFrame, metric: str, top: int) -> pd.DataFrame:
 def table_html(table: pd.DataFrame, metric: str) -> str:
     """The top-links table as escaped HTML (the shared table helper); the sort column is bold."""
     columns = ["link_key", "name", "channel", *COUNTERS, *RATES]
-    labels = {"link_key": "Link", "name": "Name", "channel": "Channel", **LABELS}
+    labels = {"link_key": "Link", "name": "Name", "channel": "Channel", **METRIC_LABELS}
     return html_table(table, columns, labels=labels, kinds={"name": "text", "channel": "text"}, highlight=metric,
                       numbered=True, empty="No links in the selection.")
 
@@ -151,7 +150,7 @@ def draw_trend(ax: Any, frame: pd.DataFrame, metric: str, freq: str, title: str,
     ax.clear()
     ax.set_zorder(0)
     ax.patch.set_visible(True)
-    heading = f"{LABELS[metric]} per {period_word(freq)} · {title}"
+    heading = f"{METRIC_LABELS[metric]} per {period_word(freq)} · {title}"
     plot_trend(frame, metric, by=by, freq=freq, top=10, links=links, title=heading, ax=ax)
     legend = ax.get_legend()
     outside = legend is not None and len(legend.get_texts()) > 4  # plot_trend puts long legends to the right
