@@ -28,7 +28,7 @@ from tqdm.auto import tqdm as auto_tqdm
 from tqdm.std import tqdm as text_tqdm
 
 from .._dates import DateLike, china_today, to_date
-from .._validate import check_link_keys, check_platforms
+from .._validate import check_int, check_link_keys, check_platforms
 from ..errors import JMLinkError
 from ..schema import COUNTERS, PLATFORMS
 from ._frames import links_frame, parse_stat_rows, stats_frame
@@ -174,10 +174,7 @@ def fetch_stats(
     if first > last:
         raise ValueError(f"start must not be after end; got start={first} > end={last}")
     platforms = check_platforms(platform)
-    if isinstance(max_workers, bool) or not isinstance(max_workers, int):
-        raise TypeError(f"max_workers must be an integer >= 1; got {type(max_workers).__name__} {max_workers!r}")
-    if max_workers < 1:
-        raise ValueError(f"max_workers must be an integer >= 1; got {max_workers!r}")
+    max_workers = check_int(max_workers, "max_workers", 1)
     if not isinstance(errors, str) or errors not in _ERRORS:
         raise ValueError(f"errors must be 'raise' or 'warn'; got {errors!r}")
     if progress is not None and not isinstance(progress, bool):
