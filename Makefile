@@ -7,12 +7,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DAYS ?= 30
 
-.PHONY: help setup fonts test lint report bench cassettes cassettes-live lab clean
+.PHONY: help setup fonts test lint typecheck report bench cassettes cassettes-live lab clean
 
 help:
 	@echo "make report          write a full report of the built-in sandbox app to report/"
 	@echo "make test            run the test suite (sets up .venv and a CJK font first)"
 	@echo "make lint            ruff"
+	@echo "make typecheck       mypy (settings in pyproject.toml)"
 	@echo "make bench           run the benchmarks (prints ratios)"
 	@echo "make cassettes       re-record every cassette against the sandbox"
 	@echo "make cassettes-live  record read-only cassettes against the real API (needs JMLINK_* variables)"
@@ -37,6 +38,9 @@ test: $(STAMP) fonts
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check jmlink_analytics tests benchmarks scripts
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
 
 # Like `make test`, ensures a CJK font first: channel names such as 微信 are drawn in the charts.
 report: $(STAMP) fonts
