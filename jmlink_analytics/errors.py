@@ -330,3 +330,17 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
             return max(0.0, number - now)
         return max(0.0, number)
     return None
+
+
+class DatasetShapeError(ValueError):
+    """A write that would bend a Parquet dataset out of the shape it recorded.
+
+    The dataset (``write_dataset`` / ``sync``) records once its layout (day folders, or one
+    ``app=NAME`` folder per app), its platform mode (``all``, or ``ios`` / ``android``) and
+    its version; mixing them would make every engine's sums wrong or its reads fail. The
+    message names what the dataset holds and what the write would add.
+    """
+
+
+class DatasetLockTimeout(TimeoutError):
+    """Another writer held a Parquet dataset's lock longer than the writer could wait; nothing was written."""

@@ -87,8 +87,13 @@ def test_rewriting_days_replaces_them_and_never_duplicates(stats, tmp_path):
     assert total == distinct == len(stats)
     back = read_dataset(tmp_path)
     assert back["click_count"].sum() == stats["click_count"].sum() + 1000 * len(later)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"dt={d:%Y-%m-%d}" for d in pd.date_range(START, TODAY)]
-    assert all(os.listdir(tmp_path / name) == ["part-0.parquet"] for name in os.listdir(tmp_path))
+    # beside the day folders only _jmlink/ with two empty files (the lock, the recorded shape); nothing staged
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["_jmlink"] + [f"dt={d:%Y-%m-%d}"
+                                                                       for d in pd.date_range(START, TODAY)]
+    assert all(os.listdir(tmp_path / name) == ["part-0.parquet"] for name in os.listdir(tmp_path) if name != "_jmlink")
+    assert sorted(os.listdir(tmp_path / "_jmlink")) == ["lock", "version=1,layout=days,platforms=split,partition=dt"]
+    assert all(p.stat().st_size == 0 for p in (tmp_path / "_jmlink").iterdir())
+    assert [p.name for p in tmp_path.parent.iterdir() if "staging" in p.name] == []
 
 
 def test_only_the_days_asked_for_are_opened(stats, tmp_path):
@@ -130,6 +135,7 @@ def test_a_failed_write_leaves_every_day_whole_and_no_staging(stats, tmp_path, m
         write_dataset(changed, tmp_path)
     monkeypatch.undo()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in tmp_path.parent.iterdir() if "staging" in p.name] == []  # staged outside, cleaned
     for path, content in before.items():  # each day is the old file or the whole new one
         assert path.read_bytes() == content or len(pq.read_table(path)) == len(stats) // 28
     assert len(read_dataset(tmp_path)) == len(stats)
