@@ -342,5 +342,5 @@ class DatasetShapeError(ValueError):
     """
 
 
-class DatasetLockTimeout(TimeoutError):
+class DatasetLockError(TimeoutError):
     """Another writer held a Parquet dataset's lock longer than the writer could wait; nothing was written."""

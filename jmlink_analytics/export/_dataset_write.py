@@ -219,7 +219,7 @@ def write_dataset(stats: pd.DataFrame, root: str | os.PathLike[str], *, partitio
         (a ValueError) When the write would mix layouts (``app=`` folders and day folders),
         platform modes (``all`` rows and ``ios``/``android`` rows) or partition keys with
         what the dataset recorded; nothing is written.
-    DatasetLockTimeout
+    DatasetLockError
         When another writer held the lock for ``lock_timeout`` seconds; nothing is written.
 
     Notes

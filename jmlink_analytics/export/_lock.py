@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import DatasetLockTimeout
+from ..errors import DatasetLockError
 
 __all__ = ["DEFAULT_LOCK_TIMEOUT", "dataset_lock"]
 
@@ -71,13 +71,13 @@ def dataset_lock(path: Path, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[
 
     Raises
     ------
-    DatasetLockTimeout
+    DatasetLockError
         When the lock is still held by another writer after ``timeout`` seconds.
     """
     deadline = time.monotonic() + timeout
     mutex = _mutex(path)
     if not mutex.acquire(timeout=max(timeout, 0.0)):
-        raise DatasetLockTimeout(f"another writer of this process held the dataset lock {path} for more than "
+        raise DatasetLockError(f"another writer of this process held the dataset lock {path} for more than "
                                  f"{timeout:g} s; nothing was written")
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -91,7 +91,7 @@ def dataset_lock(path: Path, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[
                     if exc.errno not in (errno.EACCES, errno.EAGAIN):
                         raise
                 if time.monotonic() >= deadline:
-                    raise DatasetLockTimeout(f"could not lock the dataset {path.parent.parent} within {timeout:g} s: "
+                    raise DatasetLockError(f"could not lock the dataset {path.parent.parent} within {timeout:g} s: "
                                              f"another writer holds {path}{_holder(path)}; nothing was written")
                 if not waited:
                     logger.info("waiting for the dataset lock %s%s", path, _holder(path))
