@@ -4,7 +4,8 @@ Every read-merge-write of the dataset (its days, its manifest, its links table) 
 holding :func:`dataset_lock` on ``ROOT/_jmlink/lock``. The lock is a POSIX record lock
 (``fcntl.lockf``), which the kernel releases when the holder dies (a SIGKILL leaves no stale
 lock behind) and which NFS (v4, or v3 with lockd) carries between machines sharing the
-folder. POSIX locks belong to a process, not a thread, and closing *any* descriptor of the
+folder. The file stays EMPTY (no holder's name in it): Polars refuses to scan a tree holding a
+non-empty file that is not Parquet. POSIX locks belong to a process, not a thread, and closing *any* descriptor of the
 file drops them, so the threads of one process first take an in-process mutex for that file
 and only the holder of the mutex ever opens it.
 """
@@ -16,7 +17,6 @@ import errno
 import fcntl
 import logging
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -41,14 +41,6 @@ def _mutex(path: Path) -> threading.Lock:
     key = os.path.realpath(path)
     with _mutexes_guard:
         return _mutexes.setdefault(key, threading.Lock())
-
-
-def _holder(path: Path) -> str:
-    with contextlib.suppress(OSError):
-        text = path.read_text(encoding="utf-8", errors="replace").strip()
-        if text:
-            return f" (held by {text[:200]})"
-    return ""
 
 
 def check_timeout(timeout: object) -> float:
@@ -92,20 +84,14 @@ def dataset_lock(path: Path, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[
                         raise
                 if time.monotonic() >= deadline:
                     raise DatasetLockError(f"could not lock the dataset {path.parent.parent} within {timeout:g} s: "
-                                             f"another writer holds {path}{_holder(path)}; nothing was written")
+                                             f"another writer holds {path}; nothing was written")
                 if not waited:
-                    logger.info("waiting for the dataset lock %s%s", path, _holder(path))
+                    logger.info("waiting for the dataset lock %s", path)
                     waited = True
                 time.sleep(_POLL)
-            with contextlib.suppress(OSError):  # who holds it, for the message of a writer that waits too long
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since "
-                              f"{time.strftime('%Y-%m-%d %H:%M:%S %z')}\n".encode(), 0)
             try:
                 yield
             finally:
-                with contextlib.suppress(OSError):
-                    os.ftruncate(fd, 0)
                 fcntl.lockf(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
