@@ -59,21 +59,6 @@ def test_every_column_is_in_the_files_with_its_type(stats, tmp_path):
     assert set(one_day.column("date").to_pylist()) == {START}
 
 
-def test_the_readme_duckdb_query_sums_what_the_frame_sums(stats, tmp_path):
-    root = tmp_path / "warehouse" / "jmlink_stats"
-    write_dataset(stats, root)
-    query = readme_duckdb_query()
-    assert "'warehouse/jmlink_stats/dt=*/*.parquet'" in query
-    result = duckdb.sql(query.replace("warehouse/jmlink_stats", root.as_posix())).df()
-    expected = (stats[stats["date"].between("2024-06-01", "2024-06-30")]
-                .groupby(["date", "platform"], observed=True)[["click_count", "install_count"]].sum())
-    assert len(result) == len(expected) == 28 * 2
-    got = {(pd.Timestamp(d), p): (c, i) for d, p, c, i in result[["dt", "platform", "clicks", "installs"]].itertuples(
-        index=False)}
-    assert got == {(d, str(p)): (c, i) for (d, p), (c, i) in expected.iterrows()}
-    assert list(got) == sorted(got)  # ORDER BY dt, platform
-
-
 def test_rewriting_days_replaces_them_and_never_duplicates(stats, tmp_path):
     write_dataset(stats, tmp_path)
     later = stats[stats["date"] >= pd.Timestamp(TODAY - dt.timedelta(days=3))].copy()
