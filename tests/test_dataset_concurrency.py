@@ -170,7 +170,8 @@ def readers_see(root: Path) -> dict[str, int]:
     glob = (root / "**" / "*.parquet").as_posix()
     schema = pa.schema([("dt", pa.date32())])
     return {
-        "duckdb **": duckdb.sql(f"SELECT count(*) FROM read_parquet('{glob}', hive_partitioning = true)").fetchall()[0][0],
+        "duckdb **": duckdb.sql(f"SELECT count(*) FROM read_parquet('{glob}', hive_partitioning = true)")
+        .fetchall()[0][0],
         "polars": pl.scan_parquet(root).select(pl.len()).collect().item(),
         "pyarrow": ds.dataset(root, format="parquet", partitioning=ds.partitioning(schema, flavor="hive")).count_rows(),
         "read_dataset": len(read_dataset(root)),
@@ -221,9 +222,8 @@ def test_a_held_lock_in_this_process_times_out_for_another_thread(tmp_path):
     thread.start()
     holding.wait(30)
     try:
-        with pytest.raises(DatasetLockError, match="another writer of this process"):
-            with dataset_lock(lock, timeout=0.2):
-                pass
+        with pytest.raises(DatasetLockError, match="another writer of this process"), dataset_lock(lock, timeout=0.2):
+            pass
     finally:
         release.set()
         thread.join()
