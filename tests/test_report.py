@@ -320,7 +320,7 @@ def test_a_one_day_report_draws_every_chart(frames, tmp_path):
 
 
 def test_one_formatter_shows_a_missing_value_the_same_in_the_report_and_the_dashboard():
-    from jmlink_analytics.export._format import MISSING, format_cell
+    from jmlink_analytics.display import MISSING, format_cell
     from jmlink_analytics.report._page import table_html as report_table
     from jmlink_analytics.widgets._view import fmt_value
     from jmlink_analytics.widgets._view import table_html as dashboard_table

@@ -140,7 +140,8 @@ def _json_text(df: pd.DataFrame) -> str:
 
 
 def _write_table(df: pd.DataFrame, args: argparse.Namespace, noun: str) -> None:
-    from ..export._csv import atomic_path, prepare_frame, to_csv
+    from .._files import atomic_path
+    from ..export._csv import prepare_frame, to_csv
 
     fmt = _table_format(args)
     if args.out == "-":

@@ -9,16 +9,16 @@ Excel shows as text and numbers, and never leaves a half-written file over a goo
 from __future__ import annotations
 
 import codecs
-import contextlib
 import logging
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._files import atomic_path
+from .._files import fsync as _fsync  # noqa: F401  (export/_dataset.py imports it from here)
 from ._cells import FORMULA_TRIGGERS, date_texts, neutralize, per_distinct, text_cell
 
 if TYPE_CHECKING:
@@ -210,45 +210,6 @@ def write_csv(frame: pd.DataFrame, handle: Any, *, line_end: str = _LINE_END) ->
         return
     for text in chunks:
         handle.write(text)
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success move it over ``path``, else delete it.
-
-    The parent folders are created. The move (:func:`os.replace`) is atomic on one file
-    system, so readers see either the old file or the whole new one, never a half file.
-    An existing folder, FIFO or device at ``path`` is refused with ``ValueError`` (the move
-    would replace it, and as root that includes ``/dev/null``).
-    """
-    target = Path(path).expanduser()
-    if target.exists() and not target.is_file():  # renaming over a FIFO or a device (e.g. /dev/null as root)
-        raise ValueError(f"path must be a regular file to write or replace; {str(path)!r} exists and is "
-                         f"{'a folder' if target.is_dir() else 'not a regular file'}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        yield temp
-        _fsync(temp)
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
-
-
-def _fsync(path: Path) -> None:
-    """Flush ``path`` to disk before it replaces a good file (best effort: not every OS allows it)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def to_csv(df: pd.DataFrame, path: str | os.PathLike[str], *, encoding: str = "utf-8-sig",

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._files import atomic_path
 from ..schema import RATES
 from . import _xlsx_rows
 from ._cells import neutralize, per_distinct
-from ._csv import atomic_path
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -12,8 +12,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from .._version import __version__
-from ..export._format import change_sign, format_cell, is_missing
-from ..export._html import html_table
+from ..display import change_sign, format_cell, html_table, is_missing
 from ..schema import COUNTERS, METRIC_LABELS, RATES, metric_label
 
 if TYPE_CHECKING:

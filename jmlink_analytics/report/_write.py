@@ -14,8 +14,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._files import atomic_path
 from .._validate import check_top
-from ..export._csv import atomic_path, check_encoding, to_csv
+from ..export._csv import check_encoding, to_csv
 from ..export._excel import EXCEL_MAX_ROWS, to_excel
 from ..export._parquet import require_pyarrow, write_parquet
 from ..schema import COUNTERS

@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..export._format import format_cell, metric_kind
-from ..export._html import html_table
+from ..display import format_cell, html_table, metric_kind
 from ..schema import COUNTERS, METRIC_LABELS, METRICS, RATES
 from ._index import with_rates
 

@@ -1,7 +1,7 @@
 """One HTML table helper for the report page and the dashboard.
 
 :func:`html_table` escapes every cell (link names and channels are user input), formats each
-through :func:`~jmlink_analytics.export._format.format_cell`, right-aligns numbers, and
+through :func:`~jmlink_analytics.display.format_cell`, right-aligns numbers, and
 styles inline, so the same table reads the same in the report (which adds its own CSS) and
 in an ipywidgets ``HTML`` widget (which has none).
 """
