@@ -65,6 +65,9 @@ _EXPORTS: dict[str, str] = {
     "Dashboard": "widgets",
     "dashboard": "widgets",
     "Sandbox": "sandbox",
+    "digest": "notify",
+    "Digest": "notify",
+    "WebhookError": "errors",
 }
 
 __all__ = ["COUNTERS", "METRICS", "PLATFORMS", "RATES", "STATS_COLUMNS", "__version__", *_EXPORTS]
@@ -117,4 +120,6 @@ if _typing.TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .plotting import CJKFontWarning, plot_breakdown, plot_funnel, plot_heatmap, plot_platforms, plot_trend
     from .report import write_report
     from .sandbox import Sandbox
+    from .errors import WebhookError
+    from .notify import Digest, digest
     from .widgets import Dashboard, dashboard
