@@ -122,7 +122,7 @@ class Webhook:
         else:  # the token is the path's tail
             path = parts.path.rstrip("/")
             text = urlunsplit((parts.scheme, parts.netloc, path[: len(path) - len(self.token)] + MASK, parts.query, ""))
-        return mask_secrets(text, self.secrets[1:]) + ("#secret=***" if self.secret else "")
+        return text + ("#secret=***" if self.secret else "")
 
     @property
     def secrets(self) -> tuple[str, ...]:
