@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +28,28 @@ logger = logging.getLogger("jmlink_analytics")
 
 #: Seconds to wait for a connection and for the answer.
 TIMEOUT = (5.0, 20.0)
+#: The loggers of the HTTP stack that write request lines (URL and query included) at DEBUG.
+_HTTP_LOGGERS = ("urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry", "requests")
+
+
+class _MaskFilter(logging.Filter):
+    """Rewrites the HTTP stack's log records with the webhooks' keys, tokens and signatures masked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            text = record.getMessage()
+            masked = _SIGN.sub(r"\1***", mask_secrets(text, self.secrets))
+            if masked != text:
+                record.msg, record.args = masked, ()
+        return True
+
+
+#: A signature in a query string (DingTalk's ``sign=``), masked in log lines too.
+_SIGN = re.compile(r"([?&]sign=)[^&\s\"]+")
 
 
 class Sender:
@@ -54,10 +77,15 @@ class Sender:
         self._clock, self._sleep = clock, sleep
         self._sent: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
         self._lock = threading.Lock()
+        self._mask = _MaskFilter()
+        for name in _HTTP_LOGGERS:
+            logging.getLogger(name).addFilter(self._mask)
 
     def close(self) -> None:
-        """Close the HTTP session."""
+        """Close the HTTP session (and stop masking the HTTP stack's log lines)."""
         self._session.close()
+        for name in _HTTP_LOGGERS:
+            logging.getLogger(name).removeFilter(self._mask)
 
     def __enter__(self) -> Sender:
         return self
@@ -83,6 +111,7 @@ class Sender:
         """Post ``message`` to ``hook``; raise :class:`WebhookError` when it is refused for good."""
         import requests
 
+        self._mask.secrets.update(hook.secrets)
         waited = 0.0
         last: WebhookError | None = None
         for attempt in range(1, self.attempts + 1):
