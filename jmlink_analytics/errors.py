@@ -349,6 +349,8 @@ class WebhookError(Exception):
         word), or ``None`` when there was none.
     http_status : int or None
         The HTTP status of the answer, or ``None`` when no answer arrived.
+    rate_limited : bool
+        Whether the platform refused the message as one too many (wait, then send again).
     retry_after : float or None
         Seconds the platform asked to wait (rate limits), when known.
     """
@@ -367,13 +369,14 @@ class WebhookError(Exception):
         details = [f"error {self.code}"] if self.code is not None else []
         if self.http_status is not None:
             details.append(f"HTTP {self.http_status}")
-        return f"{self.platform} {', '.join(details)}: {self.message}" if details else f"{self.platform}: {self.message}"
+        where = f"{self.platform} {', '.join(details)}" if details else self.platform
+        return f"{where}: {self.message}"
 
     def __repr__(self) -> str:
         return (f"WebhookError(platform={self.platform!r}, code={self.code!r}, http_status={self.http_status!r}, "
                 f"message={self.message!r})")
 
-    def __reduce__(self):  # keep the keyword-only fields through pickling
+    def __reduce__(self) -> tuple[Any, ...]:  # keep the keyword-only fields through pickling
         return (_rebuild_webhook, (self.platform, self.message, self.code, self.http_status, self.rate_limited,
                                    self.retry_after))
 

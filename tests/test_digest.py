@@ -157,13 +157,13 @@ def test_each_bot_gets_the_digest_once_signed_within_its_limit(platform, monkeyp
 def test_a_bad_signature_fails_the_run_and_the_next_run_sends(platform, code, monkeypatch, capsys):
     with FAKES[platform](secret=SECRETS[platform]) as bot:
         monkeypatch.setenv("JMLINK_DIGEST_TO", bot.url.replace(SECRETS[platform], "SECwrong0000"))
-        status, out, err = _run(capsys)
+        status, _, err = _run(capsys)
         assert status == 4 and not bot.accepted
         assert f"error {code}" in err and ("DingTalk" in err or "Feishu" in err)
         assert len(bot.requests) == 1  # a refused signature is not retried
         assert not default_state_path().exists()
         monkeypatch.setenv("JMLINK_DIGEST_TO", bot.url)
-        status, out, err = _run(capsys)
+        status, _out, err = _run(capsys)
         assert status == 0 and len(bot.accepted) == 1
 
 
@@ -171,9 +171,9 @@ def test_one_failed_destination_does_not_keep_the_others_from_their_digest(monke
     with FAKES["wecom"]() as good, FAKES["feishu"]() as gone:
         broken = gone.url.replace(gone.token, "no-such-bot")
         monkeypatch.setenv("JMLINK_DIGEST_TO", f"{broken}\n{good.url}")
-        status, out, err = _run(capsys)
+        status, _, err = _run(capsys)
         assert status == 4 and len(good.accepted) == 1 and "error 19001" in err
-        status, out, err = _run(capsys)  # only the failed one is tried again
+        status, _out, err = _run(capsys)  # only the failed one is tried again
         assert status == 4 and len(good.requests) == 1 and len(gone.requests) == 2
 
 
@@ -223,7 +223,7 @@ def test_destinations_never_come_from_the_command_line(capsys):
 
 def test_bad_or_missing_destinations_are_usage_errors_before_any_request(monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("JMLINK_DIGEST_TO", "https://example.com/hooks/abc?token=TOPSECRET9")
-    status, out, err = _run(capsys)
+    status, _out, err = _run(capsys)
     assert status == 2 and "expected one of" in err and "TOPSECRET9" not in err
     assert "listing the links" not in err
     monkeypatch.setenv("JMLINK_DIGEST_TO", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=K#secret=S")
@@ -241,7 +241,7 @@ def test_destinations_from_a_file_one_a_line(monkeypatch, capsys, tmp_path):
         path = tmp_path / "bots.txt"
         path.write_text(f"# the team's bots\n{slack.url}\n\n{feishu.url}\n{slack.url}\n", encoding="utf-8")
         monkeypatch.delenv("JMLINK_DIGEST_TO", raising=False)
-        status, out, err = _run(capsys, "--to-file", str(path), "--report-url", "https://bi.example.com/r/index.html")
+        status, _out, err = _run(capsys, "--to-file", str(path), "--report-url", "https://bi.example.com/r/index.html")
         assert status == 0, err
         assert len(slack.accepted) == 1 and len(feishu.accepted) == 1  # a destination listed twice gets one
         assert "<https://bi.example.com/r/index.html|Full report>" in slack.accepted[0]["text"]

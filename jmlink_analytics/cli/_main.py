@@ -28,8 +28,8 @@ from .._dates import china_today, to_date
 from .._version import __version__
 from ..data.store import default_path
 from . import _commands as commands
-from ._formats import table_format
 from ._digest import add_digest_command
+from ._formats import table_format
 from ._sync import add_sync_command
 
 __all__ = [

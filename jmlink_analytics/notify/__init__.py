@@ -14,7 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ._content import DEFAULT_DAYS, DEFAULT_TOP, DigestData, Episode, Headline, build, fetch_start
-from ._platforms import LIMITS, PLATFORMS, Webhook, body_size, parse_webhooks
+from ._platforms import BOT_PLATFORMS, LIMITS, Webhook, body_size, parse_webhooks
 from ._render import fit, render
 from ._send import Sender
 from ._state import SentLog, default_state_path
@@ -22,8 +22,22 @@ from ._state import SentLog, default_state_path
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["DEFAULT_DAYS", "DEFAULT_TOP", "LIMITS", "PLATFORMS", "Digest", "Episode", "Headline", "SentLog",
-           "Sender", "Webhook", "default_state_path", "digest", "fetch_start", "parse_webhooks"]
+__all__ = [
+    "BOT_PLATFORMS",
+    "DEFAULT_DAYS",
+    "DEFAULT_TOP",
+    "LIMITS",
+    "Digest",
+    "Episode",
+    "Headline",
+    "Sender",
+    "SentLog",
+    "Webhook",
+    "default_state_path",
+    "digest",
+    "fetch_start",
+    "parse_webhooks",
+]
 
 logger = logging.getLogger("jmlink_analytics")
 
@@ -89,7 +103,7 @@ class Digest:
                 message, _ = self.message(hook)
                 try:
                     sender.send(hook, message, self.title)
-                except Exception as exc:  # noqa: BLE001 - the others are still tried; the first is raised
+                except Exception as exc:
                     logger.warning("%s", exc)
                     first = first or exc
         finally:

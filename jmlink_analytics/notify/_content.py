@@ -139,7 +139,7 @@ def build(stats: pd.DataFrame, links: pd.DataFrame | None = None, *, day: Any = 
 
     upto = counted[counted["date"] <= pd.Timestamp(day)]
     final = upto.loc[~upto["is_partial"], "date"]
-    last_scored = final.max().date() if not final.empty else None
+    last_scored = pd.Timestamp(final.max()).date() if not final.empty else None
     lookback_start = day - dt.timedelta(days=days - 1)
     surges: list[Episode] = []
     drops: list[Episode] = []
@@ -147,18 +147,19 @@ def build(stats: pd.DataFrame, links: pd.DataFrame | None = None, *, day: Any = 
     if last_scored is not None:
         episodes = find_anomalies(upto, "click_count", by="link_key")
         names = _link_names(links)
-        for row in episodes.itertuples(index=False):
-            start, end = row.start.date(), row.end.date()
+        for row in episodes.to_dict("records"):
+            key, direction = str(row["link_key"]), str(row["direction"])
+            start, end = pd.Timestamp(row["start"]).date(), pd.Timestamp(row["end"]).date()
             ongoing, new = end == last_scored, start >= lookback_start
             if not (ongoing or new):
                 continue
-            kept = surges if row.direction == "surge" else drops
+            kept = surges if direction == "surge" else drops
             if len(kept) >= top:  # the frame's row order is find_anomalies' ranking: most important first
-                more[row.direction] += 1
+                more[direction] += 1
                 continue
-            name, channel = names.get(str(row.link_key), (None, None))
-            kept.append(Episode(str(row.link_key), name, channel, str(row.direction), start, end, int(row.days),
-                                float(row.expected), float(row.actual), ongoing, new))
+            name, channel = names.get(key, (None, None))
+            kept.append(Episode(key, name, channel, direction, start, end, int(row["days"]), float(row["expected"]),
+                                float(row["actual"]), ongoing, new))
     return DigestData(day, previous_day, headline, surges, drops, more["surge"], more["drop"], partial, last_scored,
                       lookback_start, int(stats["link_key"].nunique()), report_url, notes)
 

@@ -39,9 +39,9 @@ from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 
 from ..errors import MASK, WebhookError, mask_secrets
 
-__all__ = ["LIMITS", "PLATFORMS", "Webhook", "body_size", "check_answer", "parse_webhooks", "prepare"]
+__all__ = ["BOT_PLATFORMS", "LIMITS", "Webhook", "body_size", "check_answer", "parse_webhooks", "prepare"]
 
-PLATFORMS = ("wecom", "dingtalk", "feishu", "slack")
+BOT_PLATFORMS = ("wecom", "dingtalk", "feishu", "slack")
 #: Display names, for messages.
 NAMES = {"wecom": "WeCom", "dingtalk": "DingTalk", "feishu": "Feishu", "slack": "Slack"}
 #: Per platform: (what the limit counts, the limit in bytes).
@@ -52,15 +52,15 @@ LIMITS: dict[str, tuple[str, int]] = {
     "slack": ("text", 40_000),
 }
 #: Per platform: the messages allowed per window of seconds, as documented (Feishu has two windows).
-RATES: dict[str, tuple[tuple[int, float], ...]] = {
+BOT_RATES: dict[str, tuple[tuple[int, float], ...]] = {
     "wecom": ((20, 60.0),),
     "dingtalk": ((20, 60.0),),
     "feishu": ((100, 60.0), (5, 1.0)),
     "slack": ((1, 1.0),),
 }
 #: Answer codes that mean "too many messages": wait and send again.
-RATE_LIMITED_CODES = {"wecom": {45009}, "dingtalk": {130101, 410100}, "feishu": {11232, 99991400},
-                      "slack": {"rate_limited"}}
+RATE_LIMITED_CODES: dict[str, set[int | str]] = {
+    "wecom": {45009}, "dingtalk": {130101, 410100}, "feishu": {11232, 99991400}, "slack": {"rate_limited"}}
 #: Ranges of the "Done when" forms, for the message that refuses another URL.
 FORMS = ("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=KEY",
          "https://oapi.dingtalk.com/robot/send?access_token=TOKEN[#secret=SEC...]",

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import WebhookError, mask_secrets
-from ._platforms import RATES, Webhook, check_answer, prepare
+from ._platforms import BOT_RATES, Webhook, check_answer, prepare
 
 __all__ = ["Sender"]
 
@@ -97,11 +97,11 @@ class Sender:
         """Seconds until ``hook``'s documented windows have room for one more message (0: now)."""
         now = self._clock()
         sent = self._sent[hook.id]
-        longest = max(seconds for _, seconds in RATES[hook.platform])
+        longest = max(seconds for _, seconds in BOT_RATES[hook.platform])
         while sent and sent[0] <= now - longest:
             sent.popleft()
         wait = 0.0
-        for calls, seconds in RATES[hook.platform]:
+        for calls, seconds in BOT_RATES[hook.platform]:
             recent = [t for t in sent if t > now - seconds]
             if len(recent) >= calls:
                 wait = max(wait, recent[-calls] + seconds - now)
@@ -155,6 +155,6 @@ class Sender:
         if error.retry_after is not None:
             return min(error.retry_after, self.max_wait)
         if error.rate_limited:  # the bot counted sends this process did not make: wait out its window
-            calls, seconds = min(RATES[hook.platform], key=lambda rate: rate[1])
+            calls, seconds = min(BOT_RATES[hook.platform], key=lambda rate: rate[1])
             return seconds if seconds < 60 else seconds / calls * attempt
         return min(2.0 ** (attempt - 1), 30.0)

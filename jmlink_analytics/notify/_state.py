@@ -75,7 +75,7 @@ class SentLog:
 
     def record(self, hook: Webhook, day: dt.date, *, at: dt.datetime | None = None) -> None:
         """Remember that the digest of ``day`` reached ``hook``; written to disk at once."""
-        at = at or dt.datetime.now(dt.timezone.utc)
+        at = at or dt.datetime.now(dt.UTC)
         self._sent = {**self._read(), hook.id: {"day": day.isoformat(), "at": at.isoformat(timespec="seconds"),
                                "platform": hook.platform}}  # re-read: another run may have sent meanwhile
         with atomic_path(self.path) as temp:
