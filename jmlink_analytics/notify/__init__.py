@@ -1,9 +1,15 @@
 """The morning digest: a few lines for the team's WeCom, DingTalk, Feishu (or Slack) group.
 
->>> d = jm.digest(stats, links)                  # doctest: +SKIP
->>> print(d.markdown)                            # doctest: +SKIP
->>> from jmlink_analytics.notify import parse_webhooks             # doctest: +SKIP
->>> d.send(parse_webhooks(os.environ["JMLINK_DIGEST_TO"]))           # doctest: +SKIP
+>>> d = jm.digest(stats, links, day="2024-06-29")
+>>> print(d.markdown.splitlines()[0])
+**JMLink daily digest · Sat 2024-06-29**
+>>> from jmlink_analytics.notify import parse_webhooks
+>>> hooks = parse_webhooks("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=KEY")
+>>> hooks
+[Webhook(platform='wecom', url='https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=***')]
+
+``d.send(hooks)`` posts it (``jm.digest(...).message(hook)`` is the text each bot gets, fitted
+to its size limit).
 
 ``jmlink-analytics digest`` runs it every morning, once a day per destination.
 """
@@ -141,6 +147,14 @@ def digest(stats: pd.DataFrame, links: pd.DataFrame | None = None, *, day: Any =
     Digest
         The message as data: ``.markdown``, ``.text``, ``.message(webhook)`` and
         ``_repr_markdown_`` (a notebook shows it rendered).
+
+    Examples
+    --------
+    >>> d = jm.digest(stats, links, day="2024-06-29", top=3)
+    >>> d.data.previous_day
+    datetime.date(2024, 6, 22)
+    >>> [item.label for item in d.data.headline]
+    ['Clicks', 'Installs', 'CTR']
 
     Notes
     -----
