@@ -144,3 +144,23 @@ def test_webhook_errors_pickle_and_never_show_the_key():
     error = pickle.loads(pickle.dumps(info.value))
     assert (error.platform, error.code, error.http_status) == ("wecom", 93000, 200)
     assert "KEY-77" not in str(error) and "KEY-77" not in repr(error)
+
+
+def test_digest_send_tries_every_destination_and_raises_the_first_refusal():
+    import datetime as dt
+
+    import jmlink_analytics as jm
+    from tests.helpers_frames import links_frame, series_frame
+
+    start = (dt.date.today() - dt.timedelta(days=70)).isoformat()
+    stats = series_frame({"AAAA": [500] * 69 + [0]}, start=start)
+    digest = jm.digest(stats, links_frame({"AAAA": "微信"}, {"AAAA": "新人礼包 🎁"}), day=stats["date"].max())
+    with FAKES["wecom"]() as wecom, FAKES["feishu"](secret=SECRETS["feishu"]) as feishu:
+        gone = Webhook.parse(wecom.url.replace(wecom.token, "revoked-key"))
+        with pytest.raises(WebhookError) as info:
+            digest.send([gone, Webhook.parse(feishu.url), Webhook.parse(wecom.url)])
+        assert info.value.code == 93000 and "revoked-key" not in str(info.value)
+        assert len(feishu.accepted) == 1 and len(wecom.accepted) == 1
+        text = feishu.accepted[0]["card"]["elements"][0]["content"]
+        assert "新人礼包 🎁 · 微信 `AAAA`" in text and feishu.accepted[0]["card"]["header"]["title"]["content"] == \
+            digest.title

@@ -146,7 +146,6 @@ class Sender:
             logger.info("%s: %s; trying again in %.1f s", hook.masked, last, pause)
             self._sleep(pause)
             waited += pause
-        assert last is not None or waited > 0
         if last is None:
             last = WebhookError(hook.platform, f"the bot's rate limit leaves no room within {self.max_wait:.0f} s")
         raise last
