@@ -380,7 +380,7 @@ def test_an_injected_session_is_used_and_never_closed(sb):
 def test_user_agent_names_the_package_and_version(client, sb):
     import jmlink_analytics
 
-    assert client._headers["User-Agent"].startswith(f"jmlink-analytics/{jmlink_analytics.__version__}")
+    assert client._transport.headers["User-Agent"].startswith(f"jmlink-analytics/{jmlink_analytics.__version__}")
 
 
 def test_the_secret_never_shows(sb, caplog):
