@@ -13,7 +13,7 @@ import pytest
 
 import jmlink_analytics.data._fetch as fetch_module
 from jmlink_analytics import errors as e
-from jmlink_analytics.client import LinksPage
+from jmlink_analytics.client import DataClient, LinksPage
 from jmlink_analytics.data import fetch_links, fetch_stats
 from jmlink_analytics.data._frames import (
     counters_from_rows,
@@ -216,6 +216,38 @@ def test_the_documented_examples_through_fetch_links_and_fetch_stats():
     assert stats["link_key"].astype(str).tolist() == ["AAAA"] * 3 + ["AAAB"] * 3
     assert stats["click_count"].tolist() == [100000, 200000, 0, 0, 0, 0]
     assert not stats["is_partial"].any()  # 2020 is long final
+
+
+def test_a_stand_in_client_implements_the_data_client_protocol_and_is_reserved_for_its_workers():
+    api = DocumentedApp()
+    assert isinstance(api, DataClient)
+    fetch_stats(api, start="2020-08-01", end="2020-08-03", progress=False, max_workers=5)
+    assert api.reserved == [2]  # two links: two requests at most in flight
+
+
+def test_an_object_that_is_not_a_client_is_refused_naming_what_it_lacks():
+    class OnlyStats:
+        app_key = base_url = "x"
+
+        def get_link_stats(self, *args):
+            raise AssertionError("never called")
+
+    with pytest.raises(TypeError, match=r"DataClient; got OnlyStats without get_links_page, iter_links, reserve"):
+        fetch_stats(OnlyStats(), ["AAAA"], start="2020-08-01", end="2020-08-03")
+
+
+def test_each_stat_answer_is_checked_once_on_its_way_to_the_frame(make_sandbox, monkeypatch):
+    import jmlink_analytics.client._responses as responses
+
+    checks = []
+    real = responses.check_stat_rows
+    monkeypatch.setattr(responses, "check_stat_rows", lambda *a, **kw: (checks.append(a[1]), real(*a, **kw))[1])
+    sb = make_sandbox(links=6, rate_limits=FAST)
+    with sb.client() as client:
+        df = fetch_stats(client, [link["link_key"] for link in sb.app.links], start=START, end=END,
+                         platform=["ios", "android"], progress=False)
+    assert len(stat_requests(sb)) == 12 and len(checks) == 12  # was 24: the client and the data layer
+    assert len(df) == 6 * 2 * 20
 
 
 # -- fetch_links --------------------------------------------------------------------------------
