@@ -262,7 +262,7 @@ class JMLinkClient:
         check_int(page_index, "page_index", 1)
         check_int(page_size, "page_size", 1, MAX_PAGE_SIZE)
         body = self._call("links", "/v1/links", {"page_index": page_index, "page_size": page_size},
-                          where=f"listing page {page_index}")
+                          where=f"GET /v1/links page {page_index}")
         page = parse_links_page(body)
         if len(page.records) > page_size:
             raise ResponseFormatError(f"GET /v1/links: page {page_index} holds {len(page.records)} records; "
