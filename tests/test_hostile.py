@@ -657,3 +657,11 @@ def test_a_secret_echoed_in_any_encoding_is_masked_in_errors_logs_and_warnings(s
     assert "secret=***&x" in str(info.value), str(info.value)
     assert echo not in shown and _SPECIAL not in shown
     assert len(server.requests) == 4  # 1 + 1 retry, twice
+
+
+def test_a_secret_quoted_by_the_check_of_an_answer_is_masked_too(serve, caplog):
+    server = serve([Reply(_page(records=[record(1, name={"echo": SECRET}), record(2, id=2.5)]))])
+    caplog.set_level(logging.DEBUG, logger="jmlink_analytics")
+    with client_for(server) as c, pytest.raises(e.ResponseFormatError, match="'name' must be text") as info:
+        c.get_links_page()
+    assert SECRET not in f"{info.value} {info.value!r} {caplog.text}" and "'***'" in str(info.value)

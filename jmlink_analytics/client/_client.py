@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import requests
@@ -261,9 +261,8 @@ class JMLinkClient:
         """
         check_int(page_index, "page_index", 1)
         check_int(page_size, "page_size", 1, MAX_PAGE_SIZE)
-        body = self._call("links", "/v1/links", {"page_index": page_index, "page_size": page_size},
-                          where=f"GET /v1/links page {page_index}")
-        page = parse_links_page(body)
+        page: LinksPage = self._call("links", "/v1/links", {"page_index": page_index, "page_size": page_size},
+                                     parse_links_page, where=f"GET /v1/links page {page_index}")
         if len(page.records) > page_size:
             raise ResponseFormatError(f"GET /v1/links: page {page_index} holds {len(page.records)} records; "
                                       f"at most page_size={page_size} were asked for")
@@ -350,24 +349,36 @@ class JMLinkClient:
             raise ValueError(f"start_date must not be after end_date; got {start} > {end}")
         check_platform(platform)
         params = {"start_date": format_date(start), "end_date": format_date(end), "platform": platform}
-        body = self._call("stats", f"/v1/links/{path_segment(link_key)}/stat", params,
-                          where=f"stat answer of link {link_key!r}, platform {platform!r}")
-        return parse_stat_rows(body, link_key=link_key, platform=platform, start=start, end=end)
+        rows: list[dict[str, Any]] = self._call(
+            "stats", f"/v1/links/{path_segment(link_key)}/stat", params,
+            lambda body: parse_stat_rows(body, link_key=link_key, platform=platform, start=start, end=end),
+            where=f"stat answer of link {link_key!r}, platform {platform!r}")
+        return rows
 
-    def _call(self, endpoint: str, path: str, params: dict[str, Any], where: str | None = None) -> Any:
-        """One GET through the transport, with the credentials masked in every error built or raised on the way.
+    def _call(self, endpoint: str, path: str, params: dict[str, Any], parse: Callable[[Any], Any],
+              where: str | None = None) -> Any:
+        """One GET through the transport and ``parse`` of its JSON, with the credentials masked in every error.
 
         ``where`` (e.g. "link 'AAAA', platform 'ios'") is put before the message of a
-        :class:`ResponseFormatError`, so an unreadable answer names what was asked.
+        :class:`ResponseFormatError` of the transport, so an unreadable answer names what was
+        asked (``parse`` names it itself). The check of the answer runs inside the masking
+        too: a record's value quoted in its message may carry an echoed secret.
         """
         with masking(self._secrets):
             try:
-                return self._transport.get(endpoint, path, params)
+                try:
+                    body = self._transport.get(endpoint, path, params)
+                except ResponseFormatError as exc:
+                    if where is not None:
+                        _set_message(exc, f"{where}: {exc.message}")
+                    raise
+                return parse(body)
             except JMLinkError as exc:
-                message = mask_secrets(exc.message, self._secrets)
-                if where is not None and isinstance(exc, ResponseFormatError):
-                    message = f"{where}: {message}"
-                if message != exc.message:
-                    exc.message = message
-                    exc.args = (message,)
+                _set_message(exc, mask_secrets(exc.message, self._secrets))
                 raise
+
+
+def _set_message(error: JMLinkError, message: str) -> None:
+    if message != error.message:
+        error.message = message
+        error.args = (message,)

@@ -16,7 +16,7 @@ import json
 import re
 from typing import Any
 
-from ..errors import JMLinkError, ResponseFormatError, error_from_answer
+from ..errors import JMLinkError, ResponseFormatError, error_from_answer, mask_secrets
 from ._responses import DuplicateKeyError, no_duplicate_keys
 
 __all__ = ["decode_answer"]
@@ -55,9 +55,9 @@ def decode_answer(status: int, body: bytes, headers: Any = None) -> tuple[Any, J
     if text.strip():
         try:
             parsed = json.loads(text, object_pairs_hook=no_duplicate_keys)
-        except DuplicateKeyError as exc:
+        except DuplicateKeyError as exc:  # its message quotes the object: the secrets of the masking block go
             if success:
-                return None, ResponseFormatError(f"expected JSON objects with each field once; {exc}",
+                return None, ResponseFormatError(mask_secrets(f"expected JSON objects with each field once; {exc}"),
                                                  http_status=status)
         except RecursionError:
             if success:
@@ -68,8 +68,8 @@ def decode_answer(status: int, body: bytes, headers: Any = None) -> tuple[Any, J
     if success and parsed is not None and _SURROGATE_ESCAPE.search(text):
         where = _lone_surrogate(parsed)
         if where is not None:
-            return None, ResponseFormatError(f"the answer holds a lone surrogate escape at {where}: valid JSON, "
-                                             "but not text", http_status=status)
+            return None, ResponseFormatError(mask_secrets(f"the answer holds a lone surrogate escape at {where}: "
+                                                          "valid JSON, but not text"), http_status=status)
     error = error_from_answer(status, parsed, text=text, headers=headers)
     return (parsed, None) if error is None else (None, error)
 
