@@ -560,7 +560,7 @@ def test_an_undecodable_stat_answer_is_typed_and_costs_one_link_with_errors_warn
     with Store(tmp_path / "cache.sqlite3") as store, client_for(server, max_retries=3) as c:
         with pytest.raises(e.ResponseFormatError) as info:
             c.get_link_stats("K002", START, END)
-        assert needle in str(info.value) and "link 'K002'" in str(info.value) and len(server.requests) == 1  # not retried
+        assert needle in str(info.value) and "link 'K002'" in str(info.value) and len(server.requests) == 1
         with pytest.warns(UserWarning, match="1 link.*K002"):
             stats = fetch_stats(c, ["K001", "K002", "K003"], start=START, end=END, store=store, errors="warn",
                                 progress=False)
