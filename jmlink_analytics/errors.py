@@ -9,6 +9,7 @@ answer into one of these.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 import time
@@ -18,23 +19,10 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 __all__ = [
-    "AuthError",
-    "BlacklistedError",
-    "InvalidRequestError",
-    "JMLinkError",
-    "MethodNotAllowedError",
-    "MissingCredentialsError",
-    "NotFoundError",
-    "RateLimitError",
-    "ResponseFormatError",
-    "ServerError",
-    "StoreError",
-    "StoreVersionError",
-    "TransportError",
-    "VipRequiredError",
-    "error_from_response",
-    "mask_secrets",
-    "masking",
+    "AuthError", "BlacklistedError", "InvalidRequestError", "JMLinkError", "MethodNotAllowedError",
+    "MissingCredentialsError", "NotFoundError", "RateLimitError", "ResponseFormatError",
+    "ServerError", "StoreError", "StoreVersionError", "TransportError", "VipRequiredError",
+    "error_from_answer", "error_from_response", "mask_secrets", "masking",
 ]
 
 #: The success code the API documents; a body carrying it is not an error.
@@ -52,12 +40,21 @@ class JMLinkError(Exception):
         The API's error code (3001-3011), or ``None`` when there was none.
     http_status : int or None
         The HTTP status of the answer, or ``None`` when no answer arrived.
+    retryable : bool or None
+        Whether sending the same request again may succeed; ``None`` takes the class's
+        rule (:attr:`RETRYABLE`). A TLS certificate failure, for one, is a
+        :class:`TransportError` that is not retryable.
     """
 
-    def __init__(self, message: str, *, code: int | None = None, http_status: int | None = None):
+    #: Whether an error of this class is worth sending the request again for, by default.
+    RETRYABLE = False
+
+    def __init__(self, message: str, *, code: int | None = None, http_status: int | None = None,
+                 retryable: bool | None = None):
         self.message = message
         self.code = code
         self.http_status = http_status
+        self._retryable = retryable
         super().__init__(message)
 
     def __str__(self) -> str:
@@ -75,17 +72,22 @@ class JMLinkError(Exception):
             f"http_status={self.http_status!r})"
         )
 
-    def __reduce__(self):  # keep keyword-only fields through pickling (multiprocessing, joblib)
-        return (_rebuild, (type(self), self.message, self.code, self.http_status))
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Every field survives pickling (multiprocessing, joblib), those of subclasses too
+        # (``RateLimitError.retry_after``): the instance's whole ``__dict__`` is the state.
+        return (_rebuild, (type(self), self.message, dict(vars(self))))
 
     @property
     def retryable(self) -> bool:
-        """Whether sending the same request again may succeed."""
-        return False
+        """Whether sending the same request again may succeed (the one rule the transport follows)."""
+        return type(self).RETRYABLE if self._retryable is None else self._retryable
 
 
-def _rebuild(cls: type[JMLinkError], message: str, code: int | None, status: int | None):
-    return cls(message, code=code, http_status=status)
+def _rebuild(cls: type[JMLinkError], message: str, state: dict[str, Any]) -> JMLinkError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
 
 
 class AuthError(JMLinkError):
@@ -102,14 +104,12 @@ class RateLimitError(JMLinkError):
     ``retry_after`` holds the seconds the server asked to wait, when it said so.
     """
 
-    def __init__(self, message: str, *, code: int | None = None, http_status: int | None = None,
-                 retry_after: float | None = None):
-        super().__init__(message, code=code, http_status=http_status)
-        self.retry_after = retry_after
+    RETRYABLE = True
 
-    @property
-    def retryable(self) -> bool:
-        return True
+    def __init__(self, message: str, *, code: int | None = None, http_status: int | None = None,
+                 retry_after: float | None = None, retryable: bool | None = None):
+        super().__init__(message, code=code, http_status=http_status, retryable=retryable)
+        self.retry_after = retry_after
 
 
 class NotFoundError(JMLinkError):
@@ -131,9 +131,7 @@ class VipRequiredError(JMLinkError):
 class ServerError(JMLinkError):
     """A server-side fault (3011, or an HTTP 5xx answer)."""
 
-    @property
-    def retryable(self) -> bool:
-        return True
+    RETRYABLE = True
 
 
 class ResponseFormatError(JMLinkError):
@@ -141,11 +139,10 @@ class ResponseFormatError(JMLinkError):
 
 
 class TransportError(JMLinkError):
-    """No usable answer arrived: timeout, refused or reset connection."""
+    """No usable answer arrived: timeout, refused or reset connection (retryable), or one that must not
+    be followed (a redirect, a failed certificate check: not retryable)."""
 
-    @property
-    def retryable(self) -> bool:
-        return True
+    RETRYABLE = True
 
 
 class MissingCredentialsError(AuthError):
@@ -161,24 +158,13 @@ class StoreVersionError(StoreError):
 
 
 _CODE_TO_ERROR: dict[int, type[JMLinkError]] = {
-    3001: AuthError,
-    3002: AuthError,
-    3003: InvalidRequestError,
-    3004: InvalidRequestError,
-    3005: InvalidRequestError,
-    3006: RateLimitError,
-    3007: NotFoundError,
-    3008: MethodNotAllowedError,
-    3009: BlacklistedError,
-    3010: VipRequiredError,
-    3011: ServerError,
+    3001: AuthError, 3002: AuthError, 3003: InvalidRequestError, 3004: InvalidRequestError,
+    3005: InvalidRequestError, 3006: RateLimitError, 3007: NotFoundError, 3008: MethodNotAllowedError,
+    3009: BlacklistedError, 3010: VipRequiredError, 3011: ServerError,
 }
 
 _STATUS_TO_ERROR: dict[int, type[JMLinkError]] = {
-    401: AuthError,
-    404: NotFoundError,
-    405: MethodNotAllowedError,
-    429: RateLimitError,
+    401: AuthError, 404: NotFoundError, 405: MethodNotAllowedError, 429: RateLimitError,
 }
 
 _MAX_BODY_EXCERPT = 200
@@ -200,11 +186,41 @@ def mask_secrets(text: str, secrets: Iterable[str] | None = None) -> str:
     secrets : iterable of str, optional
         The values to hide (master secret, Basic token); those of the enclosing
         :func:`masking` block by default.
+
+    Returns
+    -------
+    str
+        The text with every secret masked in each form a server might echo it: raw,
+        JSON-escaped (``\\/``, ``\\u00e9``, either case), percent-encoded (either case,
+        wholly or in part, ``+`` for a space). A Basic token is masked as one of
+        ``secrets`` (the client passes the base64 of ``appKey:secret``) and by its form.
     """
     values = _SECRETS.get() if secrets is None else tuple(secrets)
-    for value in sorted((v for v in values if v), key=len, reverse=True):
-        text = text.replace(value, MASK)
+    for value in sorted({v for v in values if v}, key=len, reverse=True):
+        text = _secret_pattern(value).sub(MASK, text)
     return _BASIC.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+
+
+@functools.lru_cache(maxsize=64)
+def _secret_pattern(secret: str) -> re.Pattern[str]:
+    """One regular expression matching ``secret`` with any of its characters in any escaped form."""
+    return re.compile("".join(_char_forms(char) for char in secret))
+
+
+def _char_forms(char: str) -> str:
+    """A group matching ``char`` raw, percent-encoded (either case) or JSON-escaped (either case)."""
+    forms = [re.escape(char)]
+    forms.append("".join(f"%(?i:{byte:02x})" for byte in char.encode("utf-8")))
+    if char == " ":
+        forms.append(r"\+")
+    code = ord(char)
+    if code > 0xFFFF:  # JSON writes it as a surrogate pair
+        high, low = 0xD800 + ((code - 0x10000) >> 10), 0xDC00 + ((code - 0x10000) & 0x3FF)
+        forms.append(rf"\\u(?i:{high:04x})\\u(?i:{low:04x})")
+    else:
+        forms.append(rf"\\u(?i:{code:04x})")
+    forms.append({"/": r"\\/", '"': r'\\"', "\\": r"\\\\", "\n": r"\\n", "\t": r"\\t"}.get(char, ""))
+    return "(?:" + "|".join(form for form in forms if form) + ")"
 
 
 @contextlib.contextmanager
@@ -250,23 +266,58 @@ def error_from_response(
         The typed error, or ``None`` when the answer is a success (2xx without an
         ``error`` object, or with code 3000). A 2xx body that is not JSON is a
         :class:`ResponseFormatError`; it is never taken for an empty result.
+
+    See Also
+    --------
+    error_from_answer : the same mapping for a body already parsed (the transport's path).
     """
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
-    text = mask_secrets(text, secrets)
     parsed: Any = None
     try:
         parsed = json.loads(text) if text.strip() else None
-    except ValueError:
+    except (ValueError, RecursionError):
         parsed = None
+    return error_from_answer(http_status, parsed, text=text, headers=headers, secrets=secrets)
 
+
+def error_from_answer(
+    http_status: int,
+    parsed: Any,
+    *,
+    text: str = "",
+    headers: Mapping[str, str] | None = None,
+    secrets: Iterable[str] | None = None,
+) -> JMLinkError | None:
+    """Map one answer whose body was already parsed to the error it means, or ``None`` for a success.
+
+    Parameters
+    ----------
+    http_status : int
+        The HTTP status code of the answer.
+    parsed : Any
+        The body's JSON value, or ``None`` when the body is empty or not JSON.
+    text : str, default ""
+        The body as text, quoted (masked, shortened) in the message of an answer without
+        a JSON error object.
+    headers, secrets
+        As for :func:`error_from_response`.
+
+    Returns
+    -------
+    JMLinkError or None
+        As for :func:`error_from_response`, which parses the body and calls this; the
+        transport parses each body once and calls this directly.
+    """
     error_obj = parsed.get("error") if isinstance(parsed, dict) else None
+    if error_obj is None and parsed is not None and 200 <= http_status < 300:
+        return None  # the common case, first: a success
     if isinstance(error_obj, dict):
-        code = error_obj.get("code")
+        code: Any = error_obj.get("code")
         message = mask_secrets(str(error_obj.get("message") or ""), secrets)
         if isinstance(code, bool) or not isinstance(code, int):
             try:
                 code = int(code)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 code = None
         if code == SUCCESS_CODE:
             return None
@@ -278,6 +329,7 @@ def error_from_response(
                                   retry_after=retry_after_seconds(headers))
         return cls(message or f"unknown error code {code}", code=code, http_status=http_status)
 
+    text = mask_secrets(text, secrets)
     if 200 <= http_status < 300:
         if parsed is None:
             detail = "an empty body" if not text.strip() else f"a body that is not JSON: {_excerpt(text)!r}"

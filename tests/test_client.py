@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 
@@ -11,7 +12,7 @@ import requests
 
 import jmlink_analytics.client._transport as transport_module
 from jmlink_analytics import errors as e
-from jmlink_analytics.client import JMLinkClient
+from jmlink_analytics.client import JMLinkClient, Limits, RateLimits, Retries, Timeouts
 from jmlink_analytics.client._responses import parse_links_page, parse_stat_rows
 from jmlink_analytics.errors import MissingCredentialsError
 from tests.conftest import most_in_any_window
@@ -351,6 +352,46 @@ def test_from_env_reads_credentials_and_base_url(sb):
         assert c.get_links_page().total == len(sb.app.links)
 
 
+@pytest.mark.parametrize(("build", "error", "needle"), [
+    (lambda: Timeouts(connect=0), ValueError, "timeout must be a finite number of seconds > 0; got 0"),
+    (lambda: Timeouts(deadline=float("inf")), ValueError, "deadline must be a finite number of seconds > 0"),
+    (lambda: Timeouts.of((1, 2, 3), 60), ValueError, "timeout must be a number of seconds > 0 or a"),
+    (lambda: Retries(max_retries=-1), ValueError, "max_retries must be an integer >= 0; got -1"),
+    (lambda: Retries(backoff_factor=float("nan")), ValueError, "backoff_factor must be a finite number >= 0"),
+    (lambda: RateLimits(stats=(0, 60)), ValueError, r"rate_limits\['stats'\] calls must be an integer >= 1"),
+    (lambda: RateLimits.of({"stat": (1, 1)}), ValueError, "rate_limits keys must be 'links' or 'stats'"),
+    (lambda: Limits(max_answer_bytes=0), ValueError, "max_answer_bytes must be an integer >= 1; got 0"),
+])
+def test_settings_objects_check_their_fields_when_built(build, error, needle):
+    with pytest.raises(error, match=needle):
+        build()
+
+
+def test_settings_objects_are_frozen_values_the_client_takes_whole_or_builds():
+    timeouts, retries = Timeouts(connect=2, read=3, deadline=9), Retries(max_retries=1, backoff_factor=0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        timeouts.read = 5  # type: ignore[misc]
+    c = JMLinkClient("app", "secret", timeout=timeouts, max_retries=retries, rate_limits=RateLimits(links=(7, 2)),
+                     shared_limits=False)
+    assert (c.timeout, c.deadline, c.max_retries, c.backoff_factor) == ((2.0, 3.0), 9.0, 1, 0.0)
+    assert c.rate_limits == {"links": (7, 2.0), "stats": (500, 60.0)}
+    assert JMLinkClient("app", "secret", timeout=4, deadline=8, shared_limits=False)._transport.timeouts == \
+        Timeouts(4, 4, 8)
+
+
+def test_settable_properties_are_checked_like_the_keyword_arguments():
+    c = JMLinkClient("app", "secret", shared_limits=False)
+    c.max_retries, c.timeout, c.deadline, c.backoff_max, c.max_answer_bytes = 2, (1, 4), 5, 1, 1000
+    assert (c.max_retries, c.timeout, c.deadline, c.backoff_max, c.max_answer_bytes) == (2, (1.0, 4.0), 5.0, 1.0,
+                                                                                         1000)
+    for name, bad, needle in [("max_retries", -1, "max_retries"), ("timeout", 0, "timeout"),
+                              ("deadline", float("nan"), "deadline"), ("backoff_factor", -1, "backoff_factor"),
+                              ("max_answer_bytes", 0, "max_answer_bytes")]:
+        with pytest.raises((TypeError, ValueError), match=needle):
+            setattr(c, name, bad)
+    assert (c.max_retries, c.timeout, c.deadline) == (2, (1.0, 4.0), 5.0)  # a refused value changes nothing
+
+
 def test_defaults_are_the_documented_ones():
     c = JMLinkClient("app", "secret")
     assert c.base_url == "https://api.jmlk.co"
@@ -380,7 +421,7 @@ def test_an_injected_session_is_used_and_never_closed(sb):
 def test_user_agent_names_the_package_and_version(client, sb):
     import jmlink_analytics
 
-    assert client._headers["User-Agent"].startswith(f"jmlink-analytics/{jmlink_analytics.__version__}")
+    assert client._transport.headers["User-Agent"].startswith(f"jmlink-analytics/{jmlink_analytics.__version__}")
 
 
 def test_the_secret_never_shows(sb, caplog):
