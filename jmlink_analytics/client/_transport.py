@@ -104,7 +104,8 @@ class Transport:
         """Send one GET with rate limiting and retries; return the parsed JSON body."""
         url = self.base_url + path
         limiter = self.limiters[endpoint]
-        failures = rate_limited = 0
+        failures = 0
+        first_refused: float | None = None
         while True:
             slot = limiter.acquire(on_wait=lambda s: self._tell(_limit_text(limiter, s), s))
             started = time.monotonic()
@@ -127,10 +128,19 @@ class Transport:
                 limiter.release(slot)
             assert error is not None
             if isinstance(error, RateLimitError):
-                rate_limited += 1
-                if rate_limited > self.max_retries:
+                # Refused though our window allowed it: slow the endpoint down (every process of the appKey),
+                # and keep trying until the call's time budget (one window plus the deadline) is spent.
+                pace = limiter.refused(slot)
+                now = time.monotonic()
+                first_refused = now if first_refused is None else first_refused
+                budget = self.rate_limits[endpoint][1] + self.deadline
+                delay = self._rate_limit_delay(endpoint, path, error.retry_after, pace)
+                if self.max_retries == 0 or now - first_refused + delay > budget:
+                    if self.max_retries:
+                        logger.warning("GET %s: refused (3006) for %.0f s, the time budget of one call (one window "
+                                       "of %g s plus the deadline of %g s)", path, now - first_refused,
+                                       self.rate_limits[endpoint][1], self.deadline)
                     raise error
-                delay = self._rate_limit_delay(endpoint, path, error.retry_after, rate_limited)
             elif error.retryable:
                 failures += 1
                 if failures > self.max_retries:
@@ -197,8 +207,8 @@ class Transport:
         ceiling = min(self.backoff_max, self.backoff_factor * 2 ** (failures - 1))
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
-    def _rate_limit_delay(self, endpoint: str, path: str, retry_after: float | None, attempt: int) -> float:
-        """How long to wait after a 3006: the server's word (up to a cap of two windows), else a growing share."""
+    def _rate_limit_delay(self, endpoint: str, path: str, retry_after: float | None, pace: float) -> float:
+        """How long to wait after a 3006: the server's word (up to a cap of two windows), else one paced turn."""
         window = self.rate_limits[endpoint][1]
         if retry_after is not None:
             cap = window * 2
@@ -207,8 +217,8 @@ class Transport:
                                "%.0f s; waiting %.0f s, then retrying", path, retry_after, cap, cap)
                 self._tell(f"server asked {retry_after:.0f} s (Retry-After); waiting {cap:.0f} s", cap)
             delay = min(retry_after, cap) + random.uniform(0, 0.1)
-        else:
-            delay = min(window, max(1.0, self.backoff_factor) * 2 ** (attempt - 1)) * random.uniform(0.75, 1.0)
+        else:  # the limiter paces the retry with every other call: wait about one turn, jittered
+            delay = random.uniform(0.5, 1.0) / pace
         if delay >= REPORT_WAITS_FROM_S and not (retry_after is not None and retry_after > window * 2):
             self._tell(f"waiting {delay:.0f} s: refused for the {endpoint} rate limit (3006)", delay)
         return delay
@@ -265,8 +275,9 @@ def _decide(status: int, body: bytes, headers: Any) -> tuple[Any, JMLinkError | 
 
 
 def _limit_text(limiter: EndpointLimiter, seconds: float) -> str:
+    paced = "" if limiter.pace is None else f"; the server refused earlier, paced at {limiter.pace:.1f} per s"
     return (f"waiting {math.ceil(seconds):.0f} s for the {limiter.name} rate limit "
-            f"({limiter.calls} per {limiter.seconds:g} s)")
+            f"({limiter.calls} per {limiter.seconds:g} s{paced})")
 
 
 def _path(url: str) -> str:
