@@ -276,7 +276,8 @@ class SlotTable:
                             "(was sending %.2f/s)", endpoint, BETA * w_max, sent / MEASURE_S)
                 return float(BETA * w_max)
 
-        return float(self._guarded(cut))
+        with self.lock:  # one transaction at a time on the connection
+            return float(self._guarded(cut))
 
     def answered(self, slot: Slot) -> None:
         """The answer of ``slot``'s call arrived (or it failed): its window runs from now."""
