@@ -266,9 +266,10 @@ def test_3006_is_retried_past_max_retries(client, sb, no_wait):
     assert [r.code for r in api_requests(sb)] == [3006, 3006, 3006, 3000]
 
 
-def test_3006_gives_up_when_the_time_budget_of_the_call_is_spent(sb, no_wait):
+def test_3006_gives_up_when_the_time_budget_of_the_call_is_spent(make_sandbox, no_wait):
     # the budget: one window of the endpoint (3 s here) plus the deadline (1 s), from the first refusal; the
     # refused calls are paced (at least 0.5 per second), not sent in a burst
+    sb = make_sandbox(links=3)
     sb.fail_next(3006, times=1000, endpoint="links")
     with sb.client(rate_limits={"links": (100, 3.0)}, deadline=1.0, max_retries=1) as c:
         started = time.monotonic()
