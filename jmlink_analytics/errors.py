@@ -83,7 +83,7 @@ class JMLinkError(Exception):
         return type(self).RETRYABLE if self._retryable is None else self._retryable
 
 
-def _rebuild(cls: type[JMLinkError], message: str, state: dict[str, Any]) -> JMLinkError:
+def _rebuild(cls: type[Exception], message: str, state: dict[str, Any]) -> Exception:
     error = cls.__new__(cls)
     Exception.__init__(error, message)
     error.__dict__.update(state)
@@ -428,17 +428,10 @@ class WebhookError(Exception):
         return (f"WebhookError(platform={self.platform!r}, code={self.code!r}, http_status={self.http_status!r}, "
                 f"message={self.message!r})")
 
-    def __reduce__(self) -> tuple[Any, ...]:  # keep the keyword-only fields through pickling
-        return (_rebuild_webhook, (self.platform, self.message, self.code, self.http_status, self.rate_limited,
-                                   self.retry_after))
+    def __reduce__(self) -> tuple[Any, ...]:  # every field survives pickling, one set later too
+        return (_rebuild, (type(self), self.message, dict(vars(self))))
 
     @property
     def retryable(self) -> bool:
         """Whether sending again later may succeed (rate limits, server faults, no answer)."""
         return self.rate_limited or self.http_status is None or self.http_status >= 500
-
-
-def _rebuild_webhook(platform: str, message: str, code: int | str | None, status: int | None, limited: bool,
-                     retry_after: float | None) -> WebhookError:
-    return WebhookError(platform, message, code=code, http_status=status, rate_limited=limited,
-                        retry_after=retry_after)
