@@ -200,7 +200,9 @@ class SlotTable:
 
     def try_take(self, endpoint: str, calls: int, seconds: float, hold: float
                  ) -> tuple[Slot | None, float, bool, float | None]:
-        """Take a slot if the window (and the pace) has one: ``(slot, 0, True, pace)``, else ``(None, wait, exact, pace)``.
+        """Take a slot if the window (and the pace) has one: ``(slot, 0, True, pace)``.
+
+        Else ``(None, wait, exact, pace)``.
 
         ``hold`` is how long the slot is held if its answer never comes (the request's deadline).
         ``exact`` is False when the slot to free first is still in flight: its end is unknown, and
@@ -238,7 +240,7 @@ class SlotTable:
 
     @staticmethod
     def _pace(conn: sqlite3.Connection, endpoint: str, calls: int, now: float) -> tuple[float | None, float]:
-        """The endpoint's pace now (None: not paced; the row is dropped once the curve passes ``calls``/s) and its turn."""
+        """The endpoint's pace now and its turn (None: not paced; the row goes once the curve passes ``calls``/s)."""
         row = conn.execute("SELECT w_max, cut_at, next_at FROM pace WHERE endpoint = ?", (endpoint,)).fetchone()
         if row is None:
             return None, now

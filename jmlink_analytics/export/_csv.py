@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._files import atomic_path
-from .._files import fsync as _fsync  # noqa: F401  (export/_dataset.py imports it from here)
 from ._cells import FORMULA_TRIGGERS, date_texts, neutralize, per_distinct, text_cell
 
 if TYPE_CHECKING:
