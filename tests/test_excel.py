@@ -188,7 +188,7 @@ def test_report_xlsx_has_a_sheet_per_table_typed_and_without_formulas(frames, tm
 def test_report_xlsx_past_the_row_limit_writes_the_full_daily_table_beside_it(frames, tmp_path, monkeypatch):
     stats, links = frames
     monkeypatch.setattr(_excel, "EXCEL_MAX_ROWS", 100)
-    monkeypatch.setattr("jmlink_analytics.report._write.EXCEL_MAX_ROWS", 100)
+    monkeypatch.setattr("jmlink_analytics.report._workbook.EXCEL_MAX_ROWS", 100)
     written = write_report(stats, links, tmp_path, formats=("xlsx", "png"))
     assert "daily.csv" in written and "report.xlsx" in written
     note = openpyxl.load_workbook(tmp_path / "report.xlsx")["daily"]["A1"].value
