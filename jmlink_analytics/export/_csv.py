@@ -93,7 +93,7 @@ def prepare_frame(df: pd.DataFrame, *, sanitize: bool = True) -> pd.DataFrame:
             column = pd.Series(per_distinct(column, lambda v: text_cell(v, sanitize)), index=df.index, dtype=object)
         columns[position] = column
     out = pd.DataFrame(columns, index=df.index)
-    names = list(df.columns)
+    names: list[Any] = list(df.columns)
     if isinstance(df.columns, pd.MultiIndex):  # each level's label is a header cell of its own row
         if sanitize:
             names = [tuple(neutralize(part) for part in name) for name in names]
