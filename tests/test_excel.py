@@ -325,3 +325,29 @@ def test_the_writer_uses_only_xlsxwriters_public_api():
                    and node.attr.startswith("_") and not node.attr.startswith("__")
                    and isinstance(node.value, ast.Name) and node.value.id in ("sheet", "workbook", "fmt", "worksheet")}
         assert not private, f"{module.__name__} uses XlsxWriter's private {sorted(private)}"
+
+
+# -- files: a full disk, a cell too long ---------------------------------------------------------
+@pytest.mark.parametrize("how", ["tmpfs", "rlimit"])
+def test_a_full_disk_names_the_users_file_and_leaves_no_temporary_file(tmp_path, how):
+    import errno
+
+    from .test_csv import write_until_the_disk_is_full
+
+    target, error, left = write_until_the_disk_is_full("xlsx", tmp_path / "disk", how)
+    assert error is not None, "the write was expected to fail"
+    assert error["errno"] == (errno.ENOSPC if how == "tmpfs" else errno.EFBIG)
+    assert str(target) in error["message"] and error["filename"] == str(target)
+    assert left == []  # neither our temporary file nor XlsxWriter's row and part files
+
+
+def test_a_cell_past_excels_limit_is_cut_with_a_note_and_a_warning(tmp_path, caplog):
+    long = "长" * 40_000
+    frame = pd.DataFrame({"name": [long, "short", long], "n": [1, 2, 3]})
+    with caplog.at_level("WARNING", logger="jmlink_analytics"):
+        sheet = openpyxl.load_workbook(to_excel({"links": frame}, tmp_path / "a.xlsx"))["links"]
+    cut = sheet["A2"].value
+    assert len(cut) == 32_767 and cut.startswith("长" * 32_000)
+    assert cut.endswith("[…cut: 40,000 characters, Excel holds 32,767 per cell]")
+    assert sheet["A3"].value == "short" and sheet["A4"].value == cut
+    assert "2 cell(s) of column 'name' of sheet 'links'" in caplog.text

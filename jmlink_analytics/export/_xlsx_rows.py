@@ -161,7 +161,8 @@ def prepare_column(name: str, column: pd.Series, sanitize: bool) -> Column:
         missing = np.isnat(ns)
         days = (ns - _EXCEL_EPOCH).astype(np.int64) / _NS_PER_DAY
         has_time = bool(((ns[~missing] - ns[~missing].astype("datetime64[D]")) != np.timedelta64(0)).any())
-        return Column(name, "number", _cells(days, ~missing), "datetime" if has_time else "date", 19 if has_time else 10)
+        fmt, width = ("datetime", 19) if has_time else ("date", 10)
+        return Column(name, "number", _cells(days, ~missing), fmt, width)
     if types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
         return _number_column(name, column)
     # text: categorical, string and object columns; each distinct value converted once
