@@ -276,8 +276,7 @@ def test_funnel_by_group_has_four_rows_per_group_and_nan_on_zero(two_links):
 
 
 # ------------------------------------------------------------------------------- find_anomalies
-EPISODE_COLUMNS = ["link_key", "start", "end", "days", "direction", "expected", "actual", "change", "score", "date",
-                   "value"]
+EPISODE_COLUMNS = ["link_key", "start", "end", "days", "direction", "expected", "actual", "change", "impact", "score"]
 
 
 def _seasonal_noisy(days: int, seed: int, level: float = 2000.0) -> np.ndarray:
@@ -297,9 +296,10 @@ def test_find_anomalies_finds_a_planted_spike_with_its_expected_level():
     assert list(out.columns) == EPISODE_COLUMNS
     assert len(out) == 1
     hit = out.iloc[0]
-    assert (str(hit["link_key"]), hit["date"]) == ("A", pd.Timestamp("2024-01-01") + pd.Timedelta(days=40))
-    assert hit["start"] == hit["end"] == hit["date"] and hit["days"] == 1 and hit["direction"] == "surge"
-    assert hit["value"] == hit["actual"] == 800 and hit["score"] > 10  # clicks: 10 % of exposures
+    assert (str(hit["link_key"]), hit["start"]) == ("A", pd.Timestamp("2024-01-01") + pd.Timedelta(days=40))
+    assert hit["start"] == hit["end"] and hit["days"] == 1 and hit["direction"] == "surge"
+    assert hit["actual"] == 800 and hit["score"] > 10  # clicks: 10 % of exposures
+    assert hit["impact"] == hit["actual"] - hit["expected"]
     window = np.round(np.array(values[26:40]) * 0.1)
     # the 14 days before (the day itself excluded), adjusted for the weekday: this series has no weekly
     # pattern, so the weekday factors are within a few percent of 1
@@ -323,11 +323,11 @@ def test_find_anomalies_flags_few_ordinary_days_of_a_noisy_seasonal_series_and_f
     for key, day in spikes:
         values[key][day] *= 5
     out = find_anomalies(series_frame(values))
-    found = {(str(r.link_key), (r.date - pd.Timestamp("2024-01-01")).days) for r in out.itertuples()}
+    found = {(str(r.link_key), (r.start - pd.Timestamp("2024-01-01")).days) for r in out.itertuples()}
     assert spikes <= found
     ordinary = found - spikes
     assert len(ordinary) <= 0.005 * 6 * days  # at most 1 in 200 ordinary days
-    assert {(str(r.link_key), (r.date - pd.Timestamp("2024-01-01")).days) for r in out.head(3).itertuples()} == spikes
+    assert {(str(r.link_key), (r.start - pd.Timestamp("2024-01-01")).days) for r in out.head(3).itertuples()} == spikes
 
 
 def test_find_anomalies_ignores_partial_days_and_the_days_before_a_link_exists():
@@ -337,17 +337,19 @@ def test_find_anomalies_ignores_partial_days_and_the_days_before_a_link_exists()
     assert find_anomalies(stats).empty
     stats.loc[stats.index[-1], "is_partial"] = False
     out = find_anomalies(stats)
-    assert len(out) == 1 and out["date"].iloc[0] == stats["date"].iloc[-1]
+    assert len(out) == 1 and out["start"].iloc[0] == stats["date"].iloc[-1]
 
 
-def test_find_anomalies_finds_a_drop_with_a_negative_score_and_sorts_by_strength():
+def test_find_anomalies_finds_a_drop_with_a_negative_score_and_sorts_by_impact():
     values = [1000 + (37 * i) % 100 for i in range(60)]
-    values[30] = 0  # the link was broken for a day
-    values[45] = 3000
+    values[30] = 0  # the link was broken for a day: about 1,050 exposures lost, the score at its floor
+    values[45] = 3000  # about 1,950 gained: a smaller score, a larger impact
     out = find_anomalies(series_frame({"A": values}), "exposure_count")
     assert len(out) == 2
-    assert (out["score"] < 0).sum() == 1 and out[out["score"] < 0]["value"].iloc[0] == 0
-    assert out["score"].abs().is_monotonic_decreasing
+    assert (out["score"] < 0).sum() == 1 and out[out["score"] < 0]["actual"].iloc[0] == 0
+    assert out["impact"].abs().is_monotonic_decreasing and list(out["direction"]) == ["surge", "drop"]
+    assert out["impact"].tolist() == (out["actual"] - out["expected"]).tolist()
+    assert out["expected"].dtype == np.int64 and out["actual"].dtype == np.int64 and out["impact"].dtype == np.int64
 
 
 def test_find_anomalies_of_a_rate_and_of_the_total():
@@ -355,11 +357,12 @@ def test_find_anomalies_of_a_rate_and_of_the_total():
     stats = series_frame({"A": e, "B": e})
     stats.loc[(stats["link_key"] == "A") & (stats["date"] == "2024-01-31"), "click_count"] = 400  # ctr 0.4, not 0.1
     by_link = find_anomalies(stats, "ctr")
-    assert len(by_link) == 1 and str(by_link["link_key"].iloc[0]) == "A" and by_link["value"].iloc[0] == 0.4
+    assert len(by_link) == 1 and str(by_link["link_key"].iloc[0]) == "A" and by_link["actual"].iloc[0] == 0.4
     assert by_link["expected"].iloc[0] == 0.1
+    assert by_link["impact"].iloc[0] == 300  # (0.4 - 0.1) x 1,000 exposures: 300 clicks more than expected
     total = find_anomalies(stats, "click_count", by=None)
     assert list(total.columns) == EPISODE_COLUMNS[1:]
-    assert total["date"].tolist() == [pd.Timestamp("2024-01-31")] and total["value"].iloc[0] == 500
+    assert total["start"].tolist() == [pd.Timestamp("2024-01-31")] and total["actual"].iloc[0] == 500
 
 
 def test_find_anomalies_needs_min_periods_of_history():
@@ -395,19 +398,23 @@ def test_find_anomalies_on_the_sandbox_finds_the_planted_spikes_and_few_other_da
     planted = {(key, pd.Timestamp(day)) for key, day in sandbox.app.spikes}
     assert len(planted) >= 2
     out = find_anomalies(stats)
-    found = {(str(r.link_key), r.date) for r in out.itertuples()}
+    def hits(frame):  # (link, day) of every day inside an episode
+        return {(str(r.link_key), r.start + pd.Timedelta(days=i)) for r in frame.itertuples() for i in range(r.days)}
+
+    found = hits(out)
     assert len(planted & found) >= 0.75 * len(planted)
     surges = out[out["score"] > 0].reset_index(drop=True)
-    top = {(str(r.link_key), r.date) for r in surges.head(2 * len(planted)).itertuples()}
-    assert len(planted & top) >= 0.75 * len(planted)  # the planted spikes are among the strongest surges
+    strongest = surges.sort_values("score", ascending=False, kind="stable")  # rows rank by impact; here by score
+    top = hits(strongest.head(2 * len(planted)))
+    assert len(planted & top) >= 0.75 * len(planted)  # the planted spikes are among the most unusual surges
     active_days = int((stats["click_count"] > 0).sum())
-    other_surges = len(surges) - len(planted & set(zip(surges["link_key"].astype(str), surges["date"], strict=True)))
-    assert other_surges <= 0.01 * active_days  # campaign bursts, mostly
-    others = out[[(str(k), d) not in planted for k, d in zip(out["link_key"], out["date"], strict=True)]]
-    busy_days = others[others["value"] > 0]
+    planted_episodes = [bool(hits(surges.iloc[[i]]) & planted) for i in range(len(surges))]
+    assert len(surges) - sum(planted_episodes) <= 0.01 * active_days  # campaign bursts, mostly
+    others = out[[not (hits(out.iloc[[i]]) & planted) for i in range(len(out))]]
+    busy_days = others[others["actual"] > 0]
     assert len(busy_days) <= 0.02 * active_days
-    idle = others[others["value"] == 0]  # idle days of busy links: reported as drops
-    assert (idle["score"] < 0).all() and (idle["expected"] >= 5).all()
+    idle = others[others["actual"] == 0]  # idle days of busy links: reported as drops
+    assert (idle["score"] < 0).all() and (idle["expected"] >= 5 * idle["days"]).all()
 
 
 # ---------------------------------------------------------------------------------- trend_data
@@ -446,7 +453,7 @@ def test_find_anomalies_does_not_flag_ordinary_weekends_and_still_finds_a_weekda
     assert find_anomalies(series_frame({"A": values}), "exposure_count").empty  # a busy weekend is expected
     values[37] *= 4  # a Thursday
     out = find_anomalies(series_frame({"A": values}), "exposure_count")
-    assert len(out) == 1 and out["date"].iloc[0] == pd.Timestamp("2024-02-07")
+    assert len(out) == 1 and out["start"].iloc[0] == pd.Timestamp("2024-02-07")
     assert out["direction"].iloc[0] == "surge"
     assert out["expected"].iloc[0] == pytest.approx(values[36], rel=0.05)  # a weekday's level, not the weekend's
 
@@ -464,16 +471,37 @@ def test_a_five_day_outage_is_one_episode_with_its_expected_and_actual_sums():
     assert row["score"] < -3.5
 
 
-def test_surges_and_drops_are_ranked_by_how_unusual_they_are():
+def test_surges_and_drops_are_ranked_by_their_impact():
+    # issue 20: the per-day score saturates (a day at zero scores about -6.7 whatever the level), so episodes
+    # rank by the volume they gained or lost: an 8x day, then a 2.4x day, then a quiet day
     base = [1000 + (37 * i) % 100 for i in range(60)]
     spike, outage, small = list(base), list(base), list(base)
-    spike[40] = 8000  # 8x on one day
-    outage[42] = 0  # the link quiet for a day
-    small[44] = 2500  # 2.4x
+    spike[40] = 8000  # 8x on one day: about +6,950
+    outage[42] = 0  # the link quiet for a day: about -1,050
+    small[44] = 2500  # 2.4x: about +1,450
     out = find_anomalies(series_frame({"S": spike, "O": outage, "M": small}), "exposure_count")
-    assert [str(k) for k in out["link_key"]] == ["S", "O", "M"]  # an 8x surge outranks a link going quiet
-    assert list(out["direction"]) == ["surge", "drop", "surge"]
-    assert out["score"].abs().is_monotonic_decreasing
+    assert [str(k) for k in out["link_key"]] == ["S", "M", "O"]
+    assert list(out["direction"]) == ["surge", "surge", "drop"]
+    assert out["impact"].abs().is_monotonic_decreasing
+
+
+def test_a_long_outage_outranks_one_day_blips_that_score_the_same():
+    # issue 20: a planted 60-day outage of a 150-a-day link against one-day 33 -> 0 blips of other links;
+    # every day at zero scores at the floor, yet the outage lost 9,000 clicks and each blip 33
+    days = 200
+    rng = np.random.default_rng(7)
+    values = {f"B{i}": [int(v) for v in rng.poisson(33, days)] for i in range(12)}
+    for i in range(12):
+        values[f"B{i}"][100 + 5 * i] = 0
+    outage = [int(v) for v in rng.poisson(150, days)]
+    outage[60:120] = [0] * 60
+    values["OUT"] = outage
+    out = find_anomalies(series_frame(values, ratios=(1.0, 1.0, 1.0)), "exposure_count")
+    drops = out[out["direction"] == "drop"].reset_index(drop=True)
+    assert str(drops["link_key"].iloc[0]) == "OUT" and drops["days"].iloc[0] == 60
+    assert drops["impact"].iloc[0] == pytest.approx(-9000, rel=0.05)
+    assert drops["score"].iloc[0] == pytest.approx(drops["score"].iloc[1:].min(), abs=1.5)  # the same floor
+    assert (drops["impact"].iloc[1:] > -60).all() and len(drops) >= 12
 
 
 def test_find_anomalies_score_is_pinned_to_its_documented_formula():

@@ -7,7 +7,10 @@ table holding ``all`` and per-platform rows never counts a click twice.
 from __future__ import annotations
 
 from ._groups import count_once
-from ._summaries import add_rates, compare_periods, find_anomalies, funnel, join_links, summarize, trend_data
+from ._episodes import find_anomalies
+from ._ratio import ratio
+from ._summaries import add_rates, compare_periods, funnel, join_links, summarize
+from ._trend import trend_data
 
 __all__ = [
     "add_rates",
@@ -16,6 +19,7 @@ __all__ = [
     "find_anomalies",
     "funnel",
     "join_links",
+    "ratio",
     "summarize",
     "trend_data",
 ]

@@ -29,7 +29,7 @@ import pandas as pd
 from .._dates import to_date
 from .._validate import check_stats, normalize_by
 from ..schema import COUNTERS, METRICS, STAGES
-from ._anomalies import find_anomalies
+from ._episodes import find_anomalies
 from ._groups import (
     freq_alias,
     group_sums,
