@@ -190,21 +190,21 @@ def test_compare_periods_by_days_compares_the_last_days_with_as_many_before(fort
     assert out.attrs["current"] == (pd.Timestamp("2024-05-08"), pd.Timestamp("2024-05-14"))
     assert out.attrs["previous"] == (pd.Timestamp("2024-05-01"), pd.Timestamp("2024-05-07"))
     expected_columns = ["link_key"] + [f"{m}_{part}" for m in [*COUNTERS, *RATE_COLUMNS]
-                                       for part in ("current", "previous", "change", "pct_change")]
-    # the earlier columns first, in their order; then the vocabulary of changes (issue 14)
+                                       for part in ("current", "previous", "change")]
+    # then the vocabulary of changes (issue 14); the identical *_pct_change columns are gone (issue 17)
     expected_columns += [f"{m}_rel_change" for m in COUNTERS] + [f"{m}_change_pp" for m in RATE_COLUMNS]
     assert list(out.columns) == expected_columns
     rows = {str(r["link_key"]): r for _, r in out.iterrows()}
     a = rows["A"]
     assert (a["click_count_current"], a["click_count_previous"]) == (70, 35)
-    assert a["click_count_change"] == 35 and a["click_count_pct_change"] == 1.0
-    assert a["ctr_current"] == 0.5 and a["ctr_change"] == 0.0 and a["ctr_pct_change"] == 0.0
+    assert a["click_count_change"] == 35 and a["click_count_rel_change"] == 1.0
+    assert a["ctr_current"] == 0.5 and a["ctr_change"] == 0.0 and a["ctr_change_pp"] == 0.0
     b = rows["B"]  # previous window only
-    assert (b["click_count_current"], b["click_count_previous"], b["click_count_pct_change"]) == (0, 28, -1.0)
+    assert (b["click_count_current"], b["click_count_previous"], b["click_count_rel_change"]) == (0, 28, -1.0)
     assert math.isnan(b["ctr_current"]) and b["ctr_previous"] == 0.5
     n = rows["N"]  # current window only: previous 0, so no relative change
     assert (n["click_count_current"], n["click_count_previous"], n["click_count_change"]) == (21, 0, 21)
-    assert math.isnan(n["click_count_pct_change"]) and math.isnan(n["install_rate_previous"])
+    assert math.isnan(n["click_count_rel_change"]) and math.isnan(n["install_rate_previous"])
     assert out["link_key"].astype(str).tolist() == ["A", "N", "B"]
     assert out["click_count_current"].dtype == np.int64
     assert not np.isinf(out.select_dtypes("number").to_numpy()).any()
@@ -257,7 +257,9 @@ def test_funnel_overall_counts_conversion_and_overall(two_links):
     assert out["stage"].cat.ordered and out["stage"].cat.categories.tolist() == ["exposure", "click", "open", "install"]
     assert out["count"].tolist() == [450, 105, 50, 11] and out["count"].dtype == np.int64
     assert math.isnan(out["conversion"].iloc[0])
-    assert out["conversion"].iloc[1:].tolist() == [105 / 450, 50 / 105, 11 / 50]
+    # each stage's rate as the schema defines it (issue 20): installs / clicks, as the install-rate card says
+    assert out["conversion"].iloc[1:].tolist() == [105 / 450, 50 / 105, 11 / 105]
+    assert out["conversion"].iloc[3] == summarize(two_links, by=None)["install_rate"].iloc[0]
     assert out["overall"].tolist() == [1.0, 105 / 450, 50 / 450, 11 / 450]
 
 
@@ -267,7 +269,7 @@ def test_funnel_by_group_has_four_rows_per_group_and_nan_on_zero(two_links):
     assert out["link_key"].astype(str).tolist() == ["A"] * 4 + ["B"] * 4 + ["C"] * 4
     b = out[out["link_key"] == "B"]
     assert b["count"].tolist() == [50, 5, 0, 0]
-    assert b["conversion"].iloc[2] == 0.0 and math.isnan(b["conversion"].iloc[3])  # 0 opens: no install conversion
+    assert b["conversion"].iloc[2] == 0.0 and b["conversion"].iloc[3] == 0.0  # 0 installs of 5 clicks
     c = out[out["link_key"] == "C"]
     assert c[["conversion", "overall"]].isna().all().all()
     links = links_frame({"A": "抖音", "B": "抖音", "C": "QQ"})
@@ -540,3 +542,47 @@ def test_compare_periods_speaks_the_vocabulary_of_changes_and_can_leave_partial_
     assert kept["click_count_current"].sum() - both["click_count_current"].sum() == one_day - last_day
     with pytest.raises(TypeError, match="include_partial must be True or False"):
         compare_periods(fortnight, 7, include_partial="no")
+
+
+# ------------------------------------------------------------------ issue 20: periods in order, one window, one ratio
+def test_summarize_with_freq_sorts_by_period_then_by_clicks():
+    # the busier platform swaps half-way: sorted by clicks alone, the weeks came out of order
+    rows = []
+    for i, day in enumerate(pd.date_range("2024-03-04", periods=28, freq="D")):
+        busy, quiet = (100, 10) if i < 14 else (10, 100)
+        rows += [("A", "ios", day, busy * 10, busy, 0, 0), ("A", "android", day, quiet * 10, quiet, 0, 0)]
+    weekly = summarize(stats_frame(rows), by="platform", freq="W")
+    assert weekly["period"].is_monotonic_increasing
+    assert weekly["period"].tolist() == sorted(pd.date_range("2024-03-04", periods=4, freq="7D").tolist() * 2)
+    first = weekly[weekly["period"] == pd.Timestamp("2024-03-04")]
+    last = weekly[weekly["period"] == pd.Timestamp("2024-03-25")]
+    assert first["platform"].astype(str).tolist() == ["ios", "android"]  # most clicks first within the week
+    assert last["platform"].astype(str).tolist() == ["android", "ios"]
+
+
+def test_comparison_windows_compares_the_complete_days_with_as_many_days_before():
+    import datetime as dt
+
+    from jmlink_analytics.metrics import comparison_windows
+
+    d = dt.date
+    week = comparison_windows("2024-06-24", "2024-06-30", partial_days=[d(2024, 6, 29), d(2024, 6, 30)])
+    assert week.current == (d(2024, 6, 24), d(2024, 6, 28)) and week.previous == (d(2024, 6, 19), d(2024, 6, 23))
+    assert week.note == ""
+    full = comparison_windows(d(2024, 6, 1), d(2024, 6, 30))
+    assert full.current == (d(2024, 6, 1), d(2024, 6, 30))
+    assert full.previous == (d(2024, 5, 2), d(2024, 5, 31))  # 30 days against the 30 before
+    for start, end in (("2024-06-30", "2024-06-30"), ("2024-06-29", "2024-06-30")):
+        none = comparison_windows(start, end, partial_days=pd.to_datetime(["2024-06-29", "2024-06-30"]))
+        assert none.current is None and none.previous is None and "partial" in none.note
+    short = comparison_windows("2024-06-01", "2024-06-30", first="2024-05-15")
+    assert short.current is None and "no previous 30 days in the data (it starts 2024-05-15" in short.note
+    with pytest.raises(ValueError, match="start must not be after end"):
+        comparison_windows("2024-06-02", "2024-06-01")
+
+
+def test_ratio_is_the_one_safe_division():
+    from jmlink_analytics.metrics import ratio
+
+    out = ratio(pd.Series([1, 2, 0, 3]), np.array([2, 0, 0, np.nan]))
+    assert out[0] == 0.5 and np.isnan(out[1:]).all() and out.dtype == np.float64

@@ -11,10 +11,13 @@ from ._episodes import find_anomalies
 from ._ratio import ratio
 from ._summaries import add_rates, compare_periods, funnel, join_links, summarize
 from ._trend import trend_data
+from ._windows import Comparison, comparison_windows
 
 __all__ = [
+    "Comparison",
     "add_rates",
     "compare_periods",
+    "comparison_windows",
     "count_once",
     "find_anomalies",
     "funnel",

@@ -39,6 +39,7 @@ __all__ = [
 
 from .._validate import check_stats
 from ..schema import COUNTERS, RATES
+from ._ratio import ratio
 
 logger = logging.getLogger("jmlink_analytics")
 
@@ -161,13 +162,8 @@ def period_of(dates: pd.Series, alias: str) -> np.ndarray:
 
 def rates_of(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """``ctr``, ``open_rate``, ``install_rate`` from the frame's counters (NaN, never inf, on 0)."""
-    out = {}
-    for rate, (num, den) in RATES.items():
-        n = frame[num].to_numpy(dtype=np.float64)
-        d = frame[den].to_numpy(dtype=np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out[rate] = np.where(d != 0, n / np.where(d != 0, d, 1.0), np.nan)
-    return out
+    return {rate: ratio(frame[num].to_numpy(dtype=np.float64), frame[den].to_numpy(dtype=np.float64))
+            for rate, (num, den) in RATES.items()}
 
 
 # ----------------------------------------------------------------------------------- group sums
