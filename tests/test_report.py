@@ -377,3 +377,90 @@ def test_make_report_ensures_a_cjk_font_like_make_test():
         assert "scripts/ensure-cjk-font.sh" in commands, target
         assert commands.index("ensure-cjk-font.sh") < commands.index("jmlink-analytics report" if target == "report"
                                                                        else "-m pytest"), target
+
+
+# ------------------------------------------------------------- issue 20: every range reports, N days against N
+CLI_TODAY = dt.date(2026, 12, 1)
+
+
+@pytest.fixture(scope="module")
+def cli_app():
+    """The app `jmlink-analytics report --sandbox` serves, on a fixed day: 730 days of ios + android and its links."""
+    from jmlink_analytics.cli._commands import SANDBOX_OPTIONS
+    from jmlink_analytics.sandbox import Sandbox
+
+    with Sandbox(**SANDBOX_OPTIONS, today=CLI_TODAY) as sandbox, sandbox.client() as client:
+        links = fetch_links(client)
+        stats = fetch_stats(client, start=CLI_TODAY - dt.timedelta(days=729), end=CLI_TODAY, progress=False,
+                            platform=["ios", "android"])
+    stats["is_partial"] = stats["date"] >= pd.Timestamp(CLI_TODAY - dt.timedelta(days=1))
+    return stats, links
+
+
+@pytest.mark.parametrize("days", [1, 2, 3, 7, 30, 365])
+def test_every_range_reports_and_compares_equal_periods(cli_app, days, tmp_path):
+    stats, links = cli_app
+    start = CLI_TODAY - dt.timedelta(days=days - 1)
+    fetched = stats[stats["date"] >= pd.Timestamp(start - dt.timedelta(days=days))]  # what the CLI fetches
+    written = write_report(fetched, links, tmp_path, formats=("csv", "html"), period=(start, CLI_TODAY))
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert f"{start:%Y-%m-%d} to {CLI_TODAY:%Y-%m-%d}" in page
+    daily = read(tmp_path, "daily.csv")
+    assert daily["date"].min() == f"{start:%Y-%m-%d}"  # the days before the period are not reported
+    complete = days - 2  # today and yesterday are partial
+    if complete < 1:
+        assert "period_comparison.csv" not in written
+        assert "No change is shown: only partial days: no change is shown" in page
+        return
+    comparison = read(tmp_path, "period_comparison.csv")
+    before = start - dt.timedelta(days=complete)
+    last = CLI_TODAY - dt.timedelta(days=2)
+    assert (f"the {complete:,} complete day{'s' if complete > 1 else ''} {start:%Y-%m-%d} to {last:%Y-%m-%d} "
+            f"against the {complete:,} before ({before:%Y-%m-%d} to {start - dt.timedelta(days=1):%Y-%m-%d})") in page
+    window = stats[(stats["date"] >= pd.Timestamp(before)) & (stats["date"] < pd.Timestamp(start))]
+    assert comparison["click_count_previous"].sum() == window["click_count"].sum()
+    now = stats[(stats["date"] >= pd.Timestamp(start)) & (stats["date"] <= pd.Timestamp(last))]
+    assert comparison["click_count_current"].sum() == now["click_count"].sum()
+
+
+@pytest.mark.parametrize("days", [1, 2])
+def test_a_short_frame_without_history_reports_with_a_note(cli_app, days, tmp_path):
+    stats, links = cli_app
+    short = stats[stats["date"] > pd.Timestamp(CLI_TODAY - dt.timedelta(days=days))]  # the bug: "nothing to compare"
+    written = write_report(short, links, tmp_path, formats=("csv", "html"))
+    assert "period_comparison.csv" not in written and "index.html" in written
+    assert "No change is shown" in (tmp_path / "index.html").read_text(encoding="utf-8")
+
+
+def test_a_month_without_history_says_how_to_compare(cli_app, tmp_path):
+    stats, links = cli_app
+    month = stats[stats["date"] > pd.Timestamp(CLI_TODAY - dt.timedelta(days=30))]
+    write_report(month, links, tmp_path, formats=("html",))
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "No change is shown: no previous 28 days in the data" in page and "period=(start, end)" in page
+
+
+def test_the_longest_outage_of_the_year_is_among_the_top_drops(cli_app, tmp_path):
+    from jmlink_analytics.report._page import ANOMALY_ROWS
+
+    stats, links = cli_app
+    start = CLI_TODAY - dt.timedelta(days=364)
+    write_report(stats, links, tmp_path, formats=("csv", "html"), period=(start, CLI_TODAY))
+    anomalies = read(tmp_path, "anomalies.csv")
+    drops = anomalies[anomalies["direction"] == "drop"].reset_index(drop=True)
+    longest = int(drops["days"].idxmax())
+    assert drops["days"].iloc[longest] >= 60  # the 63- and 68-day outages of the issue
+    assert longest < ANOMALY_ROWS  # on the page, not 29th
+    assert drops["expected"].dtype.kind == "i" and drops["actual"].dtype.kind == "i"
+    text = read(tmp_path, "anomalies.csv", dtype=str)
+    assert not text[["expected", "actual", "impact"]].apply(lambda c: c.str.contains(".", regex=False)).any().any()
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    top = page[page.index("<h3>Top drops</h3>"):]
+    assert f">{drops['link_key'].iloc[longest]}</td>" in top.split("</table>")[0]
+
+
+def test_report_tables_label_the_platforms_as_the_charts_do(report):
+    out, _ = report
+    page = (out / "index.html").read_text(encoding="utf-8")
+    platforms = page[page.index("<h2>Platforms</h2>"):page.index("<h2>Top links")]
+    assert ">iOS</td>" in platforms and ">Android</td>" in platforms and ">ios</td>" not in platforms
