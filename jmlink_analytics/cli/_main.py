@@ -27,6 +27,7 @@ from pathlib import Path
 from .._dates import china_today, to_date
 from .._version import __version__
 from ..data.store import default_path
+from ..report import REPORT_FORMATS
 from . import _commands as commands
 from ._digest import add_digest_command
 from ._formats import table_format
@@ -51,7 +52,6 @@ EXIT_API = 4
 EXIT_INTERRUPTED = 130
 
 PLATFORM_CHOICES = ("all", "ios", "android", "split")
-REPORT_FORMATS = ("csv", "png", "html", "parquet", "xlsx")
 TABLE_FORMATS = ("csv", "json", "parquet", "xlsx")
 DEFAULT_DAYS = 30
 #: The longest span a data command accepts (about ten years): more is a typo, not a request.

@@ -7,15 +7,22 @@ table holding ``all`` and per-platform rows never counts a click twice.
 from __future__ import annotations
 
 from ._groups import count_once
-from ._summaries import add_rates, compare_periods, find_anomalies, funnel, join_links, summarize, trend_data
+from ._episodes import find_anomalies
+from ._ratio import ratio
+from ._summaries import add_rates, compare_periods, funnel, join_links, summarize
+from ._trend import trend_data
+from ._windows import Comparison, comparison_windows
 
 __all__ = [
+    "Comparison",
     "add_rates",
     "compare_periods",
+    "comparison_windows",
     "count_once",
     "find_anomalies",
     "funnel",
     "join_links",
+    "ratio",
     "summarize",
     "trend_data",
 ]

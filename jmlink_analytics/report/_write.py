@@ -19,7 +19,7 @@ from .._validate import check_top
 from ..export._csv import check_encoding, to_csv
 from ..export._parquet import require_pyarrow, write_parquet
 from ..schema import COUNTERS
-from ._analysis import ReportData, analyse
+from ._analysis import ReportData, analyse, check_period
 from ._workbook import SHEETS, write_workbook
 
 if TYPE_CHECKING:
@@ -144,6 +144,7 @@ def write_report(
     formats: Iterable[str] = ("csv", "png", "html"),
     source: str | None = None,
     top: int = 20,
+    period: tuple[Any, Any] | None = None,
 ) -> dict[str, Path]:
     """Write a report folder: CSV tables, charts and one self-contained HTML page.
 
@@ -169,6 +170,11 @@ def write_report(
         "built-in sandbox app". Never pass a credential (user:password in a URL is removed).
     top : int, default 20
         Rows of each table shown on the page (the CSV files hold every row).
+    period : (date-like, date-like), optional
+        The days the report covers, both included; default: every day of ``stats``. Days of
+        ``stats`` before it are not reported: they are the comparison's previous window and
+        the anomalies' history (``jmlink-analytics report --days N`` fetches the N days before
+        the period for this).
 
     Returns
     -------
@@ -181,9 +187,11 @@ def write_report(
     The files: ``links.csv``; ``daily.csv`` (the stats with rates, the link's name and
     channel); ``summary_by_link.csv``, ``summary_by_channel.csv``,
     ``summary_by_platform.csv`` (only when both ios and android are in ``stats``);
-    ``period_comparison.csv`` (the last 7 complete days against the 7 before them, or
-    two halves of the complete days when there are fewer than 14; partial days are left
-    out); ``anomalies.csv`` (clicks per link); ``charts/trend.png``, ``funnel.png``,
+    ``period_comparison.csv`` (the period's complete days against as many days right
+    before them, :func:`~jmlink_analytics.metrics.comparison_windows`; only when ``stats``
+    holds those days: otherwise the page says why there is no comparison); ``anomalies.csv``
+    (the episodes of clicks per link reaching into the period, the largest impact first);
+    ``charts/trend.png``, ``funnel.png``,
     ``channels.png``, ``platforms.png`` (split platforms only), ``heatmap.png``;
     ``index.html`` (charts embedded as data URIs, no external resources); ``report.xlsx``
     with the sheets "daily", "by link", "by channel", "by platform", "period comparison",
@@ -210,12 +218,13 @@ def write_report(
     if not isinstance(out_dir, (str, os.PathLike)):
         raise TypeError(f"out_dir must be a folder path (str or os.PathLike); got {type(out_dir).__name__}")
     _check_frames(stats, links)
+    window = check_period(period, stats)
     if "parquet" in formats:
         require_pyarrow()
     out = Path(out_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
 
-    data = analyse(stats, links, source)
+    data = analyse(stats, links, source, window)
     written: dict[str, Path] = {}
     if "csv" in formats:
         for name, table in data.tables.items():

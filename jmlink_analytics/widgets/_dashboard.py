@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .._validate import check_top
+from ..metrics import comparison_windows
 from ..schema import METRIC_LABELS, METRICS
 from . import _view as view
 from ._index import Selection, StatsIndex
@@ -193,28 +194,22 @@ class Dashboard(widgets.VBox):
             self._show_empty(message)
             return
         start, end = idx.date_of(sel.start), idx.date_of(sel.end)
-        # the change is measured the report's way: complete days only, against as many days before them
-        last_complete = sel.end
-        while last_complete >= sel.start and idx.is_partial(last_complete):
-            last_complete -= 1
-        n_compared = last_complete - sel.start + 1
-        prev_start = sel.start - n_compared
-        has_previous = n_compared > 0 and prev_start >= 0
-        daily = idx.daily(sel, prev_start if has_previous else sel.start)
-        compared = (start, idx.date_of(last_complete)) if has_previous else None
-        self.headline_figures = view.comparison(daily, (start, end), compared)
+        # the change is measured the report's way (one definition: metrics.comparison_windows)
+        partial_days = [idx.date_of(d) for d in range(sel.start, sel.end + 1) if idx.is_partial(d)]
+        windows = comparison_windows(start, end, partial_days=partial_days, first=idx.date_of(0))
+        has_previous = windows.current is not None
+        daily = idx.daily(sel, sel.start - (windows.current[1] - start).days - 1 if has_previous else sel.start)
+        compared = windows.current
+        self.headline_figures = view.comparison(daily, (start, end), compared, windows.previous)
         n_days = sel.end - sel.start + 1
         current = daily.iloc[len(daily) - n_days:].reset_index(drop=True)
         n_links = int(sel.links.sum())
         caption = view.window_caption(n_links, len(idx.keys), self._platform_caption(), start, end)
         partial = [idx.date_of(d) for d in range(sel.start, sel.end + 1) if idx.is_partial(d)]
-        if has_previous:
-            first_prev, last_prev = idx.date_of(prev_start), idx.date_of(sel.start - 1)
-            caption += f" · change vs {first_prev:%Y-%m-%d} – {last_prev:%Y-%m-%d}"
-        elif n_compared <= 0:
-            caption += " · only partial days: no change is shown"
+        if windows.previous is not None:
+            caption += f" · change vs {windows.previous[0]:%Y-%m-%d} – {windows.previous[1]:%Y-%m-%d}"
         else:
-            caption += f" · no previous {n_compared} days in the data (it starts {idx.first_day:%Y-%m-%d})"
+            caption += f" · {windows.note}"
         note = ""
         if partial:
             days = ", ".join(f"{d:%Y-%m-%d}" for d in partial)

@@ -37,7 +37,8 @@ FIGURE_COLUMNS = ("current", "previous", "change", "pct_change", "compared")
 
 
 def comparison(daily: pd.DataFrame, window: tuple[dt.date, dt.date],
-               compared: tuple[dt.date, dt.date] | None = None) -> pd.DataFrame:
+               compared: tuple[dt.date, dt.date] | None = None,
+               previous: tuple[dt.date, dt.date] | None = None) -> pd.DataFrame:
     """Headline figures: one row per metric; ``current``, ``previous``, ``change``, ``pct_change``, ``compared``.
 
     ``daily`` is the selection's per-day table (see ``StatsIndex.daily``). ``current`` sums the
@@ -58,12 +59,12 @@ def comparison(daily: pd.DataFrame, window: tuple[dt.date, dt.date],
     table = pd.DataFrame(np.nan, index=pd.Index(list(METRICS), name="metric"), columns=list(FIGURE_COLUMNS))
     table["current"] = [float(totals[m]) for m in METRICS]
     if compared is not None:
-        result = compare_periods(daily, compared, by=None)
+        result = compare_periods(daily, compared, previous, by=None)  # previous: metrics.comparison_windows
         table.attrs.update(compared=result.attrs["current"], previous=result.attrs["previous"])
         row = result.iloc[0]
-        for column, suffix in (("compared", "current"), ("previous", "previous"), ("change", "change"),
-                               ("pct_change", "pct_change")):
+        for column, suffix in (("compared", "current"), ("previous", "previous"), ("change", "change")):
             table[column] = [float(row[f"{m}_{suffix}"]) for m in METRICS]
+        table["pct_change"] = [float(row.get(f"{m}_rel_change", np.nan)) for m in METRICS]  # rates: in points
     return table
 
 
