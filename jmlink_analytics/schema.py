@@ -13,6 +13,7 @@ __all__ = [
     "METRICS",
     "METRIC_LABELS",
     "PLATFORMS",
+    "PLATFORM_LABELS",
     "RATES",
     "STAGES",
     "STATS_COLUMNS",
@@ -57,6 +58,9 @@ METRIC_LABELS: dict[str, str] = {
     "open_rate": "Open rate",
     "install_rate": "Install rate",
 }
+
+#: Display labels of the platforms, the same in charts, tables and widgets ("all" is every platform together).
+PLATFORM_LABELS: dict[str, str] = {"all": "All", "ios": "iOS", "android": "Android"}
 
 #: Long labels of the rates, which say what they divide (axis labels and report captions).
 _RATE_DEFINITIONS: dict[str, str] = {

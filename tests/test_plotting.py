@@ -402,11 +402,13 @@ PLOTS = {
 
 @pytest.mark.parametrize("name", list(PLOTS))
 def test_every_plot_takes_links_title_and_ax_and_draws_empty_input_the_same_way(name, split, links):
+    # plot_platforms draws platforms: the links table changes nothing there, so it takes none (issue 17)
+    with_links = {} if name == "platforms" else {"links": links}
     fig, ax = plt.subplots()
-    assert PLOTS[name](split, links=links, title="Mine", ax=ax) is ax
+    assert PLOTS[name](split, title="Mine", ax=ax, **with_links) is ax
     assert ax.get_title() == "Mine"
     fig, ax = plt.subplots()
-    assert PLOTS[name](split.iloc[:0], links=links, title="Empty", ax=ax) is ax
+    assert PLOTS[name](split.iloc[:0], title="Empty", ax=ax, **with_links) is ax
     assert ax.get_title() == "Empty" and [t.get_text() for t in ax.texts] == ["no data to show"]
     assert len(ax.get_lines()) == 0 and len(ax.patches) == 0 and len(fig.axes) == 1
     save_png(fig)
@@ -439,15 +441,29 @@ def test_plot_heatmap_x_axis_runs_from_the_first_day_to_the_end_of_the_last(spli
     assert (left, right) == (split["date"].min(), split["date"].max() + pd.Timedelta(days=1))
 
 
-def test_plot_breakdown_with_links_second_still_works_and_warns(split, links):
-    _fig, ax = plt.subplots()
-    with pytest.warns(FutureWarning, match="links=links"):
-        plot_breakdown(split, links, by="channel", metric="install_count", ax=ax)
-    _fig, new = plt.subplots()
-    plot_breakdown(split, "install_count", by="channel", links=links, ax=new)
-    assert [b.get_width() for b in ax.patches] == [b.get_width() for b in new.patches]
-    with pytest.raises(TypeError, match="metric twice"):
-        plot_breakdown(split, "ctr", metric="install_count", links=links)
+def test_plot_breakdown_takes_the_metric_second_and_refuses_the_links_table_there(split, links):
+    """The positional shim (links second, a FutureWarning) is gone (issue 17): the metric is second."""
     import inspect
 
-    assert list(inspect.signature(plot_breakdown).parameters)[:3] == ["stats", "metric", "by"]
+    _fig, ax = plt.subplots()
+    with pytest.raises(TypeError, match="links=links"):
+        plot_breakdown(split, links, by="channel", ax=ax)
+    assert len(ax.patches) == 0 and not ax.get_title()  # refused before drawing anything
+    _fig, new = plt.subplots()
+    plot_breakdown(split, "install_count", by="channel", links=links, ax=new)
+    _fig, named = plt.subplots()
+    plot_breakdown(split, metric="install_count", by="channel", links=links, ax=named)
+    assert [b.get_width() for b in new.patches] == [b.get_width() for b in named.patches] != []
+    assert not hasattr(plot_breakdown, "__signature__")  # what help() shows is the real signature
+    parameters = inspect.signature(plot_breakdown).parameters
+    assert list(parameters)[:3] == ["stats", "metric", "by"]
+    assert "legend" not in parameters  # it drew nothing: the bars are labelled
+    assert "links" not in inspect.signature(plot_platforms).parameters  # the lines are platforms
+
+
+def test_no_private_attribute_is_left_on_the_axes(split):
+    stats = days_of(30, links=40)
+    _fig, ax = plt.subplots()
+    plot_trend(stats, "click_count", by="link_key", top=5, ax=ax)
+    assert len(drawn_axes(ax)) == 2  # "other" on a right-hand axis
+    assert not [name for name in vars(ax) if name.startswith("_jm")]
