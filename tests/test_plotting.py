@@ -467,3 +467,130 @@ def test_no_private_attribute_is_left_on_the_axes(split):
     plot_trend(stats, "click_count", by="link_key", top=5, ax=ax)
     assert len(drawn_axes(ax)) == 2  # "other" on a right-hand axis
     assert not [name for name in vars(ax) if name.startswith("_jm")]
+
+
+# ------------------------------------------------------------- what a user sees at every range (issue 20)
+def periods_drawn(ax) -> int:
+    (line,) = [line for line in solid_lines(ax) if not line.get_label().startswith("other")][:1]
+    return len(line.get_xdata())
+
+
+@pytest.mark.parametrize(("days", "expected"), [(7, "D"), (90, "D"), (91, "W"), (365, "W"), (3660, "W")])
+def test_without_freq_a_long_range_is_drawn_a_week_per_point(days, expected):
+    stats = days_of(days, links=3)
+    weeks = stats["date"].dt.to_period("W-SUN").nunique()
+    fig, ax = plt.subplots(figsize=(10, 4))
+    plot_trend(stats, "click_count", by="link_key", ax=ax)
+    assert periods_drawn(ax) == (days if expected == "D" else weeks)
+    assert ax.get_title().startswith("Clicks per day" if expected == "D" else "Clicks per week")
+    _fig, platforms = plt.subplots()
+    split = pd.concat([stats.assign(platform=pd.Categorical([p] * len(stats), categories=["all", "ios", "android"]))
+                       for p in ("ios", "android")], ignore_index=True)
+    plot_platforms(split, ax=platforms)
+    assert periods_drawn(platforms) == (days if expected == "D" else weeks)
+    save_png(fig)
+
+
+def test_a_freq_asked_for_is_kept_at_any_range():
+    stats = days_of(365, links=3)
+    _fig, ax = plt.subplots()
+    plot_trend(stats, "click_count", by="link_key", freq="D", ax=ax)
+    assert periods_drawn(ax) == 365 and ax.get_title().startswith("Clicks per day")
+
+
+def test_a_link_has_no_line_before_it_was_created():
+    stats = days_of(60, end="2026-11-30", links=3)
+    links = links_frame({"L00": "微信", "L01": "QQ", "L02": "抖音"}, names={"L00": "a", "L01": "b", "L02": "c"})
+    created = {"L00": "2026-10-01 09:30:00", "L01": "2026-11-10 23:59:00", "L02": "2026-11-30 08:00:00"}
+    links["create_time"] = pd.to_datetime(links["link_key"].map(created))
+    # the API gives zeros for the days before a link existed
+    stats.loc[stats["date"] < pd.to_datetime(stats["link_key"].astype(str).map(created)).dt.normalize(),
+              COUNTER_COLUMNS] = 0
+    _fig, ax = plt.subplots()
+    plot_trend(stats, "click_count", by="link_key", freq="D", links=links, ax=ax)
+    lines = {line.get_label().split()[0]: line for line in solid_lines(ax)}
+    days = pd.DatetimeIndex(lines["L01"].get_xdata())
+    for key, when in created.items():
+        y = np.asarray(lines[key].get_ydata(), dtype=np.float64)
+        before = days < pd.Timestamp(when).normalize()
+        assert np.isnan(y[before]).all(), key  # nothing drawn before the link existed
+        assert np.isfinite(y[~before & ~np.asarray(stats.groupby("date")["is_partial"].any())]).all(), key
+    y = np.asarray(lines["L02"].get_ydata(), dtype=np.float64)
+    assert np.isfinite(y).sum() <= 1  # created on the last day: one point at most (partial days are dashed)
+    _fig, weekly = plt.subplots()
+    plot_trend(stats, "click_count", by="link_key", freq="W", links=links, ax=weekly)
+    line = next(line for line in solid_lines(weekly) if line.get_label().startswith("L01"))
+    weeks = pd.DatetimeIndex(line.get_xdata())
+    y = np.asarray(line.get_ydata(), dtype=np.float64)
+    assert np.isnan(y[weeks + pd.Timedelta(days=6) < pd.Timestamp("2026-11-10")]).all()
+    assert np.isfinite(y[weeks == pd.Timestamp("2026-11-10") - pd.Timedelta(days=pd.Timestamp("2026-11-10").day_of_week)]).all()
+    _fig, unknown = plt.subplots()  # without create_time, the zeros are the data: drawn
+    plot_trend(stats, "click_count", by="link_key", freq="D", links=links.drop(columns="create_time"), ax=unknown)
+    line = next(line for line in solid_lines(unknown) if line.get_label().startswith("L01"))
+    assert np.nansum(np.asarray(line.get_ydata(), dtype=np.float64)[:5]) == 0 and np.isfinite(line.get_ydata()[:5]).all()
+
+
+COUNTER_COLUMNS = ["exposure_count", "click_count", "open_count", "install_count"]
+
+
+def test_the_right_hand_axis_of_other_says_what_it_measures():
+    stats = days_of(30, links=40)
+    fig, ax = plt.subplots(figsize=(10, 4))
+    plot_trend(stats, "click_count", by="link_key", top=5, ax=ax)
+    (right,) = drawn_axes(ax)[1:]
+    assert right.get_ylabel() == "Clicks: other (grey)"
+    assert ax.get_ylabel() == "Clicks"
+    save_png(fig)
+
+
+def test_top_without_by_draws_the_top_links():
+    stats = days_of(30, links=12)
+    _fig, ax = plt.subplots()
+    plot_trend(stats, "click_count", top=8, ax=ax)  # the README's call
+    labels = [line.get_label() for line in solid_lines(ax)]
+    assert len(labels) == 9 and labels[-1].startswith("other (4 links)")
+    assert ax.get_title().startswith("Clicks per day by link (top 8")
+    _fig, total = plt.subplots()
+    plot_trend(stats, "click_count", ax=total)  # neither: the total, one line
+    assert [line.get_label() for line in solid_lines(total)] == ["Clicks"]
+
+
+EMOJI_NAMES = {"k1": "🎉新人礼包", "k2": "🥳 派对", "k3": "❤️ 爱心", "k4": "👨‍👩‍👧 家庭", "k5": "短信召回"}
+
+
+def _emoji_charts(split) -> Figure:
+    links = links_frame(CHANNELS, names=EMOJI_NAMES)
+    links["channel"] = pd.Categorical(["微信🔥", "抖音", "小红书", "QQ", None])
+    figure = Figure(figsize=(14, 8))
+    axes = figure.subplots(2, 2)
+    plot_trend(split, "click_count", by="link_key", top=5, links=links, ax=axes[0, 0])
+    plot_breakdown(split, by="name", links=links, ax=axes[0, 1])
+    plot_heatmap(split, top=5, links=links, ax=axes[1, 0])
+    plot_funnel(split, by="channel", links=links, ax=axes[1, 1], title="渠道 🚀 funnel")
+    return figure
+
+
+def test_emoji_in_names_are_drawn_with_an_emoji_font_without_a_warning(split):
+    if _fonts.find_emoji_font() is None:
+        pytest.skip("no outline emoji font (make fonts installs fonts-symbola)")
+    figure = _emoji_charts(split)
+    save_png(figure)  # every warning an error: no "Glyph ... missing"
+    trend = figure.axes[0]
+    assert "k1 🎉新人礼包" in legend_texts(trend)  # drawn, not dropped
+    assert "k2 派对" in legend_texts(trend)  # 🥳 (Unicode 11) is not in Symbola 9: dropped
+    assert "k4 👨👩👧 家庭" in legend_texts(trend)  # the joiners dropped, the faces drawn
+
+
+def test_without_an_emoji_font_emoji_are_dropped_without_a_warning(monkeypatch, split):
+    monkeypatch.setattr(_fonts, "find_emoji_font", lambda: None)
+    _fonts._coverage.cache_clear()
+    try:
+        figure = _emoji_charts(split)
+        save_png(figure)
+        texts = legend_texts(figure.axes[0])
+        assert "k1 新人礼包" in texts and "k3 爱心" in texts
+        assert [t.get_text() for t in figure.axes[1].get_yticklabels()][:1] != [""]
+        assert not any(ch in " ".join(texts) for ch in "🎉🥳❤👨")
+        assert figure.axes[3].get_title() == "渠道 funnel"
+    finally:
+        _fonts._coverage.cache_clear()

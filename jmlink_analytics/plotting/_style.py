@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.text import Text
-from matplotlib.ticker import FixedFormatter, FuncFormatter, NullLocator, PercentFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator, PercentFormatter
 
 from ..metrics import freq_alias
 from ..schema import RATES
@@ -87,10 +87,14 @@ def apply_fonts(families: list[str], *axes: Axes) -> None:
             raw = text.get_text()
             if not raw.isascii():
                 text.set_text(_fonts.drawable(raw, families))
-        for axis in (one.xaxis, one.yaxis):
-            formatter = axis.get_major_formatter()
-            if isinstance(formatter, FixedFormatter):
-                formatter.seq = [_fonts.drawable(str(label), families) for label in formatter.seq]
+        for axis in (one.xaxis, one.yaxis):  # tick labels given as text (bars, heat map rows): fixed ticks
+            if not isinstance(axis.get_major_locator(), FixedLocator):
+                continue
+            ticks = axis.get_ticklabels()
+            texts = [t.get_text() for t in ticks]
+            cleaned = [t if t.isascii() else _fonts.drawable(t, families) for t in texts]
+            if cleaned != texts:
+                axis.set_ticks(axis.get_ticklocs(), cleaned, fontsize=ticks[0].get_fontsize())
         one.tick_params(axis="both", which="both", labelfontfamily=families)
 
 
