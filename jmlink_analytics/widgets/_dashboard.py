@@ -299,8 +299,9 @@ class Dashboard(widgets.VBox):
 
     def _state(self, sel: Selection) -> tuple[Any, ...]:
         c = self.controls
+        lines = 2 <= len(c["links"].value) <= _LINES  # a line per picked link, even when all are picked
         return (np.flatnonzero(sel.links).tobytes(), sel.platforms, sel.start, sel.end,
-                c["metric"].value, c["freq"].value)
+                c["metric"].value, c["freq"].value, lines)
 
     def _request_redraw(self) -> None:
         if self._hold_depth:

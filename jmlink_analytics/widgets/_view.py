@@ -157,7 +157,13 @@ def draw_trend(ax: Any, frame: pd.DataFrame, metric: str, freq: str, title: str,
     legend = ax.get_legend()
     outside = legend is not None and len(legend.get_texts()) > 4  # plot_trend puts long legends to the right
     # room below for a week's note ("week starting Monday") under two-line tick labels ("Jun 3\n2024")
-    ax.figure.subplots_adjust(right=0.79 if outside else 0.98, bottom=0.24 if ax.get_xlabel() else 0.17)
+    figure = ax.figure
+    figure.subplots_adjust(right=0.79 if outside else 0.98, bottom=0.24 if ax.get_xlabel() else 0.17)
+    if outside and legend is not None:  # and room on the right for the whole legend, however long its labels
+        box = legend.get_window_extent(figure.canvas.get_renderer())
+        overflow = (box.x1 - figure.bbox.x1) / figure.bbox.width + 0.01
+        if overflow > 0:
+            figure.subplots_adjust(right=max(0.45, 0.79 - overflow))
     return freq
 
 
