@@ -330,3 +330,63 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
             return max(0.0, number - now)
         return max(0.0, number)
     return None
+
+
+class WebhookError(Exception):
+    """A group bot (WeCom, DingTalk, Feishu, Slack) refused a digest, or no answer came.
+
+    Not a :class:`JMLinkError`: the JMLink API is not involved. The message never holds the
+    webhook's key, token or signing secret (the destination is shown masked).
+
+    Parameters
+    ----------
+    platform : str
+        ``"wecom"``, ``"dingtalk"``, ``"feishu"`` or ``"slack"``.
+    message : str
+        What the platform answered (its ``errmsg`` / ``msg``), or what was observed.
+    code : int or str or None
+        The platform's error code (WeCom/DingTalk ``errcode``, Feishu ``code``, Slack's error
+        word), or ``None`` when there was none.
+    http_status : int or None
+        The HTTP status of the answer, or ``None`` when no answer arrived.
+    rate_limited : bool
+        Whether the platform refused the message as one too many (wait, then send again).
+    retry_after : float or None
+        Seconds the platform asked to wait (rate limits), when known.
+    """
+
+    def __init__(self, platform: str, message: str, *, code: int | str | None = None,
+                 http_status: int | None = None, rate_limited: bool = False, retry_after: float | None = None):
+        self.platform = platform
+        self.message = message
+        self.code = code
+        self.http_status = http_status
+        self.rate_limited = rate_limited
+        self.retry_after = retry_after
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        details = [f"error {self.code}"] if self.code is not None else []
+        if self.http_status is not None:
+            details.append(f"HTTP {self.http_status}")
+        where = f"{self.platform} {', '.join(details)}" if details else self.platform
+        return f"{where}: {self.message}"
+
+    def __repr__(self) -> str:
+        return (f"WebhookError(platform={self.platform!r}, code={self.code!r}, http_status={self.http_status!r}, "
+                f"message={self.message!r})")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # keep the keyword-only fields through pickling
+        return (_rebuild_webhook, (self.platform, self.message, self.code, self.http_status, self.rate_limited,
+                                   self.retry_after))
+
+    @property
+    def retryable(self) -> bool:
+        """Whether sending again later may succeed (rate limits, server faults, no answer)."""
+        return self.rate_limited or self.http_status is None or self.http_status >= 500
+
+
+def _rebuild_webhook(platform: str, message: str, code: int | str | None, status: int | None, limited: bool,
+                     retry_after: float | None) -> WebhookError:
+    return WebhookError(platform, message, code=code, http_status=status, rate_limited=limited,
+                        retry_after=retry_after)
