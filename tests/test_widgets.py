@@ -662,7 +662,8 @@ def test_picked_links_have_no_line_before_they_were_created(tmp_path):
              if not line.get_label().startswith("_")}
     days = pd.DatetimeIndex(lines["L1"].get_xdata())
     y = np.asarray(lines["L1"].get_ydata(), dtype=np.float64)
-    assert np.isnan(y[days < pd.Timestamp("2024-01-20")]).all() and np.isfinite(y[days >= pd.Timestamp("2024-01-20")]).all()
+    created = pd.Timestamp("2024-01-20")
+    assert np.isnan(y[days < created]).all() and np.isfinite(y[days >= created]).all()
     assert np.isfinite(np.asarray(lines["L0"].get_ydata(), dtype=np.float64)).all()
     assert np.isfinite(np.asarray(lines["L3"].get_ydata(), dtype=np.float64)).all()  # no create_time: all drawn
     assert list(pd.read_csv(dash.export(tmp_path / "x.csv"), encoding="utf-8-sig").columns)[:3] == [
