@@ -596,3 +596,16 @@ def test_without_an_emoji_font_emoji_are_dropped_without_a_warning(monkeypatch, 
         assert figure.axes[3].get_title() == "渠道 funnel"
     finally:
         _fonts._coverage.cache_clear()
+
+
+def test_other_has_no_line_before_the_first_of_its_links_was_created():
+    stats = days_of(40, end="2026-11-30", links=4)
+    links = links_frame({f"L{i:02d}": "微信" for i in range(4)})
+    links["create_time"] = pd.to_datetime(["2026-11-15", "2026-11-20", "2026-10-22", "2026-10-22"])  # L00, L01: other
+    _fig, ax = plt.subplots()
+    plot_trend(stats, "click_count", by="link_key", top=2, freq="D", links=links, ax=ax)
+    (other,) = [line for a in drawn_axes(ax) for line in a.get_lines() if line.get_label().startswith("other")]
+    days = pd.DatetimeIndex(other.get_xdata())
+    y = np.asarray(other.get_ydata(), dtype=np.float64)
+    assert np.isnan(y[days < pd.Timestamp("2026-11-15")]).all()
+    assert np.isfinite(y[(days >= pd.Timestamp("2026-11-15")) & (days < pd.Timestamp("2026-11-29"))]).all()

@@ -136,8 +136,16 @@ def plot_trend(stats: pd.DataFrame, metric: str = "click_count", *, by: str | li
         has_other = bool(keys) and len(columns) > top
         if keys == ["link_key"]:
             others_attr = data.attrs.get("others", 0)
-            data = pd.concat([_before_creation(data.iloc[:, :top], links, style.freq_alias(freq)),
-                              data.iloc[:, top:].astype(np.float64)], axis=1)
+            alias = style.freq_alias(freq)
+            rest = data.iloc[:, top:].astype(np.float64)
+            if has_other and links is not None and "create_time" in links.columns and "link_key" in links.columns:
+                # "other" starts when the first of its links was created (it is their sum)
+                mine = links[~links["link_key"].astype(str).isin(columns[:top])]
+                first = pd.to_datetime(mine["create_time"]).min()
+                if not pd.isna(first):
+                    rest = _before_creation(rest, pd.DataFrame({"link_key": [str(rest.columns[0])],
+                                                                "create_time": [first]}), alias)
+            data = pd.concat([_before_creation(data.iloc[:, :top], links, alias), rest], axis=1)
             data.attrs["others"] = others_attr
         named = columns[:-1] if has_other else columns
         labels = style.link_labels(named, links) if keys == ["link_key"] else named
