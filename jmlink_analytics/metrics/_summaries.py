@@ -30,7 +30,6 @@ from .._dates import to_date
 from .._validate import check_stats, normalize_by
 from ..schema import COUNTERS, METRICS, RATES, STAGES
 from ._episodes import find_anomalies
-from ._ratio import ratio
 from ._groups import (
     freq_alias,
     group_sums,
@@ -39,6 +38,7 @@ from ._groups import (
     resolve_by,
     sort_groups,
 )
+from ._ratio import ratio
 from ._trend import trend_data
 
 __all__ = ["add_rates", "compare_periods", "find_anomalies", "funnel", "join_links", "summarize", "trend_data"]
