@@ -62,9 +62,6 @@ METRIC_LABELS: dict[str, str] = {
     "install_rate": "Install rate",
 }
 
-#: Display labels of the platforms, the same in charts, tables and widgets ("all" is every platform together).
-PLATFORM_LABELS: dict[str, str] = {"all": "All", "ios": "iOS", "android": "Android"}
-
 #: Long labels of the rates, which say what they divide (axis labels and report captions).
 _RATE_DEFINITIONS: dict[str, str] = {
     "ctr": "CTR (clicks / exposures)",
