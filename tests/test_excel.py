@@ -158,11 +158,17 @@ def frames(sandbox):
     """The sandbox's stats and links, the first four links named like formulas (two of them have anomalies)."""
     with sandbox.client() as client:
         links = fetch_links(client)
-        stats = fetch_stats(client, start=START, end=TODAY, platform=["ios", "android"], progress=False)
+        stats = fetch_stats(client, start=START - dt.timedelta(days=28), end=TODAY, platform=["ios", "android"],
+                            progress=False)  # the 28 days before: the period comparison's previous window
     links["name"] = links["name"].astype(object)
     for i, name in enumerate(NAMES):
         links.loc[i, "name"] = name
     return stats, links
+
+
+def in_period(stats):
+    """The rows of the report's period (the fixture also holds the 28 days before it)."""
+    return stats[stats["date"] >= pd.Timestamp(START)]
 
 
 def headers(sheet, row=1):
@@ -179,7 +185,7 @@ def column(sheet, label, row=1):
 def report_book(frames, tmp_path_factory):
     stats, links = frames
     out = tmp_path_factory.mktemp("report")
-    written = write_report(stats, links, out, formats=("csv", "xlsx"))
+    written = write_report(stats, links, out, formats=("csv", "xlsx"), period=(START, TODAY))
     assert written["report.xlsx"] == out / "report.xlsx"
     return no_formula_anywhere(out / "report.xlsx"), out
 
@@ -213,7 +219,7 @@ def test_report_xlsx_headers_are_the_pages_labels_with_the_key_joined_to_name_an
 
 
 def test_report_xlsx_daily_sheet_is_one_row_per_day_and_link_with_the_platforms_side_by_side(frames, report_book):
-    stats, _ = frames
+    stats = in_period(frames[0])
     daily = pd.read_excel(report_book[1] / "report.xlsx", sheet_name="daily", engine="openpyxl")
     assert len(daily) == len(stats.drop_duplicates(["link_key", "date"]))  # half the tidy table's rows
     assert daily["Clicks"].sum() == stats["click_count"].sum()
@@ -261,27 +267,27 @@ def test_report_xlsx_daily_sheet_per_channel_for_many_link_days_points_to_the_fu
 
     stats, links = frames
     monkeypatch.setattr(_workbook, "DAILY_BY_LINK_ROWS", 100)
-    written = write_report(stats, links, tmp_path, formats=("xlsx",))
+    written = write_report(stats, links, tmp_path, formats=("xlsx",), period=(START, TODAY))
     assert sorted(written) == ["daily.csv", "report.xlsx"]  # the full table, beside the workbook
     sheet = no_formula_anywhere(tmp_path / "report.xlsx")["daily"]
     assert "One row per day and channel" in sheet["A1"].value and "daily.csv" in sheet["A1"].value
     assert headers(sheet, 2)[:4] == ["Date", "Channel", "Links", "Exposures"]
     assert sheet.print_title_rows.replace("$", "") == "2:2" and sheet.freeze_panes == "A3"
     table = pd.read_excel(tmp_path / "report.xlsx", sheet_name="daily", header=1, engine="openpyxl")
-    assert table["Clicks"].sum() == stats["click_count"].sum()
-    assert len(table) == len(table[["Date", "Channel"]].drop_duplicates()) < len(stats) // 2
-    assert len(pd.read_csv(tmp_path / "daily.csv", encoding="utf-8-sig")) == len(stats)
+    assert table["Clicks"].sum() == in_period(stats)["click_count"].sum()
+    assert len(table) == len(table[["Date", "Channel"]].drop_duplicates()) < len(in_period(stats)) // 2
+    assert len(pd.read_csv(tmp_path / "daily.csv", encoding="utf-8-sig")) == len(in_period(stats))
 
 
 def test_report_xlsx_past_the_row_limit_writes_the_full_daily_table_beside_it(frames, tmp_path, monkeypatch):
     stats, links = frames
     monkeypatch.setattr(_excel, "EXCEL_MAX_ROWS", 100)
-    written = write_report(stats, links, tmp_path, formats=("xlsx", "png"))
+    written = write_report(stats, links, tmp_path, formats=("xlsx", "png"), period=(START, TODAY))
     assert "daily.csv" in written and "report.xlsx" in written
     note = openpyxl.load_workbook(tmp_path / "report.xlsx")["daily"]["A1"].value
-    link_days = len(stats.drop_duplicates(["link_key", "date"]))
+    link_days = len(in_period(stats).drop_duplicates(["link_key", "date"]))
     assert f"first 98 of {link_days:,} rows" in note and "daily.csv" in note
-    assert len(pd.read_csv(tmp_path / "daily.csv", encoding="utf-8-sig")) == len(stats)
+    assert len(pd.read_csv(tmp_path / "daily.csv", encoding="utf-8-sig")) == len(in_period(stats))
 
 
 def test_constant_memory_mode_writes_the_same_cells_as_the_in_memory_mode(tmp_path, monkeypatch):
