@@ -497,7 +497,7 @@ def test_an_answer_over_the_cap_is_refused_while_reading_with_bounded_memory_and
     assert outcome.startswith("ResponseFormatError") and f"max_answer_bytes={CAP:,}" in outcome, done.stdout
     assert "link 'K001'" in outcome
     assert len(server.requests) == 1  # not retried: a second try would be as large
-    assert peak_mb < 250 and peak_mb - imported_mb < 64, f"peak memory {peak_mb} MB, {imported_mb} MB after imports"
+    assert peak_mb - imported_mb < 64, f"peak memory {peak_mb} MB, {imported_mb} MB after imports"
     assert seconds < 10
 
 

@@ -17,28 +17,10 @@ from typing import Any
 from ._masking import MASK, mask_secrets, masking
 
 __all__ = [
-    "MASK",
-    "AuthError",
-    "BlacklistedError",
-    "DatasetLockError",
-    "DatasetShapeError",
-    "InvalidRequestError",
-    "JMLinkError",
-    "MethodNotAllowedError",
-    "MissingCredentialsError",
-    "NotFoundError",
-    "RateLimitError",
-    "ResponseFormatError",
-    "ServerError",
-    "StoreError",
-    "StoreVersionError",
-    "TransportError",
-    "VipRequiredError",
-    "WebhookError",
-    "error_from_answer",
-    "error_from_response",
-    "mask_secrets",
-    "masking",
+    "MASK", "AuthError", "BlacklistedError", "DatasetLockError", "DatasetShapeError", "InvalidRequestError",
+    "JMLinkError", "MethodNotAllowedError", "MissingCredentialsError", "NotFoundError", "RateLimitError",
+    "ResponseFormatError", "ServerError", "StoreError", "StoreVersionError", "TransportError", "VipRequiredError",
+    "WebhookError", "error_from_answer", "error_from_response", "mask_secrets", "masking",
 ]
 
 #: The success code the API documents; a body carrying it is not an error.
