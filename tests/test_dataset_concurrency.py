@@ -170,8 +170,8 @@ def readers_see(root: Path) -> dict[str, int]:
     glob = (root / "**" / "*.parquet").as_posix()
     schema = pa.schema([("dt", pa.date32())])
     return {
-        "duckdb **": duckdb.sql(f"SELECT count(*) FROM read_parquet('{glob}', hive_partitioning = true)")
-        .fetchall()[0][0],
+        "duckdb **": duckdb.sql(f"SELECT count(*) FROM read_parquet('{glob}', hive_partitioning = true)"
+                                ).fetchall()[0][0],
         "polars": pl.scan_parquet(root).select(pl.len()).collect().item(),
         "pyarrow": ds.dataset(root, format="parquet", partitioning=ds.partitioning(schema, flavor="hive")).count_rows(),
         "read_dataset": len(read_dataset(root)),

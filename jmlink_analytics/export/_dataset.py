@@ -74,10 +74,9 @@ def dataset_days(root: str | os.PathLike[str]) -> dict[dt.date, Path]:
 
 def empty_stats() -> pd.DataFrame:
     """fetch_stats' table without rows (its columns and dtypes)."""
-    from ..data._frames import stats_frame
+    from ..data.dtypes import empty_stats_frame
 
-    return stats_frame([], [], dt.date(1970, 1, 1), np.zeros((len(COUNTERS), 0, 0, 0), dtype=np.int64),
-                       dt.date(1970, 1, 1))
+    return empty_stats_frame()
 
 
 def read_dataset(root: str | os.PathLike[str], *, start: DateLike | None = None, end: DateLike | None = None,
@@ -171,7 +170,7 @@ def _dictionary_codes(column: Any, categories: Sequence[str] | None = None) -> t
 def _to_frame(table: Any) -> pd.DataFrame:
     import pandas as pd
 
-    from ..data._frames import _PLATFORM_DTYPE, STRING_DTYPE, _codes
+    from ..data.dtypes import PLATFORM_DTYPE, STRING_DTYPE, category_codes_dtype
 
     key_codes, keys = _dictionary_codes(table.column("link_key"))
     platform_codes, _ = _dictionary_codes(table.column("platform"), PLATFORMS)
@@ -180,9 +179,9 @@ def _to_frame(table: Any) -> pd.DataFrame:
     dates = table.column("date").to_numpy().astype("datetime64[ns]")
     order = np.lexsort((dates, platform_codes, key_codes))
     columns: dict[str, Any] = {
-        "link_key": pd.Categorical.from_codes(key_codes[order].astype(_codes(len(keys))),
+        "link_key": pd.Categorical.from_codes(key_codes[order].astype(category_codes_dtype(len(keys))),
                                               dtype=pd.CategoricalDtype(pd.Index(keys, dtype=STRING_DTYPE))),
-        "platform": pd.Categorical.from_codes(platform_codes[order].astype(np.int8), dtype=_PLATFORM_DTYPE),
+        "platform": pd.Categorical.from_codes(platform_codes[order].astype(np.int8), dtype=PLATFORM_DTYPE),
         "date": dates[order],
     }
     for name in COUNTERS:

@@ -22,10 +22,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._files import fsync as _fsync
 from .._validate import check_stats
 from ..schema import COUNTERS, PLATFORMS, STATS_COLUMNS
-from ._csv import _fsync
-from ._layout import Shape, check_app, check_shape, clean_staging, lock_file, platform_mode, record_shape, staging_dir
+from ._layout import (
+    Shape,
+    check_shape,
+    clean_staging,
+    lock_file,
+    platform_mode,
+    record_shape,
+    split_app,
+    staging_dir,
+)
 from ._lock import DEFAULT_LOCK_TIMEOUT, check_timeout, dataset_lock
 from ._parquet import require_pyarrow
 
@@ -39,7 +48,6 @@ logger = logging.getLogger("jmlink_analytics")
 #: The one file of each day's folder; a rewrite replaces it atomically.
 DATA_FILE = "part-0.parquet"
 _PARTITION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_APP_FOLDER = re.compile(r"app=(.*)")
 _KEY = ["link_key", "platform", "date"]
 
 
@@ -54,16 +62,6 @@ def _check_root(root: Any) -> Path:
     if not isinstance(root, (str, os.PathLike)):
         raise TypeError(f"root must be a folder path (str or os.PathLike); got {type(root).__name__}")
     return Path(root).expanduser()
-
-
-def split_app(root: Path, app: str | None) -> tuple[Path, str | None]:
-    """(the dataset's root, the app) for ``root`` and ``app``: a folder ``X/app=NAME`` is app NAME of ``X``."""
-    if app is not None:
-        return root, check_app(app)
-    match = _APP_FOLDER.fullmatch(root.name)
-    if match is None:
-        return root, None
-    return root.parent, check_app(match.group(1), f"the folder {root.name!r}: the app")
 
 
 def _check_table(stats: Any) -> pd.DataFrame:

@@ -196,3 +196,16 @@ def record_shape(root: Path, shape: Shape) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / shape.file_name(), "x"):
         pass
+
+
+_APP_FOLDER = re.compile(r"app=(.*)")
+
+
+def split_app(root: Path, app: str | None) -> tuple[Path, str | None]:
+    """(the dataset's root, the app) for ``root`` and ``app``: a folder ``X/app=NAME`` is app NAME of ``X``."""
+    if app is not None:
+        return root, check_app(app)
+    match = _APP_FOLDER.fullmatch(root.name)
+    if match is None:
+        return root, None
+    return root.parent, check_app(match.group(1), f"the folder {root.name!r}: the app")

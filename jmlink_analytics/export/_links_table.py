@@ -16,8 +16,8 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._files import fsync as _fsync
 from ..schema import LINK_COLUMNS
-from ._csv import _fsync
 from ._parquet import require_pyarrow
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def read_links_table(root: str | os.PathLike[str], *, app: str | None = None) ->
     require_pyarrow("read_links_table")
     import pyarrow.parquet as pq
 
-    from ._dataset_write import split_app
+    from ._layout import split_app
 
     top, app = split_app(Path(root).expanduser(), app)
     path = (links_root(top) / f"app={app}" if app else links_root(top)) / LINKS_FILE
