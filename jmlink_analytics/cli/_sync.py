@@ -11,6 +11,7 @@ partial days alone and leaves the same rows.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from ..data.store import Store
 
 __all__ = ["add_sync_command", "run_sync"]
+
+_EPOCH = dt.date(1970, 1, 1)
 
 
 def _app_arg(text: str) -> str:
@@ -83,7 +86,7 @@ def _seed(store: Store, client: JMLinkClient, held: pd.DataFrame) -> None:
     starts = np.r_[0, breaks]
     stops = np.r_[breaks, len(held)]
     for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
-        first = held["date"].iat[a].date()
+        first = _EPOCH + dt.timedelta(days=int(days[a]))
         store.save_days(client.app_key, client.base_url, keys[a], platforms[a], first, counters[:, a:b], final[a:b])
 
 
