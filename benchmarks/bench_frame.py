@@ -172,8 +172,9 @@ def answers_to_frame(records: dict[tuple[str, str], list[dict[str, Any]]], start
     t_naive, t_ours = statistics.median(times["naive"]), statistics.median(times["ours"])
     print(f"2. answers in memory -> tidy frame ({sum(map(len, bodies.values())) / 1e6:.0f} MB of JSON in "
           f"{len(bodies):,} answers); medians of {repeat} alternating runs")
-    print(f"  naive requests + json loop    : {t_naive:7.3f} s   (runs: {', '.join(f'{t:.2f}' for t in times['naive'])})")
-    print(f"  ours (fetch_stats)            : {t_ours:7.3f} s   (runs: {', '.join(f'{t:.2f}' for t in times['ours'])})")
+    runs = {name: ", ".join(f"{t:.2f}" for t in values) for name, values in times.items()}
+    print(f"  naive requests + json loop    : {t_naive:7.3f} s   (runs: {runs['naive']})")
+    print(f"  ours (fetch_stats)            : {t_ours:7.3f} s   (runs: {runs['ours']})")
     print(f"  naive / ours                  : {t_naive / t_ours:7.2f} x   (goal >= 1.5)")
     print(f"  same table                    : {same}")
 
