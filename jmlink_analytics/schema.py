@@ -13,6 +13,7 @@ __all__ = [
     "METRICS",
     "METRIC_LABELS",
     "PLATFORMS",
+    "PLATFORM_LABELS",
     "RATES",
     "STAGES",
     "STATS_COLUMNS",
@@ -37,6 +38,9 @@ STAGES: tuple[str, ...] = ("exposure", "click", "open", "install")
 
 #: The values of the stat endpoint's ``platform`` parameter (and of the stats table's column).
 PLATFORMS: tuple[str, ...] = ("all", "ios", "android")
+
+#: Display labels of the platforms, for charts, tables, the page and the dashboard (the data keep the API's values).
+PLATFORM_LABELS: dict[str, str] = {"all": "All platforms", "ios": "iOS", "android": "Android"}
 
 #: The columns of :func:`~jmlink_analytics.fetch_stats`' tidy table, in order.
 STATS_COLUMNS: tuple[str, ...] = ("link_key", "platform", "date", *COUNTERS, "is_partial")

@@ -419,7 +419,7 @@ def test_a_write_failure_names_the_users_path_not_a_temporary_file(api_env, monk
     monkeypatch.setattr("jmlink_analytics.export._csv.os.replace", refuse)
     assert cli.main(["links", "--no-cache", "--out", str(target)]) == cli.EXIT_UNEXPECTED
     err = capsys.readouterr().err
-    assert f"cannot write --out {target}: Permission denied" in err
+    assert f"cannot write --out {target}: " in err and f"{target}: Permission denied" in err
     assert ".tmp" not in err and not list(tmp_path.glob("*links*"))  # no temporary file left beside the target
 
 
@@ -489,3 +489,58 @@ def test_parquet_without_pyarrow_is_refused_before_fetching(argv, monkeypatch, c
     assert exit_info.value.code == 2
     assert "Parquet output needs pyarrow" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+# ---------------------------------------------------------------- issue 20: every range, N days against N
+@pytest.mark.parametrize("days", [1, 2, 3, 7, 30, 365])
+def test_report_at_every_range_compares_equal_periods(days, tmp_path, capsys):
+    out = tmp_path / "report"
+    status = cli.main(["report", "--sandbox", "--days", str(days), "--out", str(out), "--no-progress",
+                       "--format", "csv,html"])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    page = (out / "index.html").read_text(encoding="utf-8")
+    daily = pd.read_csv(out / "daily.csv", encoding="utf-8-sig")
+    today = china_today()
+    start = today - dt.timedelta(days=days - 1)
+    assert daily["date"].min() == f"{start:%Y-%m-%d}" and daily["date"].max() == f"{today:%Y-%m-%d}"
+    complete = days - 2  # today and yesterday are partial
+    if complete < 1:
+        assert not (out / "period_comparison.csv").exists() and "No change is shown: only partial days" in page
+    else:  # the days before were fetched too: N complete days against the N before
+        before = start - dt.timedelta(days=complete)
+        assert f"against the {complete:,} before ({before:%Y-%m-%d} to " in page
+        assert (out / "period_comparison.csv").is_file()
+
+
+def test_report_from_yesterday_to_today_works(tmp_path, capsys):
+    today = china_today()
+    status = cli.main(["report", "--sandbox", "--start", f"{today - dt.timedelta(days=1):%Y-%m-%d}", "--end",
+                       f"{today:%Y-%m-%d}", "--out", str(tmp_path), "--no-progress", "--format", "html"])
+    assert status == 0, capsys.readouterr().err
+    assert "only partial days" in (tmp_path / "index.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux's /sys")
+@pytest.mark.parametrize("command, out", [("stats", "/sys/kernel/x.csv"), ("links", "/sys/kernel/x.csv"),
+                                          ("report", "/sys/kernel/x")])
+def test_an_unwritable_out_exits_2_before_any_request(command, out, api_env, sandbox):
+    # as root os.access says yes to /sys/kernel; only a real file tells (issue 20: it fetched, then exited 1)
+    before = len(sandbox.requests)
+    status, stdout, err = run([command, "--no-cache", "--out", out], api_env)
+    assert status == 2, err
+    assert f"--out {out}: cannot write in /sys/kernel" in err and stdout == b""
+    assert len(sandbox.requests) == before
+
+
+def test_stats_out_has_the_columns_of_the_reports_daily_csv(api_env, sandbox, tmp_path):
+    keys = [link["link_key"] for link in sandbox.app.links[:2]]
+    target = tmp_path / "stats.csv"
+    status, _out, err = run(["stats", "--no-cache", "--days", "5", "--links", ",".join(keys), "--out", str(target)],
+                            api_env)
+    assert status == 0, err
+    stats = pd.read_csv(target, encoding="utf-8-sig")
+    assert list(stats.columns[:3]) == ["link_key", "name", "channel"]
+    assert {"ctr", "open_rate", "install_rate", "is_partial"} <= set(stats.columns)
+    names = {link["link_key"]: link["name"] for link in sandbox.app.links}
+    assert all(names[k] == n for k, n in zip(stats["link_key"], stats["name"], strict=True))

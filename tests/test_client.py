@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import time
 
 import pandas as pd
 import pytest
@@ -259,12 +260,30 @@ def test_3006_honours_retry_after(make_sandbox, monkeypatch):
     assert len(waits) == 1 and 1.0 <= waits[0] <= 1.2  # Retry-After: 1
 
 
-def test_3006_gives_up_after_max_retries(client, sb, no_wait):
+def test_3006_is_retried_past_max_retries(client, sb, no_wait):
+    # issue 18: a 3006 fails a call only when its time budget is spent, not after max_retries (2 here) refusals
     sb.fail_next(3006, times=3, endpoint="links")
-    with pytest.raises(e.RateLimitError) as info:
-        client.get_links_page()
+    assert client.get_links_page().total == len(sb.app.links)
+    assert [r.code for r in api_requests(sb)] == [3006, 3006, 3006, 3000]
+
+
+def test_3006_gives_up_when_the_time_budget_of_the_call_is_spent(make_sandbox, no_wait):
+    # the budget: one window of the endpoint (3 s here) plus the deadline (1 s), from the first refusal; the
+    # refused calls are paced (at least 0.5 per second), not sent in a burst
+    sb = make_sandbox(links=3)
+    sb.fail_next(3006, times=1000, endpoint="links")
+    with sb.client(rate_limits={"links": (100, 3.0)}, deadline=1.0, max_retries=1) as c:
+        started = time.monotonic()
+        with pytest.raises(e.RateLimitError) as info:
+            c.get_links_page()
+        elapsed = time.monotonic() - started
     assert (info.value.code, info.value.http_status) == (3006, 403)
-    assert len(api_requests(sb)) == 3
+    codes = [r.code for r in api_requests(sb)]
+    assert len(codes) >= 3 and set(codes) == {3006}  # more than max_retries + 1 requests
+    assert 1.0 <= elapsed <= 3.0 + 1.0 + 0.3
+    with sb.client(max_retries=0) as c, pytest.raises(e.RateLimitError):  # max_retries=0: nothing is retried
+        c.get_links_page()
+    assert len(api_requests(sb)) == len(codes) + 1
 
 
 # -- rate limits ------------------------------------------------------------------------------

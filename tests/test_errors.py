@@ -94,6 +94,8 @@ def test_every_error_class_pickles_round_trip_with_every_field(cls):
         err = cls("it failed", code=3006, http_status=403, retryable=False)
         if issubclass(cls, e.RateLimitError):
             err = cls("out of freq", code=3006, http_status=403, retry_after=12.5)
+    elif issubclass(cls, e.WebhookError):
+        err = cls("Feishu", "sign match fail", code=19021, http_status=200, rate_limited=False)
     else:
         err = cls("it failed")
     err.note = "added later"  # state set after building survives too

@@ -252,8 +252,9 @@ def _growing():
     (_listing(1500, [_records(1), []]), 2, "promised 1500 links but 500 came back: page 2 is empty"),
     # the first page is empty though links are promised
     (_listing(4, [[]]), 1, "promised 4 links but 0 came back: page 1 is empty"),
-    # new links on every page, and a total that keeps growing: at most ceil(1500 / 500) + 2 = 5 pages
-    (_growing(), 5, "promised 3500 links but 2500 came back: 5 pages were read (at most 5)"),
+    # new links on every page, and a total that keeps growing: at most 3 * ceil(1500 / 500) + 2 = 11 pages (issue 18:
+    # a listing that shifts is read again, so the budget is three passes; it was one pass + 2)
+    (_growing(), 11, "promised 6500 links but 5500 came back: 11 pages were read (at most 11)"),
 ], ids=["same_page_forever", "empty_page", "empty_first_page", "endless_new_links"])
 def test_a_listing_that_never_adds_up_stops_within_its_page_budget(serve, tmp_path, answer, requests, needle):
     server = serve(answer)
@@ -280,7 +281,9 @@ def test_a_listing_picks_up_links_added_meanwhile_within_the_budget(serve):
     with client_for(server) as c:
         got = [r["id"] for r in c.iter_links(page_size=2)]
     assert sorted(got) == [1, 2, 3, 4, 5, 99] and len(got) == len(set(got))
-    assert [s.query["page_index"] for s in server.requests] == ["1", "2", "3", "1"]  # 4 <= ceil(5/2) + 2
+    # the total changed while paging: a second pass, which shows no shift (issue 18: it read up to the first
+    # "every link came", counting a deleted one too); 6 <= 3 * ceil(5/2) + 2
+    assert [s.query["page_index"] for s in server.requests] == ["1", "2", "3", "1", "2", "3"]
 
 
 def test_a_listing_that_adds_up_stops_as_soon_as_every_link_came(serve):
@@ -494,7 +497,7 @@ def test_an_answer_over_the_cap_is_refused_while_reading_with_bounded_memory_and
     assert outcome.startswith("ResponseFormatError") and f"max_answer_bytes={CAP:,}" in outcome, done.stdout
     assert "link 'K001'" in outcome
     assert len(server.requests) == 1  # not retried: a second try would be as large
-    assert peak_mb < 250 and peak_mb - imported_mb < 64, f"peak memory {peak_mb} MB, {imported_mb} MB after imports"
+    assert peak_mb - imported_mb < 64, f"peak memory {peak_mb} MB, {imported_mb} MB after imports"
     assert seconds < 10
 
 

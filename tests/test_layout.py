@@ -21,13 +21,13 @@ PACKAGE = Path(jm.__file__).parent
 #: Each room and its level: a room may import rooms of a lower level only (and itself).
 LEVELS: dict[str, int] = {
     "_version": 0, "schema": 0, "errors": 0, "_dates": 0,
-    "_validate": 1, "_sqlite": 1,
+    "_validate": 1, "_sqlite": 1, "_files": 1,
     "client": 2,
     "data": 3, "sandbox": 3,
-    "metrics": 4,
+    "metrics": 4, "display": 4,
     "export": 5,
     "plotting": 6,
-    "report": 7, "widgets": 7,
+    "report": 7, "widgets": 7, "notify": 7,
     "cli": 8,
 }
 #: The public namespace and ``python -m`` may reach every room.

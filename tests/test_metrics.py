@@ -190,21 +190,21 @@ def test_compare_periods_by_days_compares_the_last_days_with_as_many_before(fort
     assert out.attrs["current"] == (pd.Timestamp("2024-05-08"), pd.Timestamp("2024-05-14"))
     assert out.attrs["previous"] == (pd.Timestamp("2024-05-01"), pd.Timestamp("2024-05-07"))
     expected_columns = ["link_key"] + [f"{m}_{part}" for m in [*COUNTERS, *RATE_COLUMNS]
-                                       for part in ("current", "previous", "change", "pct_change")]
-    # the earlier columns first, in their order; then the vocabulary of changes (issue 14)
+                                       for part in ("current", "previous", "change")]
+    # then the vocabulary of changes (issue 14); the identical *_pct_change columns are gone (issue 17)
     expected_columns += [f"{m}_rel_change" for m in COUNTERS] + [f"{m}_change_pp" for m in RATE_COLUMNS]
     assert list(out.columns) == expected_columns
     rows = {str(r["link_key"]): r for _, r in out.iterrows()}
     a = rows["A"]
     assert (a["click_count_current"], a["click_count_previous"]) == (70, 35)
-    assert a["click_count_change"] == 35 and a["click_count_pct_change"] == 1.0
-    assert a["ctr_current"] == 0.5 and a["ctr_change"] == 0.0 and a["ctr_pct_change"] == 0.0
+    assert a["click_count_change"] == 35 and a["click_count_rel_change"] == 1.0
+    assert a["ctr_current"] == 0.5 and a["ctr_change"] == 0.0 and a["ctr_change_pp"] == 0.0
     b = rows["B"]  # previous window only
-    assert (b["click_count_current"], b["click_count_previous"], b["click_count_pct_change"]) == (0, 28, -1.0)
+    assert (b["click_count_current"], b["click_count_previous"], b["click_count_rel_change"]) == (0, 28, -1.0)
     assert math.isnan(b["ctr_current"]) and b["ctr_previous"] == 0.5
     n = rows["N"]  # current window only: previous 0, so no relative change
     assert (n["click_count_current"], n["click_count_previous"], n["click_count_change"]) == (21, 0, 21)
-    assert math.isnan(n["click_count_pct_change"]) and math.isnan(n["install_rate_previous"])
+    assert math.isnan(n["click_count_rel_change"]) and math.isnan(n["install_rate_previous"])
     assert out["link_key"].astype(str).tolist() == ["A", "N", "B"]
     assert out["click_count_current"].dtype == np.int64
     assert not np.isinf(out.select_dtypes("number").to_numpy()).any()
@@ -257,7 +257,9 @@ def test_funnel_overall_counts_conversion_and_overall(two_links):
     assert out["stage"].cat.ordered and out["stage"].cat.categories.tolist() == ["exposure", "click", "open", "install"]
     assert out["count"].tolist() == [450, 105, 50, 11] and out["count"].dtype == np.int64
     assert math.isnan(out["conversion"].iloc[0])
-    assert out["conversion"].iloc[1:].tolist() == [105 / 450, 50 / 105, 11 / 50]
+    # each stage's rate as the schema defines it (issue 20): installs / clicks, as the install-rate card says
+    assert out["conversion"].iloc[1:].tolist() == [105 / 450, 50 / 105, 11 / 105]
+    assert out["conversion"].iloc[3] == summarize(two_links, by=None)["install_rate"].iloc[0]
     assert out["overall"].tolist() == [1.0, 105 / 450, 50 / 450, 11 / 450]
 
 
@@ -267,7 +269,7 @@ def test_funnel_by_group_has_four_rows_per_group_and_nan_on_zero(two_links):
     assert out["link_key"].astype(str).tolist() == ["A"] * 4 + ["B"] * 4 + ["C"] * 4
     b = out[out["link_key"] == "B"]
     assert b["count"].tolist() == [50, 5, 0, 0]
-    assert b["conversion"].iloc[2] == 0.0 and math.isnan(b["conversion"].iloc[3])  # 0 opens: no install conversion
+    assert b["conversion"].iloc[2] == 0.0 and b["conversion"].iloc[3] == 0.0  # 0 installs of 5 clicks
     c = out[out["link_key"] == "C"]
     assert c[["conversion", "overall"]].isna().all().all()
     links = links_frame({"A": "抖音", "B": "抖音", "C": "QQ"})
@@ -276,8 +278,7 @@ def test_funnel_by_group_has_four_rows_per_group_and_nan_on_zero(two_links):
 
 
 # ------------------------------------------------------------------------------- find_anomalies
-EPISODE_COLUMNS = ["link_key", "start", "end", "days", "direction", "expected", "actual", "change", "score", "date",
-                   "value"]
+EPISODE_COLUMNS = ["link_key", "start", "end", "days", "direction", "expected", "actual", "change", "impact", "score"]
 
 
 def _seasonal_noisy(days: int, seed: int, level: float = 2000.0) -> np.ndarray:
@@ -297,9 +298,10 @@ def test_find_anomalies_finds_a_planted_spike_with_its_expected_level():
     assert list(out.columns) == EPISODE_COLUMNS
     assert len(out) == 1
     hit = out.iloc[0]
-    assert (str(hit["link_key"]), hit["date"]) == ("A", pd.Timestamp("2024-01-01") + pd.Timedelta(days=40))
-    assert hit["start"] == hit["end"] == hit["date"] and hit["days"] == 1 and hit["direction"] == "surge"
-    assert hit["value"] == hit["actual"] == 800 and hit["score"] > 10  # clicks: 10 % of exposures
+    assert (str(hit["link_key"]), hit["start"]) == ("A", pd.Timestamp("2024-01-01") + pd.Timedelta(days=40))
+    assert hit["start"] == hit["end"] and hit["days"] == 1 and hit["direction"] == "surge"
+    assert hit["actual"] == 800 and hit["score"] > 10  # clicks: 10 % of exposures
+    assert hit["impact"] == hit["actual"] - hit["expected"]
     window = np.round(np.array(values[26:40]) * 0.1)
     # the 14 days before (the day itself excluded), adjusted for the weekday: this series has no weekly
     # pattern, so the weekday factors are within a few percent of 1
@@ -323,11 +325,11 @@ def test_find_anomalies_flags_few_ordinary_days_of_a_noisy_seasonal_series_and_f
     for key, day in spikes:
         values[key][day] *= 5
     out = find_anomalies(series_frame(values))
-    found = {(str(r.link_key), (r.date - pd.Timestamp("2024-01-01")).days) for r in out.itertuples()}
+    found = {(str(r.link_key), (r.start - pd.Timestamp("2024-01-01")).days) for r in out.itertuples()}
     assert spikes <= found
     ordinary = found - spikes
     assert len(ordinary) <= 0.005 * 6 * days  # at most 1 in 200 ordinary days
-    assert {(str(r.link_key), (r.date - pd.Timestamp("2024-01-01")).days) for r in out.head(3).itertuples()} == spikes
+    assert {(str(r.link_key), (r.start - pd.Timestamp("2024-01-01")).days) for r in out.head(3).itertuples()} == spikes
 
 
 def test_find_anomalies_ignores_partial_days_and_the_days_before_a_link_exists():
@@ -337,17 +339,19 @@ def test_find_anomalies_ignores_partial_days_and_the_days_before_a_link_exists()
     assert find_anomalies(stats).empty
     stats.loc[stats.index[-1], "is_partial"] = False
     out = find_anomalies(stats)
-    assert len(out) == 1 and out["date"].iloc[0] == stats["date"].iloc[-1]
+    assert len(out) == 1 and out["start"].iloc[0] == stats["date"].iloc[-1]
 
 
-def test_find_anomalies_finds_a_drop_with_a_negative_score_and_sorts_by_strength():
+def test_find_anomalies_finds_a_drop_with_a_negative_score_and_sorts_by_impact():
     values = [1000 + (37 * i) % 100 for i in range(60)]
-    values[30] = 0  # the link was broken for a day
-    values[45] = 3000
+    values[30] = 0  # the link was broken for a day: about 1,050 exposures lost, the score at its floor
+    values[45] = 3000  # about 1,950 gained: a smaller score, a larger impact
     out = find_anomalies(series_frame({"A": values}), "exposure_count")
     assert len(out) == 2
-    assert (out["score"] < 0).sum() == 1 and out[out["score"] < 0]["value"].iloc[0] == 0
-    assert out["score"].abs().is_monotonic_decreasing
+    assert (out["score"] < 0).sum() == 1 and out[out["score"] < 0]["actual"].iloc[0] == 0
+    assert out["impact"].abs().is_monotonic_decreasing and list(out["direction"]) == ["surge", "drop"]
+    assert out["impact"].tolist() == (out["actual"] - out["expected"]).tolist()
+    assert out["expected"].dtype == np.int64 and out["actual"].dtype == np.int64 and out["impact"].dtype == np.int64
 
 
 def test_find_anomalies_of_a_rate_and_of_the_total():
@@ -355,11 +359,12 @@ def test_find_anomalies_of_a_rate_and_of_the_total():
     stats = series_frame({"A": e, "B": e})
     stats.loc[(stats["link_key"] == "A") & (stats["date"] == "2024-01-31"), "click_count"] = 400  # ctr 0.4, not 0.1
     by_link = find_anomalies(stats, "ctr")
-    assert len(by_link) == 1 and str(by_link["link_key"].iloc[0]) == "A" and by_link["value"].iloc[0] == 0.4
+    assert len(by_link) == 1 and str(by_link["link_key"].iloc[0]) == "A" and by_link["actual"].iloc[0] == 0.4
     assert by_link["expected"].iloc[0] == 0.1
+    assert by_link["impact"].iloc[0] == 300  # (0.4 - 0.1) x 1,000 exposures: 300 clicks more than expected
     total = find_anomalies(stats, "click_count", by=None)
     assert list(total.columns) == EPISODE_COLUMNS[1:]
-    assert total["date"].tolist() == [pd.Timestamp("2024-01-31")] and total["value"].iloc[0] == 500
+    assert total["start"].tolist() == [pd.Timestamp("2024-01-31")] and total["actual"].iloc[0] == 500
 
 
 def test_find_anomalies_needs_min_periods_of_history():
@@ -395,19 +400,23 @@ def test_find_anomalies_on_the_sandbox_finds_the_planted_spikes_and_few_other_da
     planted = {(key, pd.Timestamp(day)) for key, day in sandbox.app.spikes}
     assert len(planted) >= 2
     out = find_anomalies(stats)
-    found = {(str(r.link_key), r.date) for r in out.itertuples()}
+    def hits(frame):  # (link, day) of every day inside an episode
+        return {(str(r.link_key), r.start + pd.Timedelta(days=i)) for r in frame.itertuples() for i in range(r.days)}
+
+    found = hits(out)
     assert len(planted & found) >= 0.75 * len(planted)
     surges = out[out["score"] > 0].reset_index(drop=True)
-    top = {(str(r.link_key), r.date) for r in surges.head(2 * len(planted)).itertuples()}
-    assert len(planted & top) >= 0.75 * len(planted)  # the planted spikes are among the strongest surges
+    strongest = surges.sort_values("score", ascending=False, kind="stable")  # rows rank by impact; here by score
+    top = hits(strongest.head(2 * len(planted)))
+    assert len(planted & top) >= 0.75 * len(planted)  # the planted spikes are among the most unusual surges
     active_days = int((stats["click_count"] > 0).sum())
-    other_surges = len(surges) - len(planted & set(zip(surges["link_key"].astype(str), surges["date"], strict=True)))
-    assert other_surges <= 0.01 * active_days  # campaign bursts, mostly
-    others = out[[(str(k), d) not in planted for k, d in zip(out["link_key"], out["date"], strict=True)]]
-    busy_days = others[others["value"] > 0]
+    planted_episodes = [bool(hits(surges.iloc[[i]]) & planted) for i in range(len(surges))]
+    assert len(surges) - sum(planted_episodes) <= 0.01 * active_days  # campaign bursts, mostly
+    others = out[[not (hits(out.iloc[[i]]) & planted) for i in range(len(out))]]
+    busy_days = others[others["actual"] > 0]
     assert len(busy_days) <= 0.02 * active_days
-    idle = others[others["value"] == 0]  # idle days of busy links: reported as drops
-    assert (idle["score"] < 0).all() and (idle["expected"] >= 5).all()
+    idle = others[others["actual"] == 0]  # idle days of busy links: reported as drops
+    assert (idle["score"] < 0).all() and (idle["expected"] >= 5 * idle["days"]).all()
 
 
 # ---------------------------------------------------------------------------------- trend_data
@@ -446,7 +455,7 @@ def test_find_anomalies_does_not_flag_ordinary_weekends_and_still_finds_a_weekda
     assert find_anomalies(series_frame({"A": values}), "exposure_count").empty  # a busy weekend is expected
     values[37] *= 4  # a Thursday
     out = find_anomalies(series_frame({"A": values}), "exposure_count")
-    assert len(out) == 1 and out["date"].iloc[0] == pd.Timestamp("2024-02-07")
+    assert len(out) == 1 and out["start"].iloc[0] == pd.Timestamp("2024-02-07")
     assert out["direction"].iloc[0] == "surge"
     assert out["expected"].iloc[0] == pytest.approx(values[36], rel=0.05)  # a weekday's level, not the weekend's
 
@@ -464,16 +473,37 @@ def test_a_five_day_outage_is_one_episode_with_its_expected_and_actual_sums():
     assert row["score"] < -3.5
 
 
-def test_surges_and_drops_are_ranked_by_how_unusual_they_are():
+def test_surges_and_drops_are_ranked_by_their_impact():
+    # issue 20: the per-day score saturates (a day at zero scores about -6.7 whatever the level), so episodes
+    # rank by the volume they gained or lost: an 8x day, then a 2.4x day, then a quiet day
     base = [1000 + (37 * i) % 100 for i in range(60)]
     spike, outage, small = list(base), list(base), list(base)
-    spike[40] = 8000  # 8x on one day
-    outage[42] = 0  # the link quiet for a day
-    small[44] = 2500  # 2.4x
+    spike[40] = 8000  # 8x on one day: about +6,950
+    outage[42] = 0  # the link quiet for a day: about -1,050
+    small[44] = 2500  # 2.4x: about +1,450
     out = find_anomalies(series_frame({"S": spike, "O": outage, "M": small}), "exposure_count")
-    assert [str(k) for k in out["link_key"]] == ["S", "O", "M"]  # an 8x surge outranks a link going quiet
-    assert list(out["direction"]) == ["surge", "drop", "surge"]
-    assert out["score"].abs().is_monotonic_decreasing
+    assert [str(k) for k in out["link_key"]] == ["S", "M", "O"]
+    assert list(out["direction"]) == ["surge", "surge", "drop"]
+    assert out["impact"].abs().is_monotonic_decreasing
+
+
+def test_a_long_outage_outranks_one_day_blips_that_score_the_same():
+    # issue 20: a planted 60-day outage of a 150-a-day link against one-day 33 -> 0 blips of other links;
+    # every day at zero scores at the floor, yet the outage lost 9,000 clicks and each blip 33
+    days = 200
+    rng = np.random.default_rng(7)
+    values = {f"B{i}": [int(v) for v in rng.poisson(33, days)] for i in range(12)}
+    for i in range(12):
+        values[f"B{i}"][100 + 5 * i] = 0
+    outage = [int(v) for v in rng.poisson(150, days)]
+    outage[60:120] = [0] * 60
+    values["OUT"] = outage
+    out = find_anomalies(series_frame(values, ratios=(1.0, 1.0, 1.0)), "exposure_count")
+    drops = out[out["direction"] == "drop"].reset_index(drop=True)
+    assert str(drops["link_key"].iloc[0]) == "OUT" and drops["days"].iloc[0] == 60
+    assert drops["impact"].iloc[0] == pytest.approx(-9000, rel=0.05)
+    assert drops["score"].iloc[0] == pytest.approx(drops["score"].iloc[1:].min(), abs=1.5)  # the same floor
+    assert (drops["impact"].iloc[1:] > -60).all() and len(drops) >= 12
 
 
 def test_find_anomalies_score_is_pinned_to_its_documented_formula():
@@ -512,3 +542,47 @@ def test_compare_periods_speaks_the_vocabulary_of_changes_and_can_leave_partial_
     assert kept["click_count_current"].sum() - both["click_count_current"].sum() == one_day - last_day
     with pytest.raises(TypeError, match="include_partial must be True or False"):
         compare_periods(fortnight, 7, include_partial="no")
+
+
+# ------------------------------------------------------------------ issue 20: periods in order, one window, one ratio
+def test_summarize_with_freq_sorts_by_period_then_by_clicks():
+    # the busier platform swaps half-way: sorted by clicks alone, the weeks came out of order
+    rows = []
+    for i, day in enumerate(pd.date_range("2024-03-04", periods=28, freq="D")):
+        busy, quiet = (100, 10) if i < 14 else (10, 100)
+        rows += [("A", "ios", day, busy * 10, busy, 0, 0), ("A", "android", day, quiet * 10, quiet, 0, 0)]
+    weekly = summarize(stats_frame(rows), by="platform", freq="W")
+    assert weekly["period"].is_monotonic_increasing
+    assert weekly["period"].tolist() == sorted(pd.date_range("2024-03-04", periods=4, freq="7D").tolist() * 2)
+    first = weekly[weekly["period"] == pd.Timestamp("2024-03-04")]
+    last = weekly[weekly["period"] == pd.Timestamp("2024-03-25")]
+    assert first["platform"].astype(str).tolist() == ["ios", "android"]  # most clicks first within the week
+    assert last["platform"].astype(str).tolist() == ["android", "ios"]
+
+
+def test_comparison_windows_compares_the_complete_days_with_as_many_days_before():
+    import datetime as dt
+
+    from jmlink_analytics.metrics import comparison_windows
+
+    d = dt.date
+    week = comparison_windows("2024-06-24", "2024-06-30", partial_days=[d(2024, 6, 29), d(2024, 6, 30)])
+    assert week.current == (d(2024, 6, 24), d(2024, 6, 28)) and week.previous == (d(2024, 6, 19), d(2024, 6, 23))
+    assert week.note == ""
+    full = comparison_windows(d(2024, 6, 1), d(2024, 6, 30))
+    assert full.current == (d(2024, 6, 1), d(2024, 6, 30))
+    assert full.previous == (d(2024, 5, 2), d(2024, 5, 31))  # 30 days against the 30 before
+    for start, end in (("2024-06-30", "2024-06-30"), ("2024-06-29", "2024-06-30")):
+        none = comparison_windows(start, end, partial_days=pd.to_datetime(["2024-06-29", "2024-06-30"]))
+        assert none.current is None and none.previous is None and "partial" in none.note
+    short = comparison_windows("2024-06-01", "2024-06-30", first="2024-05-15")
+    assert short.current is None and "no previous 30 days in the data (it starts 2024-05-15" in short.note
+    with pytest.raises(ValueError, match="start must not be after end"):
+        comparison_windows("2024-06-02", "2024-06-01")
+
+
+def test_ratio_is_the_one_safe_division():
+    from jmlink_analytics.metrics import ratio
+
+    out = ratio(pd.Series([1, 2, 0, 3]), np.array([2, 0, 0, np.nan]))
+    assert out[0] == 0.5 and np.isnan(out[1:]).all() and out.dtype == np.float64

@@ -21,16 +21,17 @@ CSV_FILES = ["links.csv", "daily.csv", "summary_by_link.csv", "summary_by_channe
              "period_comparison.csv", "anomalies.csv"]
 CHART_FILES = [f"charts/{name}.png" for name in ("trend", "funnel", "channels", "platforms", "heatmap")]
 START = TODAY - dt.timedelta(days=27)
+HISTORY_START = START - dt.timedelta(days=28)  # the 28 days before, as `jmlink-analytics report` fetches them
 COUNTERS = ["exposure_count", "click_count", "open_count", "install_count"]
 
 
 @pytest.fixture(scope="module")
-def frames(sandbox):
-    """28 days of ios + android stats of the shared test sandbox (the last two partial), and its links
+def history(sandbox):
+    """56 days of ios + android stats of the shared test sandbox (the last two partial), and its links
     (one with a hostile name)."""
     with sandbox.client() as client:
         links = fetch_links(client)
-        stats = fetch_stats(client, start=START, end=TODAY, platform=["ios", "android"], progress=False)
+        stats = fetch_stats(client, start=HISTORY_START, end=TODAY, platform=["ios", "android"], progress=False)
     # as if fetched on TODAY (the sandbox's today is fixed; fetch_stats marks partial days by the real clock)
     stats["is_partial"] = stats["date"] >= pd.Timestamp(TODAY - dt.timedelta(days=1))
     links["name"] = links["name"].astype(object)
@@ -39,11 +40,20 @@ def frames(sandbox):
 
 
 @pytest.fixture(scope="module")
-def report(frames, tmp_path_factory):
-    """One full report (csv, png, html, parquet), written once for the module's tests."""
-    stats, links = frames
+def frames(history):
+    """The report's 28 days of ``history``, and its links."""
+    stats, links = history
+    return stats[stats["date"] >= pd.Timestamp(START)].reset_index(drop=True), links
+
+
+@pytest.fixture(scope="module")
+def report(history, tmp_path_factory):
+    """One full report (csv, png, html, parquet) of the 28 days START..TODAY, with the 28 days before them
+    to compare with; written once for the module's tests."""
+    stats, links = history
     out = tmp_path_factory.mktemp("report")
-    written = write_report(stats, links, out, formats=("csv", "png", "html", "parquet"), source=SOURCE)
+    written = write_report(stats, links, out, formats=("csv", "png", "html", "parquet"), source=SOURCE,
+                           period=(START, TODAY))
     return out, written
 
 
@@ -81,9 +91,11 @@ def test_the_csv_files_are_readable_and_add_up(report, frames):
     assert set(read(out, "summary_by_platform.csv")["platform"]) == {"ios", "android"}
 
 
-def test_the_period_comparison_is_the_last_7_complete_days_against_the_7_before(report, frames):
+def test_the_period_comparison_is_the_complete_days_against_as_many_before(report, history):
+    # issue 20: a report of N days compares its complete days with as many days before them (fetched too),
+    # not "the last 7 complete days" (or halves of a short range)
     out, _ = report
-    stats, _ = frames
+    stats, _ = history
     comparison = read(out, "period_comparison.csv").set_index("link_key")
     last_complete = TODAY - dt.timedelta(days=2)  # today and yesterday are partial
 
@@ -91,8 +103,11 @@ def test_the_period_comparison_is_the_last_7_complete_days_against_the_7_before(
         window = stats[(stats["date"] >= pd.Timestamp(first)) & (stats["date"] <= pd.Timestamp(last))]
         return window.groupby("link_key", observed=True)["click_count"].sum()
 
-    current = clicks(last_complete - dt.timedelta(days=6), last_complete)
-    previous = clicks(last_complete - dt.timedelta(days=13), last_complete - dt.timedelta(days=7))
+    current = clicks(START, last_complete)  # 26 complete days
+    previous = clicks(START - dt.timedelta(days=26), START - dt.timedelta(days=1))
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert (f"the 26 complete days {START:%Y-%m-%d} to {last_complete:%Y-%m-%d} against the 26 before "
+            f"({START - dt.timedelta(days=26):%Y-%m-%d} to {START - dt.timedelta(days=1):%Y-%m-%d})") in page
     for key in current.index:
         assert comparison.loc[key, "click_count_current"] == current[key]
         assert comparison.loc[key, "click_count_previous"] == previous[key]
@@ -268,7 +283,7 @@ def test_the_page_shows_changes_as_percent_for_counts_and_points_for_rates(repor
     out, _ = report
     page = (out / "index.html").read_text(encoding="utf-8")
     cards = page[page.index('<section class="cards">'):page.index("</section>")]
-    assert re.search(r"Clicks</div>.*?\(<span[^>]*>[+-]?\d+\.\d%</span>", cards)
+    assert re.search(r"Clicks</div>.*?\(<span[^>]*>[+-]?[\d,]+\.\d%</span>", cards)  # +1,152.9% as well
     assert re.search(r"CTR \(clicks / exposures\)</div>.*?\(<span[^>]*>([+-]\d+\.\d|0\.0) pp</span>", cards)
     assert "-0.0" not in page and "points" not in cards
     changes = page[page.index("<h2>Biggest changes"):page.index("<h2>Anomalies")]
@@ -281,7 +296,8 @@ def test_the_anomalies_are_episodes_and_the_page_shows_top_surges_and_top_drops(
     assert list(anomalies.columns[:7]) == ["link_key", "name", "channel", "start", "end", "days", "direction"]
     assert {"expected", "actual", "change", "score"} <= set(anomalies.columns)
     assert set(anomalies["direction"]) <= {"surge", "drop"}
-    assert anomalies["score"].abs().is_monotonic_decreasing
+    assert anomalies["impact"].abs().is_monotonic_decreasing  # the largest first (issue 20)
+    assert (pd.to_datetime(anomalies["end"]) >= pd.Timestamp(START)).all()  # none wholly in the history
     page = (out / "index.html").read_text(encoding="utf-8")
     assert "<h3>Top surges</h3>" in page and "<h3>Top drops</h3>" in page
     assert page.index("<h3>Top surges</h3>") < page.index("<h3>Top drops</h3>")
@@ -320,7 +336,7 @@ def test_a_one_day_report_draws_every_chart(frames, tmp_path):
 
 
 def test_one_formatter_shows_a_missing_value_the_same_in_the_report_and_the_dashboard():
-    from jmlink_analytics.export._format import MISSING, format_cell
+    from jmlink_analytics.display import MISSING, format_cell
     from jmlink_analytics.report._page import table_html as report_table
     from jmlink_analytics.widgets._view import fmt_value
     from jmlink_analytics.widgets._view import table_html as dashboard_table
@@ -361,3 +377,90 @@ def test_make_report_ensures_a_cjk_font_like_make_test():
         assert "scripts/ensure-cjk-font.sh" in commands, target
         assert commands.index("ensure-cjk-font.sh") < commands.index("jmlink-analytics report" if target == "report"
                                                                        else "-m pytest"), target
+
+
+# ------------------------------------------------------------- issue 20: every range reports, N days against N
+CLI_TODAY = dt.date(2026, 12, 1)
+
+
+@pytest.fixture(scope="module")
+def cli_app():
+    """The app `jmlink-analytics report --sandbox` serves, on a fixed day: 730 days of ios + android and its links."""
+    from jmlink_analytics.cli._commands import SANDBOX_OPTIONS
+    from jmlink_analytics.sandbox import Sandbox
+
+    with Sandbox(**SANDBOX_OPTIONS, today=CLI_TODAY) as sandbox, sandbox.client() as client:
+        links = fetch_links(client)
+        stats = fetch_stats(client, start=CLI_TODAY - dt.timedelta(days=729), end=CLI_TODAY, progress=False,
+                            platform=["ios", "android"])
+    stats["is_partial"] = stats["date"] >= pd.Timestamp(CLI_TODAY - dt.timedelta(days=1))
+    return stats, links
+
+
+@pytest.mark.parametrize("days", [1, 2, 3, 7, 30, 365])
+def test_every_range_reports_and_compares_equal_periods(cli_app, days, tmp_path):
+    stats, links = cli_app
+    start = CLI_TODAY - dt.timedelta(days=days - 1)
+    fetched = stats[stats["date"] >= pd.Timestamp(start - dt.timedelta(days=days))]  # what the CLI fetches
+    written = write_report(fetched, links, tmp_path, formats=("csv", "html"), period=(start, CLI_TODAY))
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert f"{start:%Y-%m-%d} to {CLI_TODAY:%Y-%m-%d}" in page
+    daily = read(tmp_path, "daily.csv")
+    assert daily["date"].min() == f"{start:%Y-%m-%d}"  # the days before the period are not reported
+    complete = days - 2  # today and yesterday are partial
+    if complete < 1:
+        assert "period_comparison.csv" not in written
+        assert "No change is shown: only partial days: no change is shown" in page
+        return
+    comparison = read(tmp_path, "period_comparison.csv")
+    before = start - dt.timedelta(days=complete)
+    last = CLI_TODAY - dt.timedelta(days=2)
+    assert (f"the {complete:,} complete day{'s' if complete > 1 else ''} {start:%Y-%m-%d} to {last:%Y-%m-%d} "
+            f"against the {complete:,} before ({before:%Y-%m-%d} to {start - dt.timedelta(days=1):%Y-%m-%d})") in page
+    window = stats[(stats["date"] >= pd.Timestamp(before)) & (stats["date"] < pd.Timestamp(start))]
+    assert comparison["click_count_previous"].sum() == window["click_count"].sum()
+    now = stats[(stats["date"] >= pd.Timestamp(start)) & (stats["date"] <= pd.Timestamp(last))]
+    assert comparison["click_count_current"].sum() == now["click_count"].sum()
+
+
+@pytest.mark.parametrize("days", [1, 2])
+def test_a_short_frame_without_history_reports_with_a_note(cli_app, days, tmp_path):
+    stats, links = cli_app
+    short = stats[stats["date"] > pd.Timestamp(CLI_TODAY - dt.timedelta(days=days))]  # the bug: "nothing to compare"
+    written = write_report(short, links, tmp_path, formats=("csv", "html"))
+    assert "period_comparison.csv" not in written and "index.html" in written
+    assert "No change is shown" in (tmp_path / "index.html").read_text(encoding="utf-8")
+
+
+def test_a_month_without_history_says_how_to_compare(cli_app, tmp_path):
+    stats, links = cli_app
+    month = stats[stats["date"] > pd.Timestamp(CLI_TODAY - dt.timedelta(days=30))]
+    write_report(month, links, tmp_path, formats=("html",))
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "No change is shown: no previous 28 days in the data" in page and "period=(start, end)" in page
+
+
+def test_the_longest_outage_of_the_year_is_among_the_top_drops(cli_app, tmp_path):
+    from jmlink_analytics.report._page import ANOMALY_ROWS
+
+    stats, links = cli_app
+    start = CLI_TODAY - dt.timedelta(days=364)
+    write_report(stats, links, tmp_path, formats=("csv", "html"), period=(start, CLI_TODAY))
+    anomalies = read(tmp_path, "anomalies.csv")
+    drops = anomalies[anomalies["direction"] == "drop"].reset_index(drop=True)
+    longest = int(drops["days"].idxmax())
+    assert drops["days"].iloc[longest] >= 60  # the 63- and 68-day outages of the issue
+    assert longest < ANOMALY_ROWS  # on the page, not 29th
+    assert drops["expected"].dtype.kind == "i" and drops["actual"].dtype.kind == "i"
+    text = read(tmp_path, "anomalies.csv", dtype=str)
+    assert not text[["expected", "actual", "impact"]].apply(lambda c: c.str.contains(".", regex=False)).any().any()
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    top = page[page.index("<h3>Top drops</h3>"):]
+    assert f">{drops['link_key'].iloc[longest]}</td>" in top.split("</table>")[0]
+
+
+def test_report_tables_label_the_platforms_as_the_charts_do(report):
+    out, _ = report
+    page = (out / "index.html").read_text(encoding="utf-8")
+    platforms = page[page.index("<h2>Platforms</h2>"):page.index("<h2>Top links")]
+    assert ">iOS</td>" in platforms and ">Android</td>" in platforms and ">ios</td>" not in platforms

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import os
 import sys
 from collections.abc import Iterator
@@ -68,6 +69,20 @@ def out_problem(out: str | os.PathLike[str], *, folder: bool) -> str | None:
         return f"--out {shown}: {ancestor} is a file, not a folder"
     if not os.access(ancestor, os.W_OK | os.X_OK):
         return f"--out {shown}: cannot write in {ancestor} (permission denied)"
+    return _probe(ancestor, shown)
+
+
+def _probe(folder: Path, shown: str) -> str | None:
+    """Create and remove a file in ``folder``: the only sure test (root passes ``os.access`` even in /sys)."""
+    import tempfile
+
+    try:
+        handle, name = tempfile.mkstemp(dir=folder, prefix=".jmlink-write-check-")
+    except OSError as exc:
+        return f"--out {shown}: cannot write in {folder} ({exc.strerror or exc})"
+    os.close(handle)
+    with contextlib.suppress(OSError):
+        os.unlink(name)
     return None
 
 
@@ -140,7 +155,8 @@ def _json_text(df: pd.DataFrame) -> str:
 
 
 def _write_table(df: pd.DataFrame, args: argparse.Namespace, noun: str) -> None:
-    from ..export._csv import atomic_path, prepare_frame, to_csv
+    from .._files import atomic_path
+    from ..export._csv import prepare_frame, to_csv
 
     fmt = _table_format(args)
     if args.out == "-":
@@ -169,9 +185,9 @@ def _write_table(df: pd.DataFrame, args: argparse.Namespace, noun: str) -> None:
 
 
 def _write_xlsx(df: pd.DataFrame, path: Path, noun: str) -> None:
-    from ..export._excel import EXCEL_MAX_ROWS, to_excel
+    from ..export import EXCEL_MAX_ROWS, fits_sheet, to_excel
 
-    if len(df) > EXCEL_MAX_ROWS - 1:
+    if not fits_sheet(len(df)):
         raise CommandError(f"{len(df):,} {noun} do not fit in one Excel sheet ({EXCEL_MAX_ROWS:,} rows with the "
                            "header): write .csv or .parquet instead")
     to_excel({"links" if noun == "links" else "stats": df}, path)
@@ -191,19 +207,21 @@ def run_links(args: argparse.Namespace) -> int:
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    """``jmlink-analytics stats``: the tidy daily table."""
+    """``jmlink-analytics stats``: the daily table, with the columns of the report's ``daily.csv``."""
     from ..data import fetch_links, fetch_stats
+    from ..report import daily_table
 
     _table_format(args)  # a bad --out / --format is a usage error before any request
     with _connect(args) as (client, source), _store(args) as store:
-        if args.links:  # a mistyped key is named before any stats request, not answered by the API's bare 3005
-            _status(args, f"checking the link keys against the links of {source}...")
-            _check_keys(args.links, fetch_links(client, store=store))
+        _status(args, f"listing the links of {source}...")
+        links = fetch_links(client, store=store)  # names and channels; a mistyped key is named before any stats
+        if args.links:
+            _check_keys(args.links, links)
         which = f"{len(args.links)} link(s)" if args.links else "every link"
         _status(args, f"fetching daily stats of {which} from {source}: {_span(args)}...")
         stats = fetch_stats(client, args.links, start=args.start, end=args.end, platform=args.platforms,
                             store=store, progress=_progress(args))
-    _write_table(stats, args, "rows")
+    _write_table(daily_table(stats, links), args, "rows")
     return 0
 
 
@@ -221,12 +239,16 @@ def run_report(args: argparse.Namespace) -> int:
         keys = list(dict.fromkeys(links["link_key"].dropna()))
         if not keys:
             raise CommandError(f"{source} has no links: there is nothing to report")
-        _status(args, f"fetching daily stats of {len(keys)} link(s): {_span(args)}...")
-        stats = fetch_stats(client, keys, start=args.start, end=args.end, platform=args.platforms,
+        # the N days before the report's N days too: the comparison's previous window, the anomalies' history
+        history = args.start - (args.end - args.start + dt.timedelta(days=1))
+        _status(args, f"fetching daily stats of {len(keys)} link(s): {_span(args)} (and {history:%Y-%m-%d} "
+                      "onwards, to compare with)...")
+        stats = fetch_stats(client, keys, start=history, end=args.end, platform=args.platforms,
                             store=store, progress=_progress(args))
     _status(args, f"writing the report to {args.out}...")
     with _writing(args.out):
-        written = write_report(stats, links, args.out, encoding=args.encoding, formats=args.format, source=source)
+        written = write_report(stats, links, args.out, encoding=args.encoding, formats=args.format, source=source,
+                               period=(args.start, args.end))
     where = f"; open {written['index.html']}" if "index.html" in written else ""
     print(f"wrote {len(written)} files to {args.out}{where}")
     return 0

@@ -20,6 +20,7 @@ from .._dates import DateLike, format_date, to_date
 from .._validate import check_base_url, check_credential, check_int, check_link_key, check_platform, path_segment
 from ..errors import JMLinkError, MissingCredentialsError, ResponseFormatError, mask_secrets, masking
 from ._credentials import BasicAuth, mask_key, open_slots, secret_forms
+from ._listing import iter_listing
 from ._ratelimit import EndpointLimiter
 from ._responses import LinksPage, parse_links_page, parse_stat_rows
 from ._transport import DEFAULT_POOL_SIZE, Transport, WaitListener, mount_pool
@@ -38,8 +39,6 @@ logger = logging.getLogger("jmlink_analytics")
 
 DEFAULT_BASE_URL = "https://api.jmlk.co"
 MAX_PAGE_SIZE = 500
-#: Pages ``iter_links`` may read beyond ``ceil(total / page_size)`` (to pick up links added meanwhile).
-EXTRA_LISTING_PAGES = 2
 
 
 def _setting(group: str, name: str, doc: str) -> property:
@@ -272,9 +271,13 @@ class JMLinkClient:
         """Yield every link of the app exactly once, paging through the listing.
 
         The listing is live and its order undocumented, so records are de-duplicated on
-        ``id``. Paging stops when every link ``total`` promised has come; after the last page
-        it starts again at page 1 to pick up links added meanwhile. It never reads more than
-        ``ceil(total / page_size) + 2`` pages (``total`` of the first page).
+        ``id``. While paging, links may be deleted or added: a deletion before the current page
+        shifts a link onto a page already read, an insertion shifts one onto the next page
+        again. A shift shows as a ``total`` that changed between pages or a link seen at
+        another place in the listing; then the listing is read again from page 1, until a
+        pass shows no shift or brings no new link. So no link that existed throughout is
+        lost. It never reads more than ``3 * ceil(total / page_size) + 2`` pages (``total``
+        of the first page). See :mod:`._listing`.
 
         Parameters
         ----------
@@ -284,44 +287,12 @@ class JMLinkClient:
         Raises
         ------
         ResponseFormatError
-            When a page is empty, brings no new link, or the page budget is spent before
-            ``total`` links came back (after yielding those that did).
+            When a page within the promised total is empty, a first pass's page brings no new
+            link though the total did not change, a pass without a shift brings fewer links
+            than its total, or the page budget is spent (after yielding the links that came).
         """
         check_int(page_size, "page_size", 1, MAX_PAGE_SIZE)
-        seen: dict[int, str] = {}  # id -> link_key
-        keys: dict[str, int] = {}  # link_key -> id
-        page_index, pages, budget = 1, 0, None
-        while True:
-            page = self.get_links_page(page_index, page_size)
-            pages += 1
-            if budget is None:
-                budget = -(-page.total // page_size) + EXTRA_LISTING_PAGES
-            new = []
-            for record in page.records:
-                link_id, link_key = record["id"], record["link_key"]
-                if seen.get(link_id, link_key) != link_key or keys.get(link_key, link_id) != link_id:
-                    raise ResponseFormatError(f"GET /v1/links: id and link_key must each name one link; got id "
-                                              f"{link_id} with {link_key!r} after {seen.get(link_id)!r} with id "
-                                              f"{link_id} and id {keys.get(link_key)} with {link_key!r}")
-                if link_id not in seen:
-                    seen[link_id], keys[link_key] = link_key, link_id
-                    new.append(record)
-            yield from new
-            if len(seen) >= page.total:
-                return
-            last_page = -(-page.total // page_size)
-            reason = (f"page {page_index} is empty" if not page.records
-                      else f"page {page_index} brought no new link" if not new
-                      else f"{pages} pages were read (at most {budget})" if pages >= budget else None)
-            if reason is not None:
-                raise ResponseFormatError(f"GET /v1/links: the listing promised {page.total} links but "
-                                          f"{len(seen)} came back: {reason}")
-            if page_index >= last_page:
-                logger.info("link listing: %d of %d links after the last page; reading from page 1 again",
-                            len(seen), page.total)
-                page_index = 1
-            else:
-                page_index += 1
+        return iter_listing(self.get_links_page, page_size)
 
     def get_link_stats(
         self, link_key: str, start_date: DateLike, end_date: DateLike, platform: str = "all"

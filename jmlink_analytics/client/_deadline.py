@@ -137,11 +137,19 @@ class _WatchedHTTPSConnection(HTTPSConnection):
 
 
 class _HTTPPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # A recorder that replaced urllib3's connection class (vcrpy under a cassette) keeps it:
+        # its replayed answers have no socket to watch, and ours would send past it.
+        base = HTTPConnectionPool.ConnectionCls
+        self.ConnectionCls = _WatchedHTTPConnection if base is HTTPConnection else base
+        super().__init__(*args, **kwargs)
 
 
 class _HTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        base = HTTPSConnectionPool.ConnectionCls
+        self.ConnectionCls = _WatchedHTTPSConnection if base is HTTPSConnection else base
+        super().__init__(*args, **kwargs)
 
 
 _POOLS = {"http": _HTTPPool, "https": _HTTPSPool}

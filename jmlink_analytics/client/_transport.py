@@ -116,8 +116,8 @@ class Transport:
         """Send one GET with rate limiting and retries; return the parsed JSON body."""
         url = self.base_url + path
         limiter = self.limiters[endpoint]
-        failures = refusals = 0
-        call_started = time.monotonic()
+        failures = 0
+        first_refused: float | None = None
         while True:
             slot = limiter.acquire(on_wait=lambda s: self._tell(_limit_text(limiter, s), s))
             started = time.monotonic()
@@ -135,8 +135,8 @@ class Transport:
             if error is None:
                 return parsed
             if isinstance(error, RateLimitError):
-                refusals += 1
-                delay = self._after_refusal(limiter, path, error, refusals, call_started)
+                first_refused = time.monotonic() if first_refused is None else first_refused
+                delay = self._after_refusal(limiter, slot, path, error, first_refused)
             elif error.retryable:
                 failures += 1
                 if failures > self.retries.max_retries:
@@ -236,20 +236,30 @@ class Transport:
         ceiling = self.retries.backoff_ceiling(failures)
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
-    def _after_refusal(self, limiter: EndpointLimiter, path: str, error: RateLimitError, refusals: int,
-                       call_started: float) -> float:
+    def _after_refusal(self, limiter: EndpointLimiter, slot: int, path: str, error: RateLimitError,
+                       first_refused: float) -> float:
         """The 3006 policy, whole: the seconds to wait before sending again, or raise ``error`` when spent.
 
-        Today: a refusal is waited out and retried up to ``max_retries`` times (``call_started``,
-        the monotonic time the call began, is there for a policy that spends a time budget).
+        Refused though our own window allowed the call, the endpoint slows down (for every process
+        of the appKey: :meth:`EndpointLimiter.refused`), and the call keeps trying until its time
+        budget, one window plus the deadline from its first refusal, is spent. ``max_retries=0``
+        gives up at once.
         """
-        if refusals > self.retries.max_retries:
+        pace = limiter.refused(slot)
+        now = time.monotonic()
+        budget = limiter.seconds + self.timeouts.deadline
+        delay = self._rate_limit_delay(limiter, path, error.retry_after, pace)
+        if self.retries.max_retries == 0 or now - first_refused + delay > budget:
+            if self.retries.max_retries:
+                logger.warning("GET %s: refused (3006) for %.0f s, the time budget of one call (one window of %g s "
+                               "plus the deadline of %g s)", path, now - first_refused, limiter.seconds,
+                               self.timeouts.deadline)
             raise error
-        return self._rate_limit_delay(limiter, path, error.retry_after, refusals)
+        return delay
 
     def _rate_limit_delay(self, limiter: EndpointLimiter, path: str, retry_after: float | None,
-                          attempt: int) -> float:
-        """How long to wait after a 3006: the server's word (up to a cap of two windows), else a growing share."""
+                          pace: float) -> float:
+        """How long to wait after a 3006: the server's word (up to a cap of two windows), else one paced turn."""
         window = limiter.seconds
         if retry_after is not None:
             cap = window * 2
@@ -258,8 +268,8 @@ class Transport:
                                "%.0f s; waiting %.0f s, then retrying", path, retry_after, cap, cap)
                 self._tell(f"server asked {retry_after:.0f} s (Retry-After); waiting {cap:.0f} s", cap)
             delay = min(retry_after, cap) + random.uniform(0, 0.1)
-        else:
-            delay = min(window, max(1.0, self.retries.backoff_factor) * 2 ** (attempt - 1)) * random.uniform(0.75, 1.0)
+        else:  # the limiter paces the retry with every other call: wait about one turn, jittered
+            delay = random.uniform(0.5, 1.0) / pace
         if delay >= REPORT_WAITS_FROM_S and not (retry_after is not None and retry_after > window * 2):
             self._tell(f"waiting {delay:.0f} s: refused for the {limiter.name} rate limit (3006)", delay)
         return delay
@@ -300,8 +310,9 @@ def _show(url: str) -> str:
 
 
 def _limit_text(limiter: EndpointLimiter, seconds: float) -> str:
+    paced = "" if limiter.pace is None else f"; the server refused earlier, paced at {limiter.pace:.1f} per s"
     return (f"waiting {math.ceil(seconds):.0f} s for the {limiter.name} rate limit "
-            f"({limiter.calls} per {limiter.seconds:g} s)")
+            f"({limiter.calls} per {limiter.seconds:g} s{paced})")
 
 
 def _path(url: str) -> str:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
+import re
 import sys
 import threading
 import time
@@ -295,11 +297,13 @@ def _load_cached(store: Store, client: DataClient, keys: list[str], platforms: l
 
 # -- the progress bar ------------------------------------------------------------------------
 class _Bar:
-    """A tqdm bar (or nothing) that also shows, in its text, a long wait in progress."""
+    """A tqdm bar (or nothing) that also shows, in its text, a long wait in progress, counting down."""
 
     def __init__(self, bar: Any = None):
         self._bar = bar
         self._wait_ends = 0.0
+        self._wait_text = ""
+        self._ticker: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def __enter__(self) -> _Bar:
@@ -319,15 +323,44 @@ class _Bar:
         self._bar.update(n)
 
     def waiting(self, text: str, seconds: float) -> None:
-        """A wait of ``seconds`` begins (called from worker threads): say so until it is over."""
+        """A wait of ``seconds`` begins (called from worker threads): say so, counting down, until it is over.
+
+        The first ``waiting N s`` of ``text`` is rewritten every :data:`_TICK_S` seconds with the
+        seconds left, by a daemon thread that ends with the wait.
+        """
         if self._bar is None:
             return
         with self._lock:
             ends = time.monotonic() + seconds
             if ends <= self._wait_ends - 0.5:
                 return  # a longer wait is already shown
-            self._wait_ends = ends
-            self._bar.set_postfix_str(text)
+            self._wait_ends, self._wait_text = ends, text
+            self._show_wait()
+            if self._ticker is None or not self._ticker.is_alive():
+                self._ticker = threading.Thread(target=self._tick, name="jmlink-progress-wait", daemon=True)
+                self._ticker.start()
+
+    def _show_wait(self) -> None:
+        """Show the wait's text with the seconds left (the lock held)."""
+        left = max(1, math.ceil(self._wait_ends - time.monotonic()))
+        self._bar.set_postfix_str(_COUNTDOWN.sub(f"waiting {left} s", self._wait_text, count=1))
+
+    def _tick(self) -> None:
+        while True:
+            time.sleep(_TICK_S)
+            with self._lock:
+                if not self._wait_ends or getattr(self._bar, "disable", False):  # over, or the bar is closed
+                    return
+                if time.monotonic() >= self._wait_ends:
+                    self._wait_ends = 0.0
+                    self._bar.set_postfix_str("")
+                    return
+                self._show_wait()
+
+
+#: The part of a wait's text that counts down, and how often it does.
+_COUNTDOWN = re.compile(r"waiting \d+ s")
+_TICK_S = 0.25
 
 
 def _progress_bar(total: int, progress: bool | None) -> _Bar:

@@ -9,17 +9,18 @@ Excel shows as text and numbers, and never leaves a half-written file over a goo
 from __future__ import annotations
 
 import codecs
-import contextlib
 import logging
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._files import atomic_path
+from ..display import column_kind
 from ._cells import FORMULA_TRIGGERS, date_texts, neutralize, per_distinct, text_cell
+from ._target import writing
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -86,14 +87,17 @@ def prepare_frame(df: pd.DataFrame, *, sanitize: bool = True) -> pd.DataFrame:
     for position in range(df.shape[1]):
         column = df.iloc[:, position]
         dtype = column.dtype
+        name = df.columns[position]
         if types.is_datetime64_any_dtype(dtype):
             column = pd.Series(date_texts(column), index=df.index, dtype=object)
         elif (isinstance(dtype, pd.CategoricalDtype) or types.is_object_dtype(dtype)
               or types.is_string_dtype(dtype)):
-            column = pd.Series(per_distinct(column, lambda v: text_cell(v, sanitize)), index=df.index, dtype=object)
+            column = pd.Series(_texts(column, name, sanitize), index=df.index, dtype=object)
+        elif dtype.kind == "f" and isinstance(name, str) and column_kind(name) == "count":
+            column = _whole_counts(column)
         columns[position] = column
     out = pd.DataFrame(columns, index=df.index)
-    names = list(df.columns)
+    names: list[Any] = list(df.columns)
     if isinstance(df.columns, pd.MultiIndex):  # each level's label is a header cell of its own row
         if sanitize:
             names = [tuple(neutralize(part) for part in name) for name in names]
@@ -102,6 +106,44 @@ def prepare_frame(df: pd.DataFrame, *, sanitize: bool = True) -> pd.DataFrame:
     else:
         out.columns = [neutralize(name) for name in names] if sanitize else names
     return out.reset_index(drop=True)
+
+
+def _texts(column: pd.Series, name: Any, sanitize: bool) -> np.ndarray:
+    """A text column's cells (:func:`text_cell`), NUL characters dropped with a warning.
+
+    A NUL is never part of a name a person typed, and Excel and many CSV readers end the
+    field or the line at one, so the rest of the row would be lost or shifted: the row is
+    kept, the NUL dropped, and the warning says which column and how many values had one.
+    """
+    held: list[Any] = []
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            held.append(value)
+            value = value.replace("\x00", "")
+        return text_cell(value, sanitize)
+
+    cells = per_distinct(column, convert)
+    if held:
+        logger.warning("writing a table: %d distinct value(s) of column %r held NUL characters (U+0000), which "
+                       "CSV readers stop at; they are dropped from the text", len(held), name)
+    return cells
+
+
+def _whole_counts(column: pd.Series) -> pd.Series:
+    """A count held as floats (NaN for missing) as integers when every value is whole: 2464, never 2464.0."""
+    import pandas as pd
+
+    values = column.to_numpy(dtype="float64", na_value=np.nan)
+    missing = np.isnan(values)
+    present = values[~missing]
+    if not np.isfinite(present).all() or not np.array_equal(present, np.round(present)):
+        return column
+    if not missing.any():
+        return pd.Series(values.astype(np.int64), index=column.index)
+    cells = np.empty(len(values), dtype=object)
+    cells[~missing] = present.astype(np.int64).tolist()
+    return pd.Series(cells, index=column.index, dtype=object)
 
 
 def _quote(text: str) -> str:
@@ -212,45 +254,6 @@ def write_csv(frame: pd.DataFrame, handle: Any, *, line_end: str = _LINE_END) ->
         handle.write(text)
 
 
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success move it over ``path``, else delete it.
-
-    The parent folders are created. The move (:func:`os.replace`) is atomic on one file
-    system, so readers see either the old file or the whole new one, never a half file.
-    An existing folder, FIFO or device at ``path`` is refused with ``ValueError`` (the move
-    would replace it, and as root that includes ``/dev/null``).
-    """
-    target = Path(path).expanduser()
-    if target.exists() and not target.is_file():  # renaming over a FIFO or a device (e.g. /dev/null as root)
-        raise ValueError(f"path must be a regular file to write or replace; {str(path)!r} exists and is "
-                         f"{'a folder' if target.is_dir() else 'not a regular file'}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        yield temp
-        _fsync(temp)
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
-
-
-def _fsync(path: Path) -> None:
-    """Flush ``path`` to disk before it replaces a good file (best effort: not every OS allows it)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def to_csv(df: pd.DataFrame, path: str | os.PathLike[str], *, encoding: str = "utf-8-sig",
            sanitize: bool = True) -> Path:
     """Write ``df`` as a CSV file that Excel opens correctly and safely.
@@ -276,12 +279,24 @@ def to_csv(df: pd.DataFrame, path: str | os.PathLike[str], *, encoding: str = "u
     pathlib.Path
         The file written.
 
+    Raises
+    ------
+    OSError
+        When the file cannot be written (a full disk, no permission), naming ``path``; the
+        old file, if any, is left as it was and no temporary file remains.
+
     Notes
     -----
     Datetime columns are written as ``yyyy-MM-dd``, or ``yyyy-MM-dd HH:MM:SS`` when any value
     of the column has a time of day; missing values as empty cells. Lines end with CRLF
     (RFC 4180). The file is written under a temporary name in the same folder and moved
     into place, so an interrupted write never leaves a half file over a good one.
+
+    Counts held as floats (a ``*_count``, ``actual`` or ``expected`` column with NaN for
+    missing values, see :func:`~jmlink_analytics.display.column_kind`) are written as
+    integers when every value is whole (``2464``, never ``2464.0``). NUL characters in text
+    are dropped with a logged warning: CSV readers and Excel stop at them, so the rest of
+    the row would be lost.
 
     Examples
     --------
@@ -295,7 +310,7 @@ def to_csv(df: pd.DataFrame, path: str | os.PathLike[str], *, encoding: str = "u
         raise TypeError(f"path must be a file path (str or os.PathLike); got {type(path).__name__}")
     frame = prepare_frame(df, sanitize=sanitize)
     target = Path(path).expanduser()
-    with atomic_path(target) as temp, open(temp, "x", encoding=encoding, newline="") as handle:
+    with writing(target) as temp, open(temp, "x", encoding=encoding, newline="") as handle:
         write_csv(frame, handle)
     logger.info("wrote %s (%d rows, %s)", target, len(frame), encoding)
     return target

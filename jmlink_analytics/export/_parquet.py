@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._csv import atomic_path
+from .._files import atomic_path
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -28,8 +28,8 @@ import pandas as pd
 
 from .._dates import to_date
 from .._validate import check_stats, normalize_by
-from ..schema import COUNTERS, METRICS, STAGES
-from ._anomalies import find_anomalies
+from ..schema import COUNTERS, METRICS, RATES, STAGES
+from ._episodes import find_anomalies
 from ._groups import (
     freq_alias,
     group_sums,
@@ -38,6 +38,7 @@ from ._groups import (
     resolve_by,
     sort_groups,
 )
+from ._ratio import ratio
 from ._trend import trend_data
 
 __all__ = ["add_rates", "compare_periods", "find_anomalies", "funnel", "join_links", "summarize", "trend_data"]
@@ -102,9 +103,11 @@ def join_links(stats: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([stats, attributes], axis=1)
 
 
-def _ordered(sums: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Rates appended, sorted by clicks (most first), then by the keys; a RangeIndex."""
+def _ordered(sums: pd.DataFrame, keys: list[str], by_period: bool = False) -> pd.DataFrame:
+    """Rates appended, sorted by clicks (most first), then by the keys; with ``by_period`` by period first."""
     out = sort_groups(sums, ["click_count"], keys)
+    if by_period:
+        out = out.sort_values("period", kind="stable").reset_index(drop=True)
     for rate, values in rates_of(out).items():
         out[rate] = values
     return out
@@ -135,7 +138,8 @@ def summarize(stats: pd.DataFrame, by: str | list[str] | None = "link_key", *, l
         The ``by`` columns (a RangeIndex, not an index), then ``period`` (start of the period)
         when ``freq`` is given, then ``exposure_count``, ``click_count``, ``open_count``,
         ``install_count``, ``ctr``, ``open_rate``, ``install_rate``. Sorted by
-        ``click_count``, most first, then by the keys (and period). The counters add up to
+        ``click_count``, most first, then by the keys; with ``freq``, by ``period`` first
+        (oldest first), then by ``click_count`` within each period. The counters add up to
         the input's totals under the platform rule (module docstring): the ``all`` rows when
         present, ``ios`` + ``android`` otherwise; by ``platform``, every row.
 
@@ -148,13 +152,13 @@ def summarize(stats: pd.DataFrame, by: str | list[str] | None = "link_key", *, l
     Examples
     --------
     >>> summarize(stats, by="channel", links=links)                     # doctest: +SKIP
-    >>> summarize(stats, by="platform", freq="W").sort_values("period")  # doctest: +SKIP
+    >>> summarize(stats, by="platform", freq="W")                        # doctest: +SKIP
     """
     stats = check_stats(stats, need_date=freq is not None)
     keys = normalize_by(by)
     alias = None if freq is None else freq_alias(freq)
     sums = group_sums(stats, keys, links, alias=alias)
-    return _ordered(sums, [*keys, *(["period"] if alias else [])])
+    return _ordered(sums, [*keys, *(["period"] if alias else [])], by_period=alias is not None)
 
 
 def _window(value: Any, name: str, last: pd.Timestamp | None = None) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -215,13 +219,11 @@ def compare_periods(stats: pd.DataFrame, current: Any, previous: Any = None, *,
     pandas.DataFrame
         The ``by`` columns, then for each ``m`` of the four counters and three rates:
         ``{m}_current``, ``{m}_previous``, ``{m}_change`` (current - previous; for a rate in
-        rate units, 0.01 = one percentage point) and ``{m}_pct_change`` (change / previous as
-        a fraction, despite the name; NaN where previous is 0; kept for code written against
-        earlier versions). Then the change in the toolkit's vocabulary: for each counter
-        ``{m}_rel_change``, the relative change as a fraction (+0.25 = +25 %; the same
-        numbers as ``{m}_pct_change``), and for each rate ``{m}_change_pp``, the difference
-        in percentage points (change x 100): a rate's relative change is rarely what is
-        meant. A group present in one window only is kept: its counters
+        rate units, 0.01 = one percentage point). Then the change in the toolkit's
+        vocabulary: for each counter ``{m}_rel_change``, the relative change as a fraction
+        (+0.25 = +25 %; NaN where previous is 0), and for each rate ``{m}_change_pp``, the
+        difference in percentage points (change x 100): a rate's relative change is rarely
+        what is meant. A group present in one window only is kept: its counters
         in the other window are 0 and its rates there NaN. A window with no day of data at
         all has NaN values (and a warning). Sorted by current, then previous clicks, most
         first. ``df.attrs["current"]`` and ``df.attrs["previous"]`` hold the windows as
@@ -278,17 +280,12 @@ def compare_periods(stats: pd.DataFrame, current: Any, previous: Any = None, *,
             side[rate] = values
     for metric in METRICS:
         now, before = sides["current"][metric], sides["previous"][metric]
-        change = now - before
-        prior = before.to_numpy(dtype=np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            pct = np.where(prior != 0, change.to_numpy(dtype=np.float64) / np.where(prior != 0, prior, 1.0), np.nan)
         out[f"{metric}_current"] = now.to_numpy()
         out[f"{metric}_previous"] = before.to_numpy()
-        out[f"{metric}_change"] = change.to_numpy()
-        out[f"{metric}_pct_change"] = pct
-    for metric in METRICS:  # the vocabulary of changes, after the columns of earlier versions
+        out[f"{metric}_change"] = (now - before).to_numpy()
+    for metric in METRICS:  # the vocabulary of changes
         if metric in COUNTERS:
-            out[f"{metric}_rel_change"] = out[f"{metric}_pct_change"].to_numpy()
+            out[f"{metric}_rel_change"] = ratio(out[f"{metric}_change"], out[f"{metric}_previous"])
         else:
             out[f"{metric}_change_pp"] = out[f"{metric}_change"].to_numpy(dtype=np.float64) * 100.0
     out = sort_groups(out, ["click_count_current", "click_count_previous"], keys)
@@ -315,20 +312,20 @@ def funnel(stats: pd.DataFrame, by: str | list[str] | None = None, *,
     pandas.DataFrame
         Four rows per group (groups ordered as :func:`summarize` orders them): the ``by``
         columns, ``stage`` (ordered categorical exposure < click < open < install),
-        ``count`` (int64), ``conversion`` (count / the previous stage's count; NaN for
-        exposure and where the previous count is 0) and ``overall`` (count / exposures).
-        Installs may exceed opens (late attribution): a conversion above 1 is kept.
+        ``count`` (int64), ``conversion`` (the stage's rate as the schema defines it, the
+        same number as the cards and tables: click = ``ctr`` = clicks / exposures, open =
+        ``open_rate`` = opens / clicks, install = ``install_rate`` = installs / clicks; NaN for
+        exposure and where the denominator is 0) and ``overall`` (count / exposures).
     """
     stats = check_stats(stats, need_date=False)
     keys = normalize_by(by)
     sums = group_sums(stats, keys, links)
     sums = sort_groups(sums, ["click_count"], keys)
     counts = sums[list(COUNTERS)].to_numpy(dtype=np.float64)
-    before = np.column_stack([np.full(len(counts), np.nan), counts[:, :-1]])
-    exposure = counts[:, [0]]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        conversion = np.where(before > 0, counts / np.where(before > 0, before, 1.0), np.nan)
-        overall = np.where(exposure > 0, counts / np.where(exposure > 0, exposure, 1.0), np.nan)
+    rates = rates_of(sums)
+    by_numerator = {num: rates[rate] for rate, (num, _den) in RATES.items()}
+    conversion = np.column_stack([by_numerator.get(c, np.full(len(sums), np.nan)) for c in COUNTERS])
+    overall = ratio(counts, counts[:, [0]])
     out = sums.loc[np.repeat(sums.index.to_numpy(), len(STAGES)), keys].reset_index(drop=True)
     out["stage"] = pd.Categorical(np.tile(np.array(STAGES, dtype=object), len(sums)), categories=list(STAGES),
                                   ordered=True)

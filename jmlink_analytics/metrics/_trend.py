@@ -8,6 +8,7 @@ import pandas as pd
 from .._validate import check_metric, check_stats, check_top, normalize_by
 from ..schema import COUNTERS, RATES
 from ._groups import freq_alias, group_labels, group_sums
+from ._ratio import ratio
 
 __all__ = ["trend_data"]
 
@@ -81,9 +82,7 @@ def trend_data(stats: pd.DataFrame, metric: str = "click_count", *, by: str | li
                                     index=periods, columns=columns)
     if metric in RATES:
         num, den = (wide[c].to_numpy(dtype=np.float64) for c in RATES[metric])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            values = np.where(den != 0, num / np.where(den != 0, den, 1.0), np.nan)
-        out = pd.DataFrame(values, index=periods, columns=columns)
+        out = pd.DataFrame(ratio(num, den), index=periods, columns=columns)
     else:
         out = wide[metric]
         out = out.astype(np.int64) if stats[metric].dtype.kind in "iu" else out

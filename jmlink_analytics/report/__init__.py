@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from ._write import write_report
+from ._analysis import daily_table
+from ._write import REPORT_FORMATS, write_report
 
-__all__ = ["write_report"]
+__all__ = ["REPORT_FORMATS", "daily_table", "write_report"]

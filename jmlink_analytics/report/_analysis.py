@@ -6,6 +6,10 @@ and nothing that writes. Rows are counted under the public platform rule
 (:func:`~jmlink_analytics.metrics.count_once`), and changes speak one vocabulary: a count's
 change is relative (a fraction, shown in percent), a rate's a difference in percentage
 points; partial days are left out of every comparison and of the anomalies.
+
+The report covers a *period*; the stats may hold days before it (the CLI fetches the N days
+before an N-day report), which serve only as the comparison's previous window and as the
+anomalies' history. The windows are :func:`~jmlink_analytics.metrics.comparison_windows`'.
 """
 
 from __future__ import annotations
@@ -20,15 +24,13 @@ from .._dates import CHINA_TZ
 if TYPE_CHECKING:
     import pandas as pd
 
-from ..metrics import count_once
+from ..metrics import comparison_windows, count_once
 from ..schema import COUNTERS, METRICS, RATES
 
-__all__ = ["COMPARISON_DAYS", "ReportData", "analyse", "comparison_columns"]
+__all__ = ["ReportData", "analyse", "check_period", "comparison_columns", "daily_table"]
 
 logger = logging.getLogger("jmlink_analytics")
 
-#: The length of the "current" window of the period comparison, when the data hold two of them.
-COMPARISON_DAYS = 7
 _NO_CHANNEL = "(none)"
 
 
@@ -48,6 +50,8 @@ class ReportData:
     previous_totals: dict[str, float] | None = None
     current: tuple[dt.date, dt.date] | None = None
     previous: tuple[dt.date, dt.date] | None = None
+    comparison_note: str = ""  # why there is no comparison, when there is none
+    history_start: dt.date | None = None  # the first day of the stats (before ``start`` when history was fetched)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     charts: dict[str, bytes] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
@@ -146,23 +150,25 @@ def _with_names(table: pd.DataFrame, names: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _comparison_windows(overall: pd.DataFrame) -> tuple[tuple[dt.date, dt.date], tuple[dt.date, dt.date]] | None:
-    """The last ``COMPARISON_DAYS`` complete days vs the same length before (or half the days when fewer).
+def daily_table(stats: pd.DataFrame, links: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The report's ``daily.csv`` (and ``jmlink-analytics stats``' table): the stats, their rates, name and channel.
 
-    Partial days (today, yesterday) are left out, so a still-growing day never reads as a drop.
+    Parameters
+    ----------
+    stats : pandas.DataFrame
+        The table of :func:`~jmlink_analytics.fetch_stats`.
+    links : pandas.DataFrame, optional
+        The table of :func:`~jmlink_analytics.fetch_links`; without it names are missing and
+        channels "(none)".
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``link_key``, ``name``, ``channel``, then the stats' other columns and the three rates.
     """
-    dates = overall["date"]
-    if "is_partial" in overall.columns and (~overall["is_partial"]).any():
-        dates = dates[~overall["is_partial"].astype(bool)]
-    first, last = dates.min().date(), dates.max().date()
-    n_days = (last - first).days + 1
-    length = COMPARISON_DAYS if n_days >= 2 * COMPARISON_DAYS else n_days // 2
-    if length < 1:
-        return None
-    one = dt.timedelta(days=1)
-    current = (last - (length - 1) * one, last)
-    previous = (current[0] - length * one, current[0] - one)
-    return current, previous
+    from .. import metrics
+
+    return _with_names(metrics.add_rates(stats), _report_links(links, stats))
 
 
 def _totals(frame: pd.DataFrame, window: tuple[dt.date, dt.date] | None = None) -> dict[str, float]:
@@ -191,57 +197,102 @@ def comparison_columns(keys: list[str]) -> list[str]:
     return columns
 
 
-def analyse(stats: pd.DataFrame, links: pd.DataFrame | None, source: str | None) -> ReportData:
+def check_period(period: Any, stats: pd.DataFrame) -> tuple[dt.date, dt.date]:
+    """The report's (start, end): ``period`` checked, or the span of ``stats``; raises naming ``period``."""
+    import pandas as pd
+
+    from .._dates import to_date
+
+    dates = stats["date"]
+    first, last = dates.min().date(), dates.max().date()
+    if period is None:
+        return first, last
+    if isinstance(period, str) or not hasattr(period, "__len__") or len(period) != 2:
+        raise TypeError(f"period must be None or a (start, end) pair of dates; got {period!r}")
+    start, end = (to_date(value, f"period[{i}]") for i, value in enumerate(period))
+    if start > end:
+        raise ValueError(f"period starts after it ends: {start} > {end}")
+    inside = (dates >= pd.Timestamp(start)) & (dates <= pd.Timestamp(end))
+    if not inside.any():
+        raise ValueError(f"period {start} to {end} holds no row of stats ({first} to {last})")
+    return start, end
+
+
+def _in_period(frame: pd.DataFrame | None, start: dt.date, end: dt.date) -> pd.DataFrame | None:
+    import pandas as pd
+
+    if frame is None:
+        return None
+    dates = frame["date"]
+    return frame[((dates >= pd.Timestamp(start)) & (dates <= pd.Timestamp(end))).to_numpy()].reset_index(drop=True)
+
+
+def analyse(stats: pd.DataFrame, links: pd.DataFrame | None, source: str | None,
+            period: tuple[dt.date, dt.date] | None = None) -> ReportData:
     """Run the report's analysis.
 
     Parameters
     ----------
     stats : pandas.DataFrame
-        The tidy stats table (any platforms; checked by the caller).
+        The tidy stats table (any platforms; checked by the caller); it may reach back before
+        ``period`` (the comparison's previous window, the anomalies' history).
     links : pandas.DataFrame or None
         The links table, for names and channels.
     source : str or None
         Where the data came from, for the page (credentials in a URL are removed).
+    period : (date, date), optional
+        The days the report covers (checked by :func:`check_period`); default: all of ``stats``.
 
     Returns
     -------
     ReportData
         The tables (``links``, ``daily``, the summaries, ``period_comparison`` when the
-        range holds two windows of complete days, ``anomalies``: the surge and drop episodes
-        of each link's daily clicks), the headline totals and the windows.
+        stats hold the days before the period's complete days, ``anomalies``: the surge and
+        drop episodes of each link's daily clicks that reach into the period), the headline
+        totals, the windows, and ``comparison_note`` saying why there is no comparison.
     """
     import pandas as pd
 
     from .. import metrics
 
-    overall, split, platforms = _split_platforms(stats)
-    names = _report_links(links, stats)
-    dates = stats["date"]
-    partial = sorted({d.date() for d in dates[stats["is_partial"].astype(bool)]}) if "is_partial" in stats else []
-    data = ReportData(start=dates.min().date(), end=dates.max().date(), source=_clean_source(source),
+    start, end = period if period is not None else check_period(None, stats)
+    overall_all, split_all, platforms = _split_platforms(stats)
+    overall, split = _in_period(overall_all, start, end), _in_period(split_all, start, end)
+    shown = _in_period(stats, start, end)
+    assert overall is not None and shown is not None
+    names = _report_links(links, shown)
+    dates = shown["date"]
+    partial_rows = shown["is_partial"].astype(bool) if "is_partial" in shown else None
+    partial = sorted({d.date() for d in dates[partial_rows]}) if partial_rows is not None else []
+    first = stats["date"].min().date()
+    data = ReportData(start=start, end=end, source=_clean_source(source),
                       generated_at=dt.datetime.now(CHINA_TZ), platforms=platforms,
-                      n_links=int(stats["link_key"].nunique()), partial_days=partial, totals=_totals(overall))
+                      n_links=int(shown["link_key"].nunique()), partial_days=partial, totals=_totals(overall),
+                      history_start=first)
     tables = data.tables
     if links is not None:
         tables["links"] = links
-    daily = _with_names(metrics.add_rates(stats), names)
-    tables["daily"] = daily
+    tables["daily"] = daily_table(shown, links)
     tables["summary_by_link"] = _with_names(metrics.summarize(overall, by="link_key"), names)
     tables["summary_by_channel"] = metrics.summarize(overall, by="channel", links=names)
     if split is not None:
         tables["summary_by_platform"] = metrics.summarize(split, by="platform")
-    windows = _comparison_windows(overall)
-    if windows is not None:
-        data.current, data.previous = windows
-        data.previous_totals = _totals(overall, data.previous)
-        data.current_totals = _totals(overall, data.current)
-        comparison = metrics.compare_periods(overall, tuple(pd.Timestamp(d) for d in data.current),
+    all_partial = overall_all.loc[overall_all["is_partial"].astype(bool).to_numpy(), "date"] \
+        if "is_partial" in overall_all else pd.Series([], dtype="datetime64[ns]")
+    windows = comparison_windows(start, end, partial_days=pd.unique(all_partial), first=first)
+    if windows.current is not None and windows.previous is not None:
+        data.current, data.previous = windows.current, windows.previous
+        data.previous_totals = _totals(overall_all, data.previous)
+        data.current_totals = _totals(overall_all, data.current)
+        comparison = metrics.compare_periods(overall_all, tuple(pd.Timestamp(d) for d in data.current),
                                              tuple(pd.Timestamp(d) for d in data.previous), by="link_key",
                                              include_partial=False)
         tables["period_comparison"] = _with_names(comparison[comparison_columns(["link_key"])], names)
     else:
-        logger.info("write_report: %s to %s is too short for a period comparison", data.start, data.end)
-    anomalies = metrics.find_anomalies(overall, "click_count", by="link_key")
-    tables["anomalies"] = _with_names(anomalies.drop(columns=["date", "value"]), names)
+        data.comparison_note = windows.note
+        logger.info("write_report: %s to %s: %s", start, end, windows.note)
+    anomalies = metrics.find_anomalies(overall_all, "click_count", by="link_key")
+    anomalies = anomalies[(anomalies["end"] >= pd.Timestamp(start)).to_numpy()].reset_index(drop=True)
+    tables["anomalies"] = _with_names(anomalies, names)
     data.overall, data.split, data.names = overall, split, names
     return data

@@ -12,9 +12,8 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from .._version import __version__
-from ..export._format import change_sign, format_cell, is_missing
-from ..export._html import html_table
-from ..schema import COUNTERS, METRIC_LABELS, RATES, metric_label
+from ..display import change_sign, format_cell, html_table, is_missing
+from ..schema import COUNTERS, METRIC_LABELS, PLATFORM_LABELS, RATES, metric_label
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,7 +34,7 @@ _CHART_CAPTIONS = {
 _LABELS = {"link_key": "Link key", "name": "Name", "channel": "Channel", "platform": "Platform", "date": "Date",
            **METRIC_LABELS,
            "start": "From", "end": "To", "days": "Days", "expected": "Expected clicks", "actual": "Clicks",
-           "change": "Change", "score": "Score"}
+           "change": "Change", "impact": "Clicks lost or gained", "score": "Score"}
 #: Anomaly episodes shown per direction on the page (the CSV file has them all).
 ANOMALY_ROWS = 10
 
@@ -70,8 +69,13 @@ def _label(column: str) -> str:
 
 
 def table_html(df: pd.DataFrame, columns: list[str], *, top: int, empty: str = "None.") -> str:
-    """An escaped HTML table of the first ``top`` rows of ``df`` (only the ``columns`` it has)."""
-    return html_table(df, columns, labels={c: _label(c) for c in columns}, top=top, empty=empty)
+    """An escaped HTML table of the first ``top`` rows of ``df`` (only the ``columns`` it has); platforms labelled."""
+    if "platform" in df.columns and "platform" in columns:
+        shown = df.head(top).copy()
+        shown["platform"] = [PLATFORM_LABELS.get(str(p), str(p)) for p in shown["platform"]]
+        df = shown
+    return html_table(df, columns, labels={c: _label(c) for c in columns}, kinds={"impact": "count"}, top=top,
+                      empty=empty)
 
 
 # -- page parts --------------------------------------------------------------------------------
@@ -90,9 +94,9 @@ def _cards(data: ReportData) -> str:
         kind, change_kind = ("rate", "pp") if metric in _RATE_LABELS else ("count", "change")
         value = format_cell(data.totals[metric], kind)
         change = ""
-        if data.current_totals is not None and data.previous_totals is not None and data.current is not None:
+        if (data.current_totals is not None and data.previous_totals is not None and data.current is not None
+                and data.previous is not None):
             now, before = data.current_totals[metric], data.previous_totals[metric]
-            days = (data.current[1] - data.current[0]).days + 1
             if is_missing(now) or is_missing(before):
                 delta = float("nan")
             elif kind == "rate":
@@ -102,11 +106,25 @@ def _cards(data: ReportData) -> str:
             sign = change_sign(delta, change_kind)
             css = {1: "up", -1: "down", 0: ""}[sign]
             text = format_cell(delta, change_kind)
-            change = (f'<div class="change">last {days} complete days: {escape(format_cell(now, kind))} '
-                      f'(<span class="{css}">{escape(text)}</span> vs the {days} before)</div>')
+            change = (f'<div class="change">{escape(_span(data.current))}: {escape(format_cell(now, kind))} '
+                      f'(<span class="{css}">{escape(text)}</span> vs {escape(_span(data.previous))})</div>')
         cards.append(f'<div class="card"><div class="label">{escape(label)}</div>'
                      f'<div class="value">{escape(value)}</div>{change}</div>')
-    return f'<section class="cards">{"".join(cards)}</section>'
+    return f'<section class="cards">{"".join(cards)}</section>' + _comparison_note(data)
+
+
+def _comparison_note(data: ReportData) -> str:
+    """What the cards' changes compare, or why there is none."""
+    if data.current is not None and data.previous is not None:
+        days = (data.current[1] - data.current[0]).days + 1
+        return (f'<p class="note">Changes: the {days:,} complete day{"" if days == 1 else "s"} '
+                f"{escape(_span(data.current))} against the {days:,} before ({escape(_span(data.previous))}); "
+                "partial days are left out.</p>")
+    how = ""
+    if data.history_start is not None and data.history_start >= data.start and "partial" not in data.comparison_note:
+        how = (" To compare, give write_report stats that start as many days earlier and period=(start, end); "
+               "<code>jmlink-analytics report</code> fetches them.")
+    return f'<p class="note">No change is shown: {escape(data.comparison_note)}.{how}</p>'
 
 
 def _charts(data: ReportData) -> str:
@@ -143,15 +161,20 @@ def _tables(data: ReportData, top: int) -> str:
                      '<p class="note">Links sorted by the size of their change in clicks; complete days only. '
                      "Counts change in percent of the previous period, rates in percentage points (pp).</p>"
                      + table_html(comparison, columns, top=top))
+    if "period_comparison" not in tables:
+        parts.append(f"<h2>Biggest changes</h2><p class=\"note\">No comparison: {escape(data.comparison_note)}.</p>")
     anomalies = tables["anomalies"]
-    columns = ["link_key", "name", "channel", "start", "end", "days", "expected", "actual", "change", "score"]
+    columns = ["link_key", "name", "channel", "start", "end", "days", "expected", "actual", "change", "impact",
+               "score"]
     rows = min(top, ANOMALY_ROWS)
     parts.append("<h2>Anomalies in daily clicks</h2>"
                  '<p class="note">Runs of days far from what the link\'s previous 14 days lead to expect on that '
                  "weekday (a robust score: how many typical day-to-day wobbles away; above 3.5 counts), one row "
-                 "per run, the most unusual first. Partial days are left out; a link needs 7 days of history. "
-                 "anomalies.csv has every run.</p>")
-    short = (data.end - data.start).days + 1 <= 7  # no day has 7 days of history before it
+                 "per run, the largest first: by the clicks the run lost or gained against the expected, so a "
+                 "long outage comes before a one-day dip. Partial days are left out; a link needs 7 days of "
+                 "history. anomalies.csv has every run.</p>")
+    first = data.history_start or data.start
+    short = (data.end - first).days + 1 <= 7  # no day has 7 days of history before it
     for direction, heading in (("surge", "Top surges"), ("drop", "Top drops")):
         chosen = anomalies[anomalies["direction"] == direction] if "direction" in anomalies else anomalies.iloc[:0]
         empty = (f"No {direction}s can be found in {_days(data)}: a link needs 7 days "

@@ -14,12 +14,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._files import atomic_path
 from .._validate import check_top
-from ..export._csv import atomic_path, check_encoding, to_csv
-from ..export._excel import EXCEL_MAX_ROWS, to_excel
+from ..export._csv import check_encoding, to_csv
 from ..export._parquet import require_pyarrow, write_parquet
 from ..schema import COUNTERS
-from ._analysis import ReportData, analyse
+from ._analysis import ReportData, analyse, check_period
+from ._workbook import SHEETS, write_workbook
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,10 +38,6 @@ _TABLES = ("links", "daily", "summary_by_link", "summary_by_channel", "summary_b
            "anomalies")
 #: Decimal places of floats (rates, changes, scores) in the report's CSV files; Parquet keeps them all.
 CSV_DECIMALS = 6
-#: The sheets of report.xlsx, in order: table -> sheet name.
-SHEETS = {"daily": "daily", "summary_by_link": "by link", "summary_by_channel": "by channel",
-          "summary_by_platform": "by platform", "period_comparison": "period comparison", "anomalies": "anomalies",
-          "links": "links"}
 
 
 # -- checks ------------------------------------------------------------------------------------
@@ -131,23 +128,6 @@ def _possible_files(formats: Iterable[str]) -> list[str]:
     return names
 
 
-def _write_workbook(data: ReportData, out: Path, written: dict[str, Path], encoding: str) -> dict[str, Path]:
-    """report.xlsx: a sheet per table; a daily table past Excel's rows names where the full one is."""
-    files: dict[str, Path] = {}
-    daily = data.tables["daily"]
-    full_tables = {}
-    if len(daily) > EXCEL_MAX_ROWS - 1:
-        if "daily.csv" not in written and "daily.parquet" not in written:
-            logger.warning("write_report: %s daily rows do not fit in one Excel sheet; writing daily.csv as well, "
-                           "so the full table is in the folder", f"{len(daily):,}")
-            files["daily.csv"] = to_csv(_for_csv(daily), out / "daily.csv", encoding=encoding)
-        where = [name for name in ("daily.csv", "daily.parquet") if name in written or name in files]
-        full_tables["daily"] = " and ".join(where) + " in the same folder as this workbook"
-    sheets = {sheet: data.tables[table] for table, sheet in SHEETS.items() if table in data.tables}
-    files["report.xlsx"] = to_excel(sheets, out / "report.xlsx", full_tables=full_tables)
-    return files
-
-
 def _write_bytes(path: Path, content: bytes) -> Path:
     with atomic_path(path) as temp:
         temp.write_bytes(content)
@@ -164,6 +144,7 @@ def write_report(
     formats: Iterable[str] = ("csv", "png", "html"),
     source: str | None = None,
     top: int = 20,
+    period: tuple[Any, Any] | None = None,
 ) -> dict[str, Path]:
     """Write a report folder: CSV tables, charts and one self-contained HTML page.
 
@@ -189,6 +170,11 @@ def write_report(
         "built-in sandbox app". Never pass a credential (user:password in a URL is removed).
     top : int, default 20
         Rows of each table shown on the page (the CSV files hold every row).
+    period : (date-like, date-like), optional
+        The days the report covers, both included; default: every day of ``stats``. Days of
+        ``stats`` before it are not reported: they are the comparison's previous window and
+        the anomalies' history (``jmlink-analytics report --days N`` fetches the N days before
+        the period for this).
 
     Returns
     -------
@@ -201,9 +187,11 @@ def write_report(
     The files: ``links.csv``; ``daily.csv`` (the stats with rates, the link's name and
     channel); ``summary_by_link.csv``, ``summary_by_channel.csv``,
     ``summary_by_platform.csv`` (only when both ios and android are in ``stats``);
-    ``period_comparison.csv`` (the last 7 complete days against the 7 before them, or
-    two halves of the complete days when there are fewer than 14; partial days are left
-    out); ``anomalies.csv`` (clicks per link); ``charts/trend.png``, ``funnel.png``,
+    ``period_comparison.csv`` (the period's complete days against as many days right
+    before them, :func:`~jmlink_analytics.metrics.comparison_windows`; only when ``stats``
+    holds those days: otherwise the page says why there is no comparison); ``anomalies.csv``
+    (the episodes of clicks per link reaching into the period, the largest impact first);
+    ``charts/trend.png``, ``funnel.png``,
     ``channels.png``, ``platforms.png`` (split platforms only), ``heatmap.png``;
     ``index.html`` (charts embedded as data URIs, no external resources); ``report.xlsx``
     with the sheets "daily", "by link", "by channel", "by platform", "period comparison",
@@ -230,12 +218,13 @@ def write_report(
     if not isinstance(out_dir, (str, os.PathLike)):
         raise TypeError(f"out_dir must be a folder path (str or os.PathLike); got {type(out_dir).__name__}")
     _check_frames(stats, links)
+    window = check_period(period, stats)
     if "parquet" in formats:
         require_pyarrow()
     out = Path(out_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
 
-    data = analyse(stats, links, source)
+    data = analyse(stats, links, source, window)
     written: dict[str, Path] = {}
     if "csv" in formats:
         for name, table in data.tables.items():
@@ -243,7 +232,8 @@ def write_report(
     if "parquet" in formats:
         written["daily.parquet"] = write_parquet(data.tables["daily"], out / "daily.parquet")
     if "xlsx" in formats:
-        written.update(_write_workbook(data, out, written, encoding))
+        written.update(write_workbook(data, out, written,
+                                      lambda table, path: to_csv(_for_csv(table), path, encoding=encoding)))
     if "png" in formats or "html" in formats:
         data.charts = _render_charts(data)
     if "png" in formats:

@@ -8,21 +8,19 @@ answer into one of these.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
-import re
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from contextvars import ContextVar
+from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from ._masking import MASK, mask_secrets, masking
+
 __all__ = [
-    "AuthError", "BlacklistedError", "InvalidRequestError", "JMLinkError", "MethodNotAllowedError",
-    "MissingCredentialsError", "NotFoundError", "RateLimitError", "ResponseFormatError",
-    "ServerError", "StoreError", "StoreVersionError", "TransportError", "VipRequiredError",
-    "error_from_answer", "error_from_response", "mask_secrets", "masking",
+    "MASK", "AuthError", "BlacklistedError", "DatasetLockError", "DatasetShapeError", "InvalidRequestError",
+    "JMLinkError", "MethodNotAllowedError", "MissingCredentialsError", "NotFoundError", "RateLimitError",
+    "ResponseFormatError", "ServerError", "StoreError", "StoreVersionError", "TransportError", "VipRequiredError",
+    "WebhookError", "error_from_answer", "error_from_response", "mask_secrets", "masking",
 ]
 
 #: The success code the API documents; a body carrying it is not an error.
@@ -83,7 +81,7 @@ class JMLinkError(Exception):
         return type(self).RETRYABLE if self._retryable is None else self._retryable
 
 
-def _rebuild(cls: type[JMLinkError], message: str, state: dict[str, Any]) -> JMLinkError:
+def _rebuild(cls: type[Exception], message: str, state: dict[str, Any]) -> Exception:
     error = cls.__new__(cls)
     Exception.__init__(error, message)
     error.__dict__.update(state)
@@ -168,71 +166,6 @@ _STATUS_TO_ERROR: dict[int, type[JMLinkError]] = {
 }
 
 _MAX_BODY_EXCERPT = 200
-MASK = "***"
-#: An echoed ``Authorization: Basic <token>`` (or any "Basic <token>") is masked even when the
-#: secrets are not known.
-_BASIC = re.compile(r"\b([Bb][Aa][Ss][Ii][Cc])(\s+)(?:[A-Za-z0-9+/_-]{16,}={0,2}|"
-                    r"(?=[A-Za-z_-]*[0-9+/=])[A-Za-z0-9+/_-]{4,}={0,2})")
-_SECRETS: ContextVar[tuple[str, ...]] = ContextVar("jmlink_analytics_secrets", default=())
-
-
-def mask_secrets(text: str, secrets: Iterable[str] | None = None) -> str:
-    """``text`` with each of ``secrets`` and any ``Basic <token>`` replaced by ``***``.
-
-    Parameters
-    ----------
-    text : str
-        A message, body excerpt or log line.
-    secrets : iterable of str, optional
-        The values to hide (master secret, Basic token); those of the enclosing
-        :func:`masking` block by default.
-
-    Returns
-    -------
-    str
-        The text with every secret masked in each form a server might echo it: raw,
-        JSON-escaped (``\\/``, ``\\u00e9``, either case), percent-encoded (either case,
-        wholly or in part, ``+`` for a space). A Basic token is masked as one of
-        ``secrets`` (the client passes the base64 of ``appKey:secret``) and by its form.
-    """
-    values = _SECRETS.get() if secrets is None else tuple(secrets)
-    for value in sorted({v for v in values if v}, key=len, reverse=True):
-        text = _secret_pattern(value).sub(MASK, text)
-    return _BASIC.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
-
-
-@functools.lru_cache(maxsize=64)
-def _secret_pattern(secret: str) -> re.Pattern[str]:
-    """One regular expression matching ``secret`` with any of its characters in any escaped form."""
-    return re.compile("".join(_char_forms(char) for char in secret))
-
-
-def _char_forms(char: str) -> str:
-    """A group matching ``char`` raw, percent-encoded (either case) or JSON-escaped (either case)."""
-    forms = [re.escape(char)]
-    forms.append("".join(f"%(?i:{byte:02x})" for byte in char.encode("utf-8")))
-    if char == " ":
-        forms.append(r"\+")
-    code = ord(char)
-    if code > 0xFFFF:  # JSON writes it as a surrogate pair
-        high, low = 0xD800 + ((code - 0x10000) >> 10), 0xDC00 + ((code - 0x10000) & 0x3FF)
-        forms.append(rf"\\u(?i:{high:04x})\\u(?i:{low:04x})")
-    else:
-        forms.append(rf"\\u(?i:{code:04x})")
-    forms.append({"/": r"\\/", '"': r'\\"', "\\": r"\\\\", "\n": r"\\n", "\t": r"\\t"}.get(char, ""))
-    return "(?:" + "|".join(form for form in forms if form) + ")"
-
-
-@contextlib.contextmanager
-def masking(secrets: Iterable[str]) -> Iterator[None]:
-    """Within the block (in this thread), errors built by :func:`error_from_response` hide ``secrets``."""
-    token = _SECRETS.set(tuple(s for s in secrets if s))
-    try:
-        yield
-    finally:
-        _SECRETS.reset(token)
-
-
 def _excerpt(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= _MAX_BODY_EXCERPT else text[:_MAX_BODY_EXCERPT] + "…"
@@ -382,3 +315,70 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
             return max(0.0, number - now)
         return max(0.0, number)
     return None
+
+
+class WebhookError(Exception):
+    """A group bot (WeCom, DingTalk, Feishu, Slack) refused a digest, or no answer came.
+
+    Not a :class:`JMLinkError`: the JMLink API is not involved. The message never holds the
+    webhook's key, token or signing secret (the destination is shown masked).
+
+    Parameters
+    ----------
+    platform : str
+        ``"wecom"``, ``"dingtalk"``, ``"feishu"`` or ``"slack"``.
+    message : str
+        What the platform answered (its ``errmsg`` / ``msg``), or what was observed.
+    code : int or str or None
+        The platform's error code (WeCom/DingTalk ``errcode``, Feishu ``code``, Slack's error
+        word), or ``None`` when there was none.
+    http_status : int or None
+        The HTTP status of the answer, or ``None`` when no answer arrived.
+    rate_limited : bool
+        Whether the platform refused the message as one too many (wait, then send again).
+    retry_after : float or None
+        Seconds the platform asked to wait (rate limits), when known.
+    """
+
+    def __init__(self, platform: str, message: str, *, code: int | str | None = None,
+                 http_status: int | None = None, rate_limited: bool = False, retry_after: float | None = None):
+        self.platform = platform
+        self.message = message
+        self.code = code
+        self.http_status = http_status
+        self.rate_limited = rate_limited
+        self.retry_after = retry_after
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        details = [f"error {self.code}"] if self.code is not None else []
+        if self.http_status is not None:
+            details.append(f"HTTP {self.http_status}")
+        where = f"{self.platform} {', '.join(details)}" if details else self.platform
+        return f"{where}: {self.message}"
+
+    def __repr__(self) -> str:
+        return (f"WebhookError(platform={self.platform!r}, code={self.code!r}, http_status={self.http_status!r}, "
+                f"message={self.message!r})")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # every field survives pickling, one set later too
+        return (_rebuild, (type(self), self.message, dict(vars(self))))
+
+    @property
+    def retryable(self) -> bool:
+        """Whether sending again later may succeed (rate limits, server faults, no answer)."""
+        return self.rate_limited or self.http_status is None or self.http_status >= 500
+
+
+class DatasetShapeError(ValueError):
+    """A write that would bend a Parquet dataset out of the shape it recorded.
+
+    The dataset (``write_dataset`` / ``sync``) records once its layout (day folders, or one
+    ``app=NAME`` folder per app), its platform mode (``all``, or ``ios`` / ``android``) and
+    its version; mixing them would make every engine's sums wrong or its reads fail. The
+    message names what the dataset holds and what the write would add.
+    """
+
+
+class DatasetLockError(TimeoutError):
+    """Another writer held a Parquet dataset's lock longer than the writer could wait; nothing was written."""
