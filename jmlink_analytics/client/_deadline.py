@@ -152,7 +152,7 @@ class _HTTPSPool(HTTPSConnectionPool):
         super().__init__(*args, **kwargs)
 
 
-_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+_POOLS: dict[str, type] = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
 class DeadlineAdapter(HTTPAdapter):

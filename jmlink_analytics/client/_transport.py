@@ -29,7 +29,7 @@ from .._version import __version__
 from ..errors import JMLinkError, RateLimitError, ResponseFormatError, TransportError
 from ._deadline import DeadlineAdapter, watch
 from ._decode import decode_answer
-from ._ratelimit import REPORT_WAITS_FROM_S, EndpointLimiter
+from ._ratelimit import REPORT_WAITS_FROM_S, EndpointLimiter, Slot
 from .settings import Limits, Retries, Timeouts
 
 __all__ = ["DEFAULT_POOL_SIZE", "MAX_REDIRECTS", "Transport", "WaitListener", "mount_pool"]
@@ -236,7 +236,7 @@ class Transport:
         ceiling = self.retries.backoff_ceiling(failures)
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
-    def _after_refusal(self, limiter: EndpointLimiter, slot: int, path: str, error: RateLimitError,
+    def _after_refusal(self, limiter: EndpointLimiter, slot: Slot, path: str, error: RateLimitError,
                        first_refused: float) -> float:
         """The 3006 policy, whole: the seconds to wait before sending again, or raise ``error`` when spent.
 
