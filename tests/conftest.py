@@ -90,3 +90,18 @@ def sandbox():
 
     with Sandbox(links=12, days=40, today=TODAY, seed=7) as sb:
         yield sb
+
+
+@pytest.fixture
+def use_app(monkeypatch, tmp_path):
+    """Point the JMLINK_* variables at a sandbox (its request log cleared); the user cache goes under tmp_path."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+
+    def use(sandbox):
+        monkeypatch.setenv("JMLINK_APP_KEY", sandbox.app_key)
+        monkeypatch.setenv("JMLINK_MASTER_SECRET", sandbox.master_secret)
+        monkeypatch.setenv("JMLINK_BASE_URL", sandbox.base_url)
+        sandbox.clear_requests()
+        return sandbox
+
+    return use

@@ -13,20 +13,6 @@ from jmlink_analytics import cli, fetch_stats, read_dataset
 from jmlink_analytics._dates import china_today
 
 
-@pytest.fixture
-def use_app(monkeypatch, tmp_path):
-    """Point the JMLINK_* variables at a sandbox; the user cache goes under tmp_path."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-
-    def use(sandbox):
-        monkeypatch.setenv("JMLINK_APP_KEY", sandbox.app_key)
-        monkeypatch.setenv("JMLINK_MASTER_SECRET", sandbox.master_secret)
-        monkeypatch.setenv("JMLINK_BASE_URL", sandbox.base_url)
-        return sandbox
-
-    return use
-
-
 def stat_requests(sandbox):
     return [r for r in sandbox.requests if r.path.endswith("/stat")]
 

@@ -25,20 +25,6 @@ from .conftest import TODAY
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-@pytest.fixture
-def use_app(monkeypatch, tmp_path):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-
-    def use(sandbox):
-        monkeypatch.setenv("JMLINK_APP_KEY", sandbox.app_key)
-        monkeypatch.setenv("JMLINK_MASTER_SECRET", sandbox.master_secret)
-        monkeypatch.setenv("JMLINK_BASE_URL", sandbox.base_url)
-        sandbox.clear_requests()
-        return sandbox
-
-    return use
-
-
 @pytest.fixture(scope="module")
 def split_stats(sandbox):
     with sandbox.client() as client:
