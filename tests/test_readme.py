@@ -51,7 +51,7 @@ def test_every_python_block_of_the_readme_runs_as_written(monkeypatch, tmp_path)
         try:
             for line, code in blocks:
                 try:
-                    exec(compile(code, f"README.md:{line}", "exec"), namespace)  # noqa: S102 - the README's code
+                    exec(compile(code, f"README.md:{line}", "exec"), namespace)
                 except Exception as exc:  # name the block: the README is what needs fixing
                     pytest.fail(f"the README's python block at line {line} fails: {type(exc).__name__}: {exc}")
             # what the README says it draws: a trend line per link (top needs by=), one chart per Axes

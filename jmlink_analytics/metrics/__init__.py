@@ -6,8 +6,8 @@ table holding ``all`` and per-platform rows never counts a click twice.
 
 from __future__ import annotations
 
-from ._groups import count_once
 from ._episodes import find_anomalies
+from ._groups import count_once
 from ._ratio import ratio
 from ._summaries import add_rates, compare_periods, funnel, join_links, summarize
 from ._trend import trend_data

@@ -32,8 +32,6 @@ chunk of days) at a time across all groups, so time and memory grow linearly in 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 

@@ -30,7 +30,6 @@ from .._dates import to_date
 from .._validate import check_stats, normalize_by
 from ..schema import COUNTERS, METRICS, RATES, STAGES
 from ._episodes import find_anomalies
-from ._ratio import ratio
 from ._groups import (
     freq_alias,
     group_sums,
@@ -39,6 +38,7 @@ from ._groups import (
     resolve_by,
     sort_groups,
 )
+from ._ratio import ratio
 from ._trend import trend_data
 
 __all__ = ["add_rates", "compare_periods", "find_anomalies", "funnel", "join_links", "summarize", "trend_data"]
@@ -276,8 +276,8 @@ def compare_periods(stats: pd.DataFrame, current: Any, previous: Any = None, *,
     sides = {w: merged[[f"{c}_{w}" for c in COUNTERS]].set_axis(list(COUNTERS), axis=1)
              for w in ("current", "previous")}
     for side in sides.values():
-        for rate, values in rates_of(side).items():
-            side[rate] = values
+        for rate, rate_values in rates_of(side).items():
+            side[rate] = rate_values
     for metric in METRICS:
         now, before = sides["current"][metric], sides["previous"][metric]
         out[f"{metric}_current"] = now.to_numpy()
