@@ -37,7 +37,7 @@ test: $(STAMP) fonts
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check jmlink_analytics tests benchmarks scripts
+	$(VENV)/bin/ruff check jmlink_analytics tests benchmarks scripts conftest.py
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

@@ -65,6 +65,9 @@ _EXPORTS: dict[str, str] = {
     "Dashboard": "widgets",
     "dashboard": "widgets",
     "Sandbox": "sandbox",
+    "digest": "notify",
+    "Digest": "notify",
+    "WebhookError": "errors",
 }
 
 __all__ = ["COUNTERS", "METRICS", "PLATFORMS", "RATES", "STATS_COLUMNS", "__version__", *_EXPORTS]
@@ -102,6 +105,7 @@ if _typing.TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         StoreVersionError,
         TransportError,
         VipRequiredError,
+        WebhookError,
     )
     from .export import read_dataset, to_csv, to_excel, write_dataset
     from .metrics import (
@@ -114,6 +118,7 @@ if _typing.TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         summarize,
         trend_data,
     )
+    from .notify import Digest, digest
     from .plotting import CJKFontWarning, plot_breakdown, plot_funnel, plot_heatmap, plot_platforms, plot_trend
     from .report import write_report
     from .sandbox import Sandbox

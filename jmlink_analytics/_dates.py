@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["CHINA_TZ", "DateLike", "china_today", "format_date", "to_date"]
 
 #: The API's time zone: China Standard Time, UTC+8 all year.
 CHINA_TZ = dt.timezone(dt.timedelta(hours=8), name="UTC+08:00")
 
-DateLike = Any  # str "yyyy-MM-dd", datetime.date, datetime.datetime or pandas.Timestamp
+#: What a date argument may be: a "yyyy-MM-dd" string, a datetime.date or datetime.datetime
+#: (pandas.Timestamp is a datetime), or a numpy.datetime64.
+DateLike: TypeAlias = "str | dt.date | np.datetime64"
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ALLOWED = "a 'yyyy-MM-dd' string, datetime.date, datetime.datetime or pandas.Timestamp"
@@ -66,11 +71,12 @@ def to_date(value: DateLike, name: str) -> dt.date:
         return value.date()
     if isinstance(value, dt.date):
         return value
-    if type(value).__name__ == "NaTType":
+    kind = type(value).__name__
+    if kind == "NaTType":
         raise ValueError(f"{name} must be {_ALLOWED}; got NaT")
-    if type(value).__name__ == "datetime64":  # numpy scalar
+    if kind == "datetime64":  # numpy scalar
         return to_date(str(value)[:10], name)
-    raise TypeError(f"{name} must be {_ALLOWED}; got {type(value).__name__} {value!r}")
+    raise TypeError(f"{name} must be {_ALLOWED}; got {kind} {value!r}")
 
 
 def format_date(value: dt.date) -> str:

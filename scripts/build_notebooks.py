@@ -195,26 +195,47 @@ def channel_report() -> list[nbformat.NotebookNode]:
     ]
 
 
+DASHBOARD = ('dash = jm.dashboard(client, start=today - dt.timedelta(days=89), platform=["ios", "android"])\n'
+             "dash")
+
+
 def dashboard() -> list[nbformat.NotebookNode]:
+    """The dashboard alone, so it opens the same in JupyterLab and under Voila (which runs every cell)."""
     return [
         new_markdown_cell(
             "# Dashboard: explore your links interactively\n\n"
             "**Which links, on which platform, over which dates, bring clicks, opens and installs, and "
             "how does that compare with the period before?** Filter and pick links, choose dates, "
             "platform, metric and period, read the headline and the top links, and export what you "
-            "selected as CSV. Uses your app when `JMLINK_APP_KEY` and `JMLINK_MASTER_SECRET` are set, "
-            "otherwise the built-in sandbox app. Needs a Jupyter front end with ipywidgets "
-            "(JupyterLab, Notebook 7 or VS Code)."
+            "selected as CSV (a name ending in `.csv`) or a workbook (`.xlsx`). Uses your app when "
+            "`JMLINK_APP_KEY` and `JMLINK_MASTER_SECRET` are set, otherwise the built-in sandbox app. "
+            "Needs a Jupyter front end with ipywidgets (JupyterLab, Notebook 7, VS Code) or Voila "
+            "(`voila notebooks/03_dashboard.ipynb`). Setting the controls from code is "
+            "`04_dashboard_from_code.ipynb`."
         ),
         new_code_cell(CONNECT),
         new_markdown_cell(
             "The dashboard fetches 90 days of links and stats, iOS and Android apart. With nothing picked "
-            "in *Links*, every link the filter matches is counted; the filter applies on Enter."
+            "in *Links*, every link the filter matches is counted; the filter applies on Enter. *Per* "
+            "*Auto* draws a point per day up to 90 days, per week beyond."
         ),
-        new_code_cell(
-            'dash = jm.dashboard(client, start=today - dt.timedelta(days=89), platform=["ios", "android"])\n'
-            "dash"
+        new_code_cell(DASHBOARD),
+        new_markdown_cell("The dashboard keeps its data: it still works after the connection is closed."),
+        new_code_cell(CLOSE),
+    ]
+
+
+def dashboard_from_code() -> list[nbformat.NotebookNode]:
+    return [
+        new_markdown_cell(
+            "# The dashboard from code: set its controls, read its numbers, export its rows\n\n"
+            "Everything the dashboard of `03_dashboard.ipynb` shows can be set and read from code: "
+            "**the window and the metric, the headline's numbers and the change behind them, the top "
+            "links, and the daily rows of the selection**, exported as CSV or a workbook. Uses your app "
+            "when `JMLINK_APP_KEY` and `JMLINK_MASTER_SECRET` are set, otherwise the built-in sandbox app."
         ),
+        new_code_cell(CONNECT),
+        new_code_cell(DASHBOARD),
         new_markdown_cell(
             "The controls can be set from code too. `hold()` groups changes into one redraw: "
             "here, the last 14 days. As in the report, the change leaves out the partial days "
@@ -237,18 +258,19 @@ def dashboard() -> list[nbformat.NotebookNode]:
             '        value, change = f"{row[\'current\']:,.0f}", f"{round(row[\'pct_change\'] * 100, 1) + 0:+.1f}%"\n'
             '    print(f"{metric:<14} {value:>10}  {change}")'
         ),
+        new_markdown_cell("The top links by install rate, as the dashboard's table ranks them:"),
         new_code_cell(
             'dash.controls["metric"].value = "install_rate"\n'
             "dash.top_table"
         ),
         new_markdown_cell("`selection()` is the daily rows behind the view; *Export* (or `export()`) writes them, "
-                          "as CSV or, for a name ending in `.xlsx`, a workbook."),
+                          "as CSV for a name ending in `.csv` or a workbook for `.xlsx` (any other name is "
+                          "refused)."),
         new_code_cell(
             "print(f\"{len(dash.selection()):,} rows selected\")\n"
             'path = dash.export("dashboard_selection.csv")\n'
             'print(f"written to {path}")'
         ),
-        new_markdown_cell("The dashboard keeps its data: it still works after the connection is closed."),
         new_code_cell(CLOSE),
     ]
 
@@ -257,6 +279,7 @@ BUILDERS = {
     "01_quickstart.ipynb": quickstart,
     "02_channel_report.ipynb": channel_report,
     "03_dashboard.ipynb": dashboard,
+    "04_dashboard_from_code.ipynb": dashboard_from_code,
 }
 
 

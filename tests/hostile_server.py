@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -33,11 +34,18 @@ class Seen:
 
 @dataclass
 class Reply:
-    """What to answer: a status, a body (JSON-encoded unless bytes/str) and headers."""
+    """What to answer: a status, a body (JSON-encoded unless bytes/str) and headers.
+
+    ``stream``: a function giving the body as chunks, sent as they come (chunked unless
+    ``headers`` has a Content-Length), so a huge body never sits in the server's memory.
+    ``header_trickle``: seconds between the bytes of the header block (status line excluded).
+    """
 
     body: Any = None
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    stream: Callable[[], Iterable[bytes]] | None = None
+    header_trickle: float | None = None
 
     def encoded(self) -> bytes:
         if isinstance(self.body, bytes):
@@ -71,14 +79,39 @@ class _Handler(BaseHTTPRequestHandler):
         seen = Seen("GET", unquote(parts.path), dict(parse_qsl(parts.query)), dict(self.headers.items()))
         server: HostileServer = self.server.owner  # type: ignore[attr-defined]
         reply = server.next_reply(seen)
-        body = reply.encoded()
-        self.send_response(reply.status)
+        try:
+            self._answer(reply)
+        except OSError:  # the client hung up (a cap reached, a deadline passed)
+            self.close_connection = True
+
+    def _answer(self, reply: Reply) -> None:
         headers = {"Content-Type": "application/json", **reply.headers}
+        body = b"" if reply.stream is not None else reply.encoded()
+        if reply.stream is None:
+            headers.setdefault("Content-Length", str(len(body)))
+        elif "Content-Length" not in headers:
+            headers["Transfer-Encoding"] = "chunked"
+        if reply.header_trickle is not None:
+            self.wfile.write(f"HTTP/1.1 {reply.status} Whatever\r\n".encode())
+            block = "".join(f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n"
+            for byte in block.encode("latin-1"):
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(reply.header_trickle)
+            self.wfile.write(body)
+            return
+        self.send_response(reply.status)
         for name, value in headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if reply.stream is None:
+            self.wfile.write(body)
+            return
+        chunked = headers.get("Transfer-Encoding") == "chunked"
+        for chunk in reply.stream():
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
+        if chunked:
+            self.wfile.write(b"0\r\n\r\n")
 
     def log_message(self, *args: Any) -> None:  # quiet
         pass

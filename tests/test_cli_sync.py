@@ -68,7 +68,7 @@ def test_stats_to_xlsx_by_suffix_and_csv_under_any_name_with_format(sandbox, use
     assert isinstance(rows[0][header.index("date")], dt.datetime) and isinstance(rows[0][header.index("click_count")],
                                                                                  int)
     assert cli.main([*args, "--out", str(tmp_path / "s.txt"), "--format", "csv"]) == 0
-    assert (tmp_path / "s.txt").read_bytes().startswith(b"\xef\xbb\xbflink_key,platform,date,")
+    assert (tmp_path / "s.txt").read_bytes().startswith(b"\xef\xbb\xbflink_key,name,channel,platform,date,")
 
 
 def test_the_default_report_has_the_workbook(sandbox, use_app, tmp_path, capsys):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
+import time
 
 import pandas as pd
 import pytest
@@ -11,7 +13,7 @@ import requests
 
 import jmlink_analytics.client._transport as transport_module
 from jmlink_analytics import errors as e
-from jmlink_analytics.client import JMLinkClient
+from jmlink_analytics.client import JMLinkClient, Limits, RateLimits, Retries, Timeouts
 from jmlink_analytics.client._responses import parse_links_page, parse_stat_rows
 from jmlink_analytics.errors import MissingCredentialsError
 from tests.conftest import most_in_any_window
@@ -258,12 +260,30 @@ def test_3006_honours_retry_after(make_sandbox, monkeypatch):
     assert len(waits) == 1 and 1.0 <= waits[0] <= 1.2  # Retry-After: 1
 
 
-def test_3006_gives_up_after_max_retries(client, sb, no_wait):
+def test_3006_is_retried_past_max_retries(client, sb, no_wait):
+    # issue 18: a 3006 fails a call only when its time budget is spent, not after max_retries (2 here) refusals
     sb.fail_next(3006, times=3, endpoint="links")
-    with pytest.raises(e.RateLimitError) as info:
-        client.get_links_page()
+    assert client.get_links_page().total == len(sb.app.links)
+    assert [r.code for r in api_requests(sb)] == [3006, 3006, 3006, 3000]
+
+
+def test_3006_gives_up_when_the_time_budget_of_the_call_is_spent(make_sandbox, no_wait):
+    # the budget: one window of the endpoint (3 s here) plus the deadline (1 s), from the first refusal; the
+    # refused calls are paced (at least 0.5 per second), not sent in a burst
+    sb = make_sandbox(links=3)
+    sb.fail_next(3006, times=1000, endpoint="links")
+    with sb.client(rate_limits={"links": (100, 3.0)}, deadline=1.0, max_retries=1) as c:
+        started = time.monotonic()
+        with pytest.raises(e.RateLimitError) as info:
+            c.get_links_page()
+        elapsed = time.monotonic() - started
     assert (info.value.code, info.value.http_status) == (3006, 403)
-    assert len(api_requests(sb)) == 3
+    codes = [r.code for r in api_requests(sb)]
+    assert len(codes) >= 3 and set(codes) == {3006}  # more than max_retries + 1 requests
+    assert 1.0 <= elapsed <= 3.0 + 1.0 + 0.3
+    with sb.client(max_retries=0) as c, pytest.raises(e.RateLimitError):  # max_retries=0: nothing is retried
+        c.get_links_page()
+    assert len(api_requests(sb)) == len(codes) + 1
 
 
 # -- rate limits ------------------------------------------------------------------------------
@@ -351,6 +371,46 @@ def test_from_env_reads_credentials_and_base_url(sb):
         assert c.get_links_page().total == len(sb.app.links)
 
 
+@pytest.mark.parametrize(("build", "error", "needle"), [
+    (lambda: Timeouts(connect=0), ValueError, "timeout must be a finite number of seconds > 0; got 0"),
+    (lambda: Timeouts(deadline=float("inf")), ValueError, "deadline must be a finite number of seconds > 0"),
+    (lambda: Timeouts.of((1, 2, 3), 60), ValueError, "timeout must be a number of seconds > 0 or a"),
+    (lambda: Retries(max_retries=-1), ValueError, "max_retries must be an integer >= 0; got -1"),
+    (lambda: Retries(backoff_factor=float("nan")), ValueError, "backoff_factor must be a finite number >= 0"),
+    (lambda: RateLimits(stats=(0, 60)), ValueError, r"rate_limits\['stats'\] calls must be an integer >= 1"),
+    (lambda: RateLimits.of({"stat": (1, 1)}), ValueError, "rate_limits keys must be 'links' or 'stats'"),
+    (lambda: Limits(max_answer_bytes=0), ValueError, "max_answer_bytes must be an integer >= 1; got 0"),
+])
+def test_settings_objects_check_their_fields_when_built(build, error, needle):
+    with pytest.raises(error, match=needle):
+        build()
+
+
+def test_settings_objects_are_frozen_values_the_client_takes_whole_or_builds():
+    timeouts, retries = Timeouts(connect=2, read=3, deadline=9), Retries(max_retries=1, backoff_factor=0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        timeouts.read = 5  # type: ignore[misc]
+    c = JMLinkClient("app", "secret", timeout=timeouts, max_retries=retries, rate_limits=RateLimits(links=(7, 2)),
+                     shared_limits=False)
+    assert (c.timeout, c.deadline, c.max_retries, c.backoff_factor) == ((2.0, 3.0), 9.0, 1, 0.0)
+    assert c.rate_limits == {"links": (7, 2.0), "stats": (500, 60.0)}
+    assert JMLinkClient("app", "secret", timeout=4, deadline=8, shared_limits=False)._transport.timeouts == \
+        Timeouts(4, 4, 8)
+
+
+def test_settable_properties_are_checked_like_the_keyword_arguments():
+    c = JMLinkClient("app", "secret", shared_limits=False)
+    c.max_retries, c.timeout, c.deadline, c.backoff_max, c.max_answer_bytes = 2, (1, 4), 5, 1, 1000
+    assert (c.max_retries, c.timeout, c.deadline, c.backoff_max, c.max_answer_bytes) == (2, (1.0, 4.0), 5.0, 1.0,
+                                                                                         1000)
+    for name, bad, needle in [("max_retries", -1, "max_retries"), ("timeout", 0, "timeout"),
+                              ("deadline", float("nan"), "deadline"), ("backoff_factor", -1, "backoff_factor"),
+                              ("max_answer_bytes", 0, "max_answer_bytes")]:
+        with pytest.raises((TypeError, ValueError), match=needle):
+            setattr(c, name, bad)
+    assert (c.max_retries, c.timeout, c.deadline) == (2, (1.0, 4.0), 5.0)  # a refused value changes nothing
+
+
 def test_defaults_are_the_documented_ones():
     c = JMLinkClient("app", "secret")
     assert c.base_url == "https://api.jmlk.co"
@@ -380,7 +440,7 @@ def test_an_injected_session_is_used_and_never_closed(sb):
 def test_user_agent_names_the_package_and_version(client, sb):
     import jmlink_analytics
 
-    assert client._headers["User-Agent"].startswith(f"jmlink-analytics/{jmlink_analytics.__version__}")
+    assert client._transport.headers["User-Agent"].startswith(f"jmlink-analytics/{jmlink_analytics.__version__}")
 
 
 def test_the_secret_never_shows(sb, caplog):

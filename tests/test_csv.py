@@ -239,3 +239,97 @@ def test_a_fifo_or_a_folder_at_the_path_is_refused_and_left_as_it_is(tmp_path):
             to_csv(pd.DataFrame({"a": [1]}), target)
     assert stat.S_ISFIFO(fifo.stat().st_mode) and folder.is_dir() and not list(folder.iterdir())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.csv", "pipe.csv"]  # no temporary file left
+
+
+# -- counts, NUL characters, a full disk --------------------------------------------------------
+def test_counts_held_as_floats_are_written_as_integers(tmp_path):
+    frame = pd.DataFrame({"actual": [2464.0, 0.0, np.nan], "expected": [10.5, 2.0, 3.0],
+                          "click_count_change": [1.0, -2.0, 3.0], "score": [2.0, 1.0, 0.0],
+                          "ctr": [1.0, 0.0, 0.5]})
+    rows = _rows(to_csv(frame, tmp_path / "a.csv"))
+    assert rows[1:] == [["2464", "10.5", "1", "2.0", "1.0"], ["0", "2.0", "-2", "1.0", "0.0"],
+                        ["", "3.0", "3", "0.0", "0.5"]]  # counts whole; a fractional count, scores, rates: as they are
+
+
+def test_the_reports_anomalies_csv_has_integer_counts(tmp_path):
+    from jmlink_analytics import write_report
+
+    days = pd.date_range("2024-01-01", periods=60)
+    clicks = np.full(60, 100)
+    clicks[40] = 2464
+    stats = pd.DataFrame({"link_key": "AAAA", "platform": pd.Categorical(["all"] * 60, categories=["all", "ios",
+                                                                                                     "android"]),
+                          "date": days, "exposure_count": clicks * 5, "click_count": clicks, "open_count": clicks // 2,
+                          "install_count": clicks // 4, "is_partial": False})
+    write_report(stats, None, tmp_path, formats=("csv",))
+    anomalies = pd.read_csv(tmp_path / "anomalies.csv", encoding="utf-8-sig", dtype=str)
+    assert "2464" in set(anomalies["actual"]) and not anomalies["actual"].str.contains(r"\.").any()
+
+
+def test_nul_characters_are_dropped_with_a_warning_and_the_row_kept(tmp_path, caplog):
+    frame = pd.DataFrame({"name": ["a\x00b", "ok", "\x00"], "n": [1, 2, 3]})
+    with caplog.at_level("WARNING", logger="jmlink_analytics"):
+        path = to_csv(frame, tmp_path / "a.csv")
+    assert b"\x00" not in path.read_bytes()
+    assert _rows(path) == [["name", "n"], ["ab", "1"], ["ok", "2"], ["", "3"]]
+    assert "'name'" in caplog.text and "NUL" in caplog.text
+
+
+_WRITE_A_BIG_TABLE = """
+import json, resource, signal, sys
+import numpy as np, pandas as pd
+from jmlink_analytics import to_csv, to_excel
+from jmlink_analytics.export import _excel
+_excel.CONSTANT_MEMORY_ROWS = 10  # XlsxWriter's row files on disk, as for a large sheet
+kind, target, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
+n = 30_000
+frame = pd.DataFrame({"name": [f"活动 {i}" for i in range(n)], "click_count": np.arange(n)})
+if limit:  # every file this process writes may hold `limit` bytes: a write past it fails with EFBIG
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+try:
+    {"csv": to_csv, "xlsx": to_excel}[kind](frame, target)
+    print(json.dumps(None))
+except OSError as error:
+    print(json.dumps({"errno": error.errno, "message": str(error), "filename": error.filename}))
+"""
+
+
+def write_until_the_disk_is_full(kind, folder, how):
+    """Write a table of 30,000 rows to ``folder/big.<kind>`` where it cannot fit; the OSError's fields.
+
+    ``how`` is "tmpfs" (a 64 KiB file system of its own: ENOSPC, as a full disk; needs root)
+    or "rlimit" (RLIMIT_FSIZE of 50 kB per file in the writing process: EFBIG).
+    """
+    import json
+    import subprocess
+    import sys
+
+    if how == "tmpfs":
+        if os.geteuid() != 0:
+            pytest.skip("mounting a tiny tmpfs needs root")
+        folder.mkdir()
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],
+                          capture_output=True).returncode:
+            pytest.skip("this machine does not let us mount a tmpfs")
+    try:
+        target = folder / f"big.{kind}"
+        result = subprocess.run([sys.executable, "-c", _WRITE_A_BIG_TABLE, kind, str(target),
+                                 "50000" if how == "rlimit" else "0"], capture_output=True, text=True, check=True)
+        error = json.loads(result.stdout.strip().splitlines()[-1])
+        left = sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+    finally:
+        if how == "tmpfs":
+            subprocess.run(["umount", str(folder)], check=True)
+    return target, error, left
+
+
+@pytest.mark.parametrize("how", ["tmpfs", "rlimit"])
+def test_a_full_disk_names_the_users_file_and_leaves_no_temporary_file(tmp_path, how):
+    import errno
+
+    target, error, left = write_until_the_disk_is_full("csv", tmp_path / "disk", how)
+    assert error is not None, "the write was expected to fail"
+    assert error["errno"] == (errno.ENOSPC if how == "tmpfs" else errno.EFBIG)
+    assert str(target) in error["message"] and error["filename"] == str(target)
+    assert left == []

@@ -3,6 +3,7 @@ link selection, argument checks before any request, errors raise/warn, concurren
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import warnings
 
@@ -12,11 +13,12 @@ import pytest
 
 import jmlink_analytics.data._fetch as fetch_module
 from jmlink_analytics import errors as e
+from jmlink_analytics.client import DataClient, LinksPage
 from jmlink_analytics.data import fetch_links, fetch_stats
 from jmlink_analytics.data._frames import (
+    counters_from_rows,
     empty_links_frame,
     links_frame,
-    parse_stat_rows,
     stats_frame_from_records,
 )
 from jmlink_analytics.schema import COUNTERS, LINK_COLUMNS, STATS_COLUMNS
@@ -140,7 +142,7 @@ def test_stats_frame_of_the_documented_rows_fills_missing_days():
 
 
 def test_parse_stat_rows_fills_the_days_left_out_with_zeros():
-    out = parse_stat_rows(DOC_ROWS[1:], dt.date(2020, 8, 2), 2)
+    out = counters_from_rows(DOC_ROWS[1:], dt.date(2020, 8, 2), 2)
     assert out.dtype == np.int64 and out.shape == (4, 2)
     assert out[:, 0].tolist() == [200000] * 4 and out[:, 1].tolist() == [0] * 4
 
@@ -148,7 +150,7 @@ def test_parse_stat_rows_fills_the_days_left_out_with_zeros():
 def test_parse_stat_rows_refuses_a_day_outside_the_range_naming_link_platform_and_day():
     # deliberately changed: a day outside the range asked used to be dropped (and logged at DEBUG)
     with pytest.raises(e.ResponseFormatError, match=r"link 'AAAA', platform 'ios'.*'2020-08-01' is outside"):
-        parse_stat_rows(DOC_ROWS, dt.date(2020, 8, 2), 2, link_key="AAAA", platform="ios")
+        counters_from_rows(DOC_ROWS, dt.date(2020, 8, 2), 2, link_key="AAAA", platform="ios")
 
 
 @pytest.mark.parametrize(("change", "needle"), [
@@ -165,16 +167,16 @@ def test_parse_stat_rows_refuses_a_day_outside_the_range_naming_link_platform_an
 def test_parse_stat_rows_refuses_off_contract_rows_instead_of_guessing(change, needle):
     row = {**DOC_ROWS[1], **change}
     with pytest.raises(e.ResponseFormatError, match=r"link 'AAAA', platform 'all'") as info:
-        parse_stat_rows([row], dt.date(2020, 8, 2), 2, link_key="AAAA", platform="all")
+        counters_from_rows([row], dt.date(2020, 8, 2), 2, link_key="AAAA", platform="all")
     assert needle in str(info.value)
 
 
 def test_parse_stat_rows_refuses_a_missing_counter_and_a_day_twice():
     renamed = {k: v for k, v in DOC_ROWS[1].items() if k != "click_count"} | {"clickCount": 5}
     with pytest.raises(e.ResponseFormatError, match="lacks 'click_count'"):
-        parse_stat_rows([renamed], dt.date(2020, 8, 2), 2)
+        counters_from_rows([renamed], dt.date(2020, 8, 2), 2)
     with pytest.raises(e.ResponseFormatError, match="'2020-08-02' was sent twice"):
-        parse_stat_rows([DOC_ROWS[1], DOC_ROWS[1]], dt.date(2020, 8, 2), 2)
+        counters_from_rows([DOC_ROWS[1], DOC_ROWS[1]], dt.date(2020, 8, 2), 2)
 
 
 class DocumentedApp:
@@ -184,9 +186,19 @@ class DocumentedApp:
 
     def __init__(self):
         self.asked: list[tuple[str, dt.date, dt.date, str]] = []
+        self.reserved: list[int] = []
+
+    def get_links_page(self, page_index: int = 1, page_size: int = 20) -> LinksPage:
+        return LinksPage(total=len(DOC_RECORDS), records=DOC_RECORDS[(page_index - 1) * page_size:][:page_size])
 
     def iter_links(self, page_size: int = 500):
         yield from DOC_RECORDS
+
+    def reserve(self, workers: int) -> None:
+        self.reserved.append(workers)
+
+    def observing_waits(self, listener):
+        return contextlib.nullcontext()
 
     def get_link_stats(self, link_key, start_date, end_date, platform="all"):
         self.asked.append((link_key, start_date, end_date, platform))
@@ -204,6 +216,38 @@ def test_the_documented_examples_through_fetch_links_and_fetch_stats():
     assert stats["link_key"].astype(str).tolist() == ["AAAA"] * 3 + ["AAAB"] * 3
     assert stats["click_count"].tolist() == [100000, 200000, 0, 0, 0, 0]
     assert not stats["is_partial"].any()  # 2020 is long final
+
+
+def test_a_stand_in_client_implements_the_data_client_protocol_and_is_reserved_for_its_workers():
+    api = DocumentedApp()
+    assert isinstance(api, DataClient)
+    fetch_stats(api, start="2020-08-01", end="2020-08-03", progress=False, max_workers=5)
+    assert api.reserved == [2]  # two links: two requests at most in flight
+
+
+def test_an_object_that_is_not_a_client_is_refused_naming_what_it_lacks():
+    class OnlyStats:
+        app_key = base_url = "x"
+
+        def get_link_stats(self, *args):
+            raise AssertionError("never called")
+
+    with pytest.raises(TypeError, match=r"DataClient; got OnlyStats without get_links_page, iter_links, reserve"):
+        fetch_stats(OnlyStats(), ["AAAA"], start="2020-08-01", end="2020-08-03")
+
+
+def test_each_stat_answer_is_checked_once_on_its_way_to_the_frame(make_sandbox, monkeypatch):
+    import jmlink_analytics.client._responses as responses
+
+    checks = []
+    real = responses.check_stat_rows
+    monkeypatch.setattr(responses, "check_stat_rows", lambda *a, **kw: (checks.append(a[1]), real(*a, **kw))[1])
+    sb = make_sandbox(links=6, rate_limits=FAST)
+    with sb.client() as client:
+        df = fetch_stats(client, [link["link_key"] for link in sb.app.links], start=START, end=END,
+                         platform=["ios", "android"], progress=False)
+    assert len(stat_requests(sb)) == 12 and len(checks) == 12  # was 24: the client and the data layer
+    assert len(df) == 6 * 2 * 20
 
 
 # -- fetch_links --------------------------------------------------------------------------------

@@ -59,21 +59,6 @@ def test_every_column_is_in_the_files_with_its_type(stats, tmp_path):
     assert set(one_day.column("date").to_pylist()) == {START}
 
 
-def test_the_readme_duckdb_query_sums_what_the_frame_sums(stats, tmp_path):
-    root = tmp_path / "warehouse" / "jmlink_stats"
-    write_dataset(stats, root)
-    query = readme_duckdb_query()
-    assert "'warehouse/jmlink_stats/dt=*/*.parquet'" in query
-    result = duckdb.sql(query.replace("warehouse/jmlink_stats", root.as_posix())).df()
-    expected = (stats[stats["date"].between("2024-06-01", "2024-06-30")]
-                .groupby(["date", "platform"], observed=True)[["click_count", "install_count"]].sum())
-    assert len(result) == len(expected) == 28 * 2
-    got = {(pd.Timestamp(d), p): (c, i) for d, p, c, i in result[["dt", "platform", "clicks", "installs"]].itertuples(
-        index=False)}
-    assert got == {(d, str(p)): (c, i) for (d, p), (c, i) in expected.iterrows()}
-    assert list(got) == sorted(got)  # ORDER BY dt, platform
-
-
 def test_rewriting_days_replaces_them_and_never_duplicates(stats, tmp_path):
     write_dataset(stats, tmp_path)
     later = stats[stats["date"] >= pd.Timestamp(TODAY - dt.timedelta(days=3))].copy()
@@ -87,8 +72,13 @@ def test_rewriting_days_replaces_them_and_never_duplicates(stats, tmp_path):
     assert total == distinct == len(stats)
     back = read_dataset(tmp_path)
     assert back["click_count"].sum() == stats["click_count"].sum() + 1000 * len(later)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"dt={d:%Y-%m-%d}" for d in pd.date_range(START, TODAY)]
-    assert all(os.listdir(tmp_path / name) == ["part-0.parquet"] for name in os.listdir(tmp_path))
+    # beside the day folders only _jmlink/ with two empty files (the lock, the recorded shape); nothing staged
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["_jmlink"] + [f"dt={d:%Y-%m-%d}"
+                                                                       for d in pd.date_range(START, TODAY)]
+    assert all(os.listdir(tmp_path / name) == ["part-0.parquet"] for name in os.listdir(tmp_path) if name != "_jmlink")
+    assert sorted(os.listdir(tmp_path / "_jmlink")) == ["lock", "version=1,layout=days,platforms=split,partition=dt"]
+    assert all(p.stat().st_size == 0 for p in (tmp_path / "_jmlink").iterdir())
+    assert [p.name for p in tmp_path.parent.iterdir() if "staging" in p.name] == []
 
 
 def test_only_the_days_asked_for_are_opened(stats, tmp_path):
@@ -130,6 +120,7 @@ def test_a_failed_write_leaves_every_day_whole_and_no_staging(stats, tmp_path, m
         write_dataset(changed, tmp_path)
     monkeypatch.undo()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in tmp_path.parent.iterdir() if "staging" in p.name] == []  # staged outside, cleaned
     for path, content in before.items():  # each day is the old file or the whole new one
         assert path.read_bytes() == content or len(pq.read_table(path)) == len(stats) // 28
     assert len(read_dataset(tmp_path)) == len(stats)

@@ -83,6 +83,36 @@ def test_errors_survive_pickling_with_their_fields():
     assert (type(back), back.code, back.http_status, back.message) == (e.AuthError, 3002, 401, "auth failed")
 
 
+def _error_classes():
+    return sorted({obj for obj in vars(e).values() if isinstance(obj, type) and issubclass(obj, Exception)
+                   and obj.__module__ == e.__name__}, key=lambda cls: cls.__name__)
+
+
+@pytest.mark.parametrize("cls", _error_classes(), ids=lambda cls: cls.__name__)
+def test_every_error_class_pickles_round_trip_with_every_field(cls):
+    if issubclass(cls, e.JMLinkError):
+        err = cls("it failed", code=3006, http_status=403, retryable=False)
+        if issubclass(cls, e.RateLimitError):
+            err = cls("out of freq", code=3006, http_status=403, retry_after=12.5)
+    elif issubclass(cls, e.WebhookError):
+        err = cls("Feishu", "sign match fail", code=19021, http_status=200, rate_limited=False)
+    else:
+        err = cls("it failed")
+    err.note = "added later"  # state set after building survives too
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is cls and str(back) == str(err) and back.args == err.args
+    assert vars(back) == vars(err)
+    if isinstance(err, e.JMLinkError):
+        assert (back.message, back.code, back.http_status, back.retryable) == (err.message, 3006, 403, err.retryable)
+    if isinstance(err, e.RateLimitError):
+        assert back.retry_after == 12.5 and back.retryable
+
+
+def test_retryable_is_the_class_rule_unless_the_error_says_otherwise():
+    assert e.TransportError("reset").retryable and not e.TransportError("bad cert", retryable=False).retryable
+    assert not e.AuthError("no").retryable and e.ServerError("x").retryable
+
+
 # -- secrets a server echoes ------------------------------------------------------------------
 TOKEN = "N2Q0MzFlNDJkZmE2YTZkNjkzYWMyZDA0OjVlOTg3YWM2ZDJlMDRkOTVhOWQ4ZjBkMQ=="  # the documented example
 SECRET = "5e987ac6d2e04d95a9d8f0d1"

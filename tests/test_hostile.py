@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import gzip
 import json
 import logging
+import os
 import sqlite3
+import subprocess
+import sys
+import time
+import urllib.parse
 import warnings
 
 import numpy as np
 import pytest
 
+from jmlink_analytics import cli
 from jmlink_analytics import errors as e
 from jmlink_analytics.client import JMLinkClient
 from jmlink_analytics.data import Store, fetch_links, fetch_stats
@@ -185,6 +192,21 @@ LISTING_CASES = {
     "same_key_two_ids": (_page(records=[record(1), record(2, link_key="K001")]), "must each name one link"),
     "same_id_two_keys": (_page(records=[record(1), record(1, link_key="K002")]), "must each name one link"),
     "page_larger_than_asked": (_page(total=501, records=[record(i) for i in range(1, 502)]), "holds 501 records"),
+    # text fields that are not text (issue 19: they became "{'a': 1}", "True", "5")
+    "name_object": (_page(records=[record(1), record(2, name={"a": 1})]), "'name' must be text or null; got {'a': 1}"),
+    "channel_bool": (_page(records=[record(1), record(2, channel=True)]), "'channel' must be text or null; got True"),
+    "share_title_number": (_page(records=[record(1, share_title=5)]), "'share_title' must be text or null; got 5"),
+    "create_time_list": (_page(records=[record(1, create_time=[2024])]), "'create_time' must be text or null"),
+    # bodies that are not text, or not readable JSON
+    "lone_surrogate_name": (json.dumps(_page(records=[record(1), record(2, name="x\ud800y")])).encode(),
+                            "lone surrogate escape at records[1].name"),
+    "lone_surrogate_low": (json.dumps(_page(records=[record(1, landing_page="\udfff")])).encode(),
+                           "lone surrogate escape at records[0].landing_page"),
+    "invalid_utf8": (json.dumps(_page()).encode().replace(b"link 2", b"link \xff\xfe"), "not valid UTF-8 text"),
+    "utf8_encoded_surrogate": (json.dumps(_page()).encode().replace(b"link 2", b"link \xed\xa0\x80"),
+                               "not valid UTF-8 text"),
+    "nested_100000_deep": (b'{"total": 1, "records": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+                           "nested too deeply"),
 }
 
 
@@ -230,8 +252,9 @@ def _growing():
     (_listing(1500, [_records(1), []]), 2, "promised 1500 links but 500 came back: page 2 is empty"),
     # the first page is empty though links are promised
     (_listing(4, [[]]), 1, "promised 4 links but 0 came back: page 1 is empty"),
-    # new links on every page, and a total that keeps growing: at most ceil(1500 / 500) + 2 = 5 pages
-    (_growing(), 5, "promised 3500 links but 2500 came back: 5 pages were read (at most 5)"),
+    # new links on every page, and a total that keeps growing: at most 3 * ceil(1500 / 500) + 2 = 11 pages (issue 18:
+    # a listing that shifts is read again, so the budget is three passes; it was one pass + 2)
+    (_growing(), 11, "promised 6500 links but 5500 came back: 11 pages were read (at most 11)"),
 ], ids=["same_page_forever", "empty_page", "empty_first_page", "endless_new_links"])
 def test_a_listing_that_never_adds_up_stops_within_its_page_budget(serve, tmp_path, answer, requests, needle):
     server = serve(answer)
@@ -258,7 +281,9 @@ def test_a_listing_picks_up_links_added_meanwhile_within_the_budget(serve):
     with client_for(server) as c:
         got = [r["id"] for r in c.iter_links(page_size=2)]
     assert sorted(got) == [1, 2, 3, 4, 5, 99] and len(got) == len(set(got))
-    assert [s.query["page_index"] for s in server.requests] == ["1", "2", "3", "1"]  # 4 <= ceil(5/2) + 2
+    # the total changed while paging: a second pass, which shows no shift (issue 18: it read up to the first
+    # "every link came", counting a deleted one too); 6 <= 3 * ceil(5/2) + 2
+    assert [s.query["page_index"] for s in server.requests] == ["1", "2", "3", "1", "2", "3"]
 
 
 def test_a_listing_that_adds_up_stops_as_soon_as_every_link_came(serve):
@@ -419,3 +444,227 @@ def test_store_errors_are_store_errors_not_sqlite_or_numpy_errors(tmp_path, serv
             warnings.simplefilter("error")
             store.save_links(KEY, "http://x", [record(2)])  # the store is still usable afterwards
         assert [r["id"] for r in store.load_links(KEY, "http://x")] == [2]
+
+
+# -- 6. size, time, decoding, redirects, echoed secrets (issue 19) ----------------------------------
+CAP = 16 * 1024 * 1024  # the documented default of max_answer_bytes
+
+#: The client in a process of its own, so its peak memory (ru_maxrss) is its own.
+_MEASURED_CLIENT = """
+import resource, sys, time
+from jmlink_analytics import errors
+from jmlink_analytics.client import JMLinkClient
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+started = time.monotonic()
+with JMLinkClient("app-key-0001", "master-secret-0123456789", base_url=sys.argv[1], max_retries=2,
+                  backoff_factor=0, shared_limits=False) as client:
+    try:
+        client.get_link_stats("K001", "2024-06-01", "2024-06-03")
+        outcome = "accepted"
+    except errors.JMLinkError as exc:
+        outcome = f"{type(exc).__name__}: {exc}"
+print(outcome)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, round(time.monotonic() - started, 2), before)
+"""
+
+
+def _gzip_bomb() -> bytes:
+    """3.9 MB on the wire, 4 GiB of JSON whitespace once decoded: gzip members one after the other."""
+    spaces = gzip.compress(b" " * (16 << 20), compresslevel=9)  # one member: 16 MiB of spaces, ~16 KB
+    return gzip.compress(b'{"data": [') + spaces * 256 + gzip.compress(b"]}")
+
+
+def _whitespace_gb():
+    chunk = b" " * (1 << 20)
+    yield b'{"data": ['
+    for _ in range(1024):
+        yield chunk
+    yield b"]}"
+
+
+@pytest.mark.parametrize("reply", [
+    Reply(_gzip_bomb(), headers={"Content-Encoding": "gzip"}),
+    Reply(stream=_whitespace_gb, headers={"Content-Length": str(12 + (1 << 30))}),
+    Reply(stream=_whitespace_gb),  # chunked, no length said beforehand
+], ids=["gzip_bomb_3.9MB_to_4GiB", "whitespace_1GiB", "whitespace_1GiB_chunked"])
+def test_an_answer_over_the_cap_is_refused_while_reading_with_bounded_memory_and_time(serve, reply):
+    # issue 19: the bomb was accepted after 50 s with +7.6 GB peak memory, the whitespace with +2.1 GB
+    server = serve([reply])
+    done = subprocess.run([sys.executable, "-c", _MEASURED_CLIENT, server.base_url], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    outcome, usage = done.stdout.strip().splitlines()
+    peak_mb, seconds, imported_mb = int(usage.split()[0]), float(usage.split()[1]), int(usage.split()[2])
+    assert outcome.startswith("ResponseFormatError") and f"max_answer_bytes={CAP:,}" in outcome, done.stdout
+    assert "link 'K001'" in outcome
+    assert len(server.requests) == 1  # not retried: a second try would be as large
+    assert peak_mb - imported_mb < 64, f"peak memory {peak_mb} MB, {imported_mb} MB after imports"
+    assert seconds < 10
+
+
+def test_the_default_cap_holds_a_full_page_and_a_3660_day_answer_and_is_settable(serve):
+    name, desc = "商品详情、说明" * 3, "产品介绍、说明" * 9  # 21 and 63 characters, sent as \\u escapes
+    page = {"total": 500, "records": [record(i, name=name, share_desc=desc, share_title=name,
+                                             landing_page=f"https://www.jiguang.cn/landing/{i:08d}?utm=x")
+                                      for i in range(1, 501)]}
+    rows = good_rows("2015-01-01", "2025-01-07")  # 3,660 days
+    big = {"exposure_count": 2**62, "click_count": 2**62, "open_count": 2**62, "install_count": 2**62}
+    rows = [{**row, **big} for row in rows]
+    server = serve(lambda seen: Reply(page) if seen.path == "/v1/links" else Reply({"data": rows}))
+    sizes = len(json.dumps(page).encode()), len(json.dumps({"data": rows}).encode())
+    assert max(sizes) * 20 < CAP  # "many times over"
+    with client_for(server) as c:
+        assert len(c.get_links_page(page_size=500).records) == 500
+        assert len(c.get_link_stats("K001", "2015-01-01", "2025-01-07")) == 3660
+        c.max_answer_bytes = sizes[1] - 1
+        with pytest.raises(e.ResponseFormatError, match=f"larger than max_answer_bytes={sizes[1] - 1:,}"):
+            c.get_link_stats("K001", "2015-01-01", "2025-01-07")
+    assert len(server.requests) == 3
+    with pytest.raises(ValueError, match="max_answer_bytes must be an integer >= 1; got 0"):
+        JMLinkClient(KEY, SECRET, max_answer_bytes=0)
+
+
+def test_a_trickled_status_line_and_headers_are_cut_at_the_deadline(serve):
+    # issue 19: one header byte a second held a call with deadline=2 for 40 s
+    server = serve([Reply({"data": []}, header_trickle=1.0, headers={"X-Padding": "p" * 40})])
+    started = time.monotonic()
+    with client_for(server, deadline=2.0, timeout=30) as c, pytest.raises(e.TransportError,
+                                                                          match="deadline of 2 s"):
+        c.get_link_stats("K001", START, END)
+    assert time.monotonic() - started < 3.5
+    assert len(server.requests) == 1
+
+
+def test_a_trickled_answer_is_retried_each_time_within_its_own_deadline(serve, no_wait):
+    server = serve([Reply({"data": []}, header_trickle=0.5, headers={"X-Padding": "p" * 40})])
+    started = time.monotonic()
+    with client_for(server, deadline=1.0, max_retries=2) as c, pytest.raises(e.TransportError, match="deadline"):
+        c.get_link_stats("K001", START, END)
+    assert time.monotonic() - started < 4.5 and len(server.requests) == 3 and len(no_wait) == 2
+
+
+STAT_DECODING = {
+    "nested_100000_deep": (lambda start, end: b'{"data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+                           "nested too deeply"),
+    "lone_surrogate": (lambda start, end: json.dumps({"data": good_rows(start, end), "note": "\ud800"}).encode(),
+                       "lone surrogate escape at note"),
+    "invalid_utf8": (lambda start, end: json.dumps({"data": good_rows(start, end)}).encode() + b"\xc3",
+                     "not valid UTF-8 text (byte 0xc3"),
+    "utf16": (lambda start, end: json.dumps({"data": good_rows(start, end)}).encode("utf-16"), "not valid UTF-8"),
+}
+
+
+@pytest.mark.parametrize(("make", "needle"), STAT_DECODING.values(), ids=STAT_DECODING.keys())
+def test_an_undecodable_stat_answer_is_typed_and_costs_one_link_with_errors_warn(serve, tmp_path, make, needle):
+    def answer(seen):
+        start, end = seen.query["start_date"], seen.query["end_date"]
+        return Reply(make(start, end) if seen.path == "/v1/links/K002/stat" else {"data": good_rows(start, end)})
+
+    server = serve(answer)
+    with Store(tmp_path / "cache.sqlite3") as store, client_for(server, max_retries=3) as c:
+        with pytest.raises(e.ResponseFormatError) as info:
+            c.get_link_stats("K002", START, END)
+        assert needle in str(info.value) and "link 'K002'" in str(info.value) and len(server.requests) == 1
+        with pytest.warns(UserWarning, match="1 link.*K002"):
+            stats = fetch_stats(c, ["K001", "K002", "K003"], start=START, end=END, store=store, errors="warn",
+                                progress=False)
+        assert sorted(set(stats["link_key"].astype(str))) == ["K001", "K003"]
+        assert needle.split(" (")[0] in stats.attrs["failed"]["K002"]
+        assert len(server.requests) == 4
+        assert [stored_days(store, server.base_url, k) for k in ("K001", "K002", "K003")] == [N_DAYS, 0, N_DAYS]
+
+
+def test_the_cli_exits_4_not_1_on_an_answer_nested_too_deeply(serve, monkeypatch, capsys, tmp_path):
+    def answer(seen):
+        if seen.path == "/v1/links":
+            return Reply({"total": 1, "records": [record(1)]})
+        return Reply(b'{"data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+
+    server = serve(answer)
+    for name, value in {"JMLINK_APP_KEY": KEY, "JMLINK_MASTER_SECRET": SECRET, "JMLINK_BASE_URL": server.base_url,
+                        "XDG_CACHE_HOME": str(tmp_path)}.items():
+        monkeypatch.setenv(name, value)
+    status = cli.main(["stats", "--no-cache", "--no-progress", "--start", START, "--end", END,
+                       "--out", str(tmp_path / "out.csv")])
+    err = capsys.readouterr().err
+    assert status == cli.EXIT_API == 4, err
+    assert "nested too deeply" in err and "Traceback" not in err and "unexpected" not in err.lower()
+
+
+def test_a_same_origin_redirect_to_another_link_is_refused_naming_both_locations(serve):
+    # issue 19: a 301 from AAAA's stats to BBBB's was taken as AAAA's stats
+    def answer(seen):
+        if seen.path == "/v1/links/K001/stat":
+            return Reply(status=301, headers={"Location": "/v1/links/K002/stat?" + urllib.parse.urlencode(seen.query)})
+        return Reply({"data": good_rows(seen.query["start_date"], seen.query["end_date"])})
+
+    server = serve(answer)
+    with client_for(server, max_retries=3) as c, pytest.raises(e.TransportError) as info:
+        c.get_link_stats("K001", START, END)
+    text = str(info.value)
+    assert f"from {server.base_url}/v1/links/K001/stat to {server.base_url}/v1/links/K002/stat" in text
+    assert not info.value.retryable and len(server.requests) == 1  # K002 was never asked
+
+
+def test_a_redirect_to_another_origin_is_refused_and_no_credential_goes_there(serve):
+    # issue 19: a 301 to another port served unauthenticated data that was accepted
+    elsewhere = serve(lambda seen: Reply({"data": good_rows(seen.query["start_date"], seen.query["end_date"])}))
+    server = serve(lambda seen: Reply(status=301, headers={"Location": elsewhere.base_url + seen.path}))
+    with client_for(server, max_retries=3) as c, pytest.raises(e.TransportError, match="changes the origin") as info:
+        c.get_link_stats("K001", START, END)
+    assert f"to {elsewhere.base_url}/v1/links/K001/stat" in str(info.value)
+    assert len(server.requests) == 1 and elsewhere.requests == []
+
+
+def test_a_redirect_that_keeps_origin_and_path_is_followed_with_the_credentials(serve):
+    def answer(seen):
+        if "moved" not in seen.query:
+            return Reply(status=307, headers={"Location": "?" + urllib.parse.urlencode({**seen.query, "moved": 1})})
+        return Reply({"data": good_rows(seen.query["start_date"], seen.query["end_date"])})
+
+    server = serve(answer)
+    with client_for(server) as c:
+        assert len(c.get_link_stats("K001", START, END)) == N_DAYS
+    assert len(server.requests) == 2 and all(s.headers.get("Authorization") for s in server.requests)
+
+
+_SPECIAL = 'p@ss/w+rd=1 "x"'  # a secret with characters every encoding writes differently
+_PAIR = f"{KEY}:{_SPECIAL}".encode()
+ECHOES = {
+    "raw": _SPECIAL,
+    "json_escaped": json.dumps(_SPECIAL)[1:-1].replace("/", "\\/"),
+    "json_unicode_escapes": "".join(f"\\u{ord(ch):04x}" for ch in _SPECIAL),
+    "json_unicode_escapes_upper": "".join(f"\\u{ord(ch):04X}" for ch in _SPECIAL),
+    "percent_upper": urllib.parse.quote(_SPECIAL, safe=""),
+    "percent_lower": urllib.parse.quote(_SPECIAL, safe="").lower().replace("%2", "%2"),
+    "percent_in_part": "p@ss%2fw%2brd=1%20%22x%22",
+    "form_encoded": urllib.parse.quote_plus(_SPECIAL),
+    "base64_pair": base64.b64encode(_PAIR).decode(),
+    "base64_pair_urlsafe_unpadded": base64.urlsafe_b64encode(_PAIR).decode().rstrip("="),
+}
+
+
+@pytest.mark.parametrize("echo", ECHOES.values(), ids=ECHOES.keys())
+def test_a_secret_echoed_in_any_encoding_is_masked_in_errors_logs_and_warnings(serve, caplog, no_wait, echo):
+    # issue 19: "secret=p@ss%2fw%2brd=1&x" reached the exception and stderr
+    body = '{"error": {"code": 3011, "message": "fault: secret=' + echo + '&x"}}'  # JSON unless the echo breaks it
+    server = serve(lambda seen: Reply(body.encode(), status=500))
+    caplog.set_level(logging.DEBUG, logger="jmlink_analytics")
+    with JMLinkClient(KEY, _SPECIAL, base_url=server.base_url, max_retries=1, backoff_factor=0,
+                      shared_limits=False) as c:
+        with pytest.raises(e.ServerError) as info:
+            c.get_link_stats("K001", START, END)
+        with pytest.warns(UserWarning) as warned:
+            stats = fetch_stats(c, ["K001"], start=START, end=END, errors="warn", progress=True)
+    shown = "\n".join([str(info.value), repr(info.value), caplog.text, *map(str, (w.message for w in warned)),
+                       *stats.attrs["failed"].values()])
+    assert "secret=***&x" in str(info.value), str(info.value)
+    assert echo not in shown and _SPECIAL not in shown
+    assert len(server.requests) == 4  # 1 + 1 retry, twice
+
+
+def test_a_secret_quoted_by_the_check_of_an_answer_is_masked_too(serve, caplog):
+    server = serve([Reply(_page(records=[record(1, name={"echo": SECRET}), record(2, id=2.5)]))])
+    caplog.set_level(logging.DEBUG, logger="jmlink_analytics")
+    with client_for(server) as c, pytest.raises(e.ResponseFormatError, match="'name' must be text") as info:
+        c.get_links_page()
+    assert SECRET not in f"{info.value} {info.value!r} {caplog.text}" and "'***'" in str(info.value)

@@ -27,7 +27,7 @@ LEVELS: dict[str, int] = {
     "metrics": 4, "display": 4,
     "export": 5,
     "plotting": 6,
-    "report": 7, "widgets": 7,
+    "report": 7, "widgets": 7, "notify": 7,
     "cli": 8,
 }
 #: The public namespace and ``python -m`` may reach every room.

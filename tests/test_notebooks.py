@@ -74,18 +74,52 @@ def _check_export(folder: Path) -> None:
     assert len(lines) > 1
 
 
+def _check_nothing_written(folder: Path) -> None:
+    """The dashboard notebook is an app (Voila runs every cell on each page load): it writes nothing."""
+    assert sorted(p.name for p in folder.iterdir()) == ["03_dashboard.ipynb"]
+
+
 #: what each notebook must leave next to itself
-WRITES = {"02_channel_report": _check_report, "03_dashboard": _check_export}
+WRITES = {"02_channel_report": _check_report, "03_dashboard": _check_nothing_written,
+          "04_dashboard_from_code": _check_export}
 
 
-def _check_dashboard_outputs(nb: nbformat.NotebookNode) -> None:
-    """No finished progress bar above the dashboard; a rate's change printed in points, as the dashboard shows it."""
+def _check_dashboard_cell(nb: nbformat.NotebookNode) -> None:
+    """No finished progress bar above the dashboard, and the dashboard alone in its cell's output."""
     (cell,) = [c for c in nb.cells if c.cell_type == "code" and "jm.dashboard(" in c.source]
     text = json.dumps(cell.outputs, ensure_ascii=False)
     assert "0/" not in text and "req/s" not in text and "jmlink stats" not in text, text  # no bar, live or saved
     views = [o for o in cell.outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert len(views) == 1 and views[0]["output_type"] == "execute_result"  # the dashboard, nothing else
     assert views[0]["data"]["text/plain"].startswith("<Dashboard:")
+
+
+def _widget_states(nb: nbformat.NotebookNode) -> list[dict]:
+    """The widgets' states as the notebook saved them (what a front end shows when it opens)."""
+    saved = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    return [model["state"] for model in saved.get("state", {}).values()]
+
+
+def _check_dashboard_app(nb: nbformat.NotebookNode) -> None:
+    """As Voila shows it: the connection note, the dashboard in its default state, and nothing else."""
+    _check_dashboard_cell(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"][1:]  # after the interpreter check
+    blank = {"text/plain": ""}  # where the fetch's progress bar was (see widgets._open): shows nothing
+    shown = [o for c in code for o in c.outputs if o.get("data") != blank]
+    assert [o["output_type"] for o in shown] == ["stream", "execute_result"], shown  # the note, the dashboard
+    assert "sandbox" in shown[0]["text"]
+    states = _widget_states(nb)
+    (per,) = [s for s in states if s.get("description") == "Per"]
+    assert per["_options_labels"][per["index"]] == "Auto"  # the default period, not one set by a demo cell
+    (metric,) = [s for s in states if s.get("description") == "Metric"]
+    assert metric["_options_labels"][metric["index"]] == "Clicks"
+    start, end = ([s for s in states if s.get("description") == name] for name in ("Start", "End"))
+    assert start[0]["value"] == start[0]["min"] and end[0]["value"] == end[0]["max"]  # the whole range fetched
+
+
+def _check_dashboard_outputs(nb: nbformat.NotebookNode) -> None:
+    """A rate's change printed in points, as the dashboard shows it."""
+    _check_dashboard_cell(nb)
     (cell,) = [c for c in nb.cells if c.cell_type == "code" and "dash.hold()" in c.source]
     printed = "".join(o.get("text", "") for o in cell.outputs if o["output_type"] == "stream")
     lines = {line.split()[0]: line for line in printed.splitlines() if line.strip()}
@@ -95,7 +129,7 @@ def _check_dashboard_outputs(nb: nbformat.NotebookNode) -> None:
 
 
 #: what each notebook's outputs must show
-OUTPUTS = {"03_dashboard": _check_dashboard_outputs}
+OUTPUTS = {"03_dashboard": _check_dashboard_app, "04_dashboard_from_code": _check_dashboard_outputs}
 
 
 def _outputs_text(nb: nbformat.NotebookNode) -> str:

@@ -402,11 +402,13 @@ PLOTS = {
 
 @pytest.mark.parametrize("name", list(PLOTS))
 def test_every_plot_takes_links_title_and_ax_and_draws_empty_input_the_same_way(name, split, links):
+    # plot_platforms draws platforms: the links table changes nothing there, so it takes none (issue 17)
+    with_links = {} if name == "platforms" else {"links": links}
     fig, ax = plt.subplots()
-    assert PLOTS[name](split, links=links, title="Mine", ax=ax) is ax
+    assert PLOTS[name](split, title="Mine", ax=ax, **with_links) is ax
     assert ax.get_title() == "Mine"
     fig, ax = plt.subplots()
-    assert PLOTS[name](split.iloc[:0], links=links, title="Empty", ax=ax) is ax
+    assert PLOTS[name](split.iloc[:0], title="Empty", ax=ax, **with_links) is ax
     assert ax.get_title() == "Empty" and [t.get_text() for t in ax.texts] == ["no data to show"]
     assert len(ax.get_lines()) == 0 and len(ax.patches) == 0 and len(fig.axes) == 1
     save_png(fig)
@@ -439,15 +441,171 @@ def test_plot_heatmap_x_axis_runs_from_the_first_day_to_the_end_of_the_last(spli
     assert (left, right) == (split["date"].min(), split["date"].max() + pd.Timedelta(days=1))
 
 
-def test_plot_breakdown_with_links_second_still_works_and_warns(split, links):
-    _fig, ax = plt.subplots()
-    with pytest.warns(FutureWarning, match="links=links"):
-        plot_breakdown(split, links, by="channel", metric="install_count", ax=ax)
-    _fig, new = plt.subplots()
-    plot_breakdown(split, "install_count", by="channel", links=links, ax=new)
-    assert [b.get_width() for b in ax.patches] == [b.get_width() for b in new.patches]
-    with pytest.raises(TypeError, match="metric twice"):
-        plot_breakdown(split, "ctr", metric="install_count", links=links)
+def test_plot_breakdown_takes_the_metric_second_and_refuses_the_links_table_there(split, links):
+    """The positional shim (links second, a FutureWarning) is gone (issue 17): the metric is second."""
     import inspect
 
-    assert list(inspect.signature(plot_breakdown).parameters)[:3] == ["stats", "metric", "by"]
+    _fig, ax = plt.subplots()
+    with pytest.raises(TypeError, match="links=links"):
+        plot_breakdown(split, links, by="channel", ax=ax)
+    assert len(ax.patches) == 0 and not ax.get_title()  # refused before drawing anything
+    _fig, new = plt.subplots()
+    plot_breakdown(split, "install_count", by="channel", links=links, ax=new)
+    _fig, named = plt.subplots()
+    plot_breakdown(split, metric="install_count", by="channel", links=links, ax=named)
+    assert [b.get_width() for b in new.patches] == [b.get_width() for b in named.patches] != []
+    assert not hasattr(plot_breakdown, "__signature__")  # what help() shows is the real signature
+    parameters = inspect.signature(plot_breakdown).parameters
+    assert list(parameters)[:3] == ["stats", "metric", "by"]
+    assert "legend" not in parameters  # it drew nothing: the bars are labelled
+    assert "links" not in inspect.signature(plot_platforms).parameters  # the lines are platforms
+
+
+def test_no_private_attribute_is_left_on_the_axes(split):
+    stats = days_of(30, links=40)
+    _fig, ax = plt.subplots()
+    plot_trend(stats, "click_count", by="link_key", top=5, ax=ax)
+    assert len(drawn_axes(ax)) == 2  # "other" on a right-hand axis
+    assert not [name for name in vars(ax) if name.startswith("_jm")]
+
+
+# ------------------------------------------------------------- what a user sees at every range (issue 20)
+def periods_drawn(ax) -> int:
+    (line,) = [line for line in solid_lines(ax) if not line.get_label().startswith("other")][:1]
+    return len(line.get_xdata())
+
+
+@pytest.mark.parametrize(("days", "expected"), [(7, "D"), (90, "D"), (91, "W"), (365, "W"), (3660, "W")])
+def test_without_freq_a_long_range_is_drawn_a_week_per_point(days, expected):
+    stats = days_of(days, links=3)
+    weeks = stats["date"].dt.to_period("W-SUN").nunique()
+    fig, ax = plt.subplots(figsize=(10, 4))
+    plot_trend(stats, "click_count", by="link_key", ax=ax)
+    assert periods_drawn(ax) == (days if expected == "D" else weeks)
+    assert ax.get_title().startswith("Clicks per day" if expected == "D" else "Clicks per week")
+    _fig, platforms = plt.subplots()
+    split = pd.concat([stats.assign(platform=pd.Categorical([p] * len(stats), categories=["all", "ios", "android"]))
+                       for p in ("ios", "android")], ignore_index=True)
+    plot_platforms(split, ax=platforms)
+    assert periods_drawn(platforms) == (days if expected == "D" else weeks)
+    save_png(fig)
+
+
+def test_a_freq_asked_for_is_kept_at_any_range():
+    stats = days_of(365, links=3)
+    _fig, ax = plt.subplots()
+    plot_trend(stats, "click_count", by="link_key", freq="D", ax=ax)
+    assert periods_drawn(ax) == 365 and ax.get_title().startswith("Clicks per day")
+
+
+def test_a_link_has_no_line_before_it_was_created():
+    stats = days_of(60, end="2026-11-30", links=3)
+    links = links_frame({"L00": "微信", "L01": "QQ", "L02": "抖音"}, names={"L00": "a", "L01": "b", "L02": "c"})
+    created = {"L00": "2026-10-01 09:30:00", "L01": "2026-11-10 23:59:00", "L02": "2026-11-30 08:00:00"}
+    links["create_time"] = pd.to_datetime(links["link_key"].map(created))
+    # the API gives zeros for the days before a link existed
+    stats.loc[stats["date"] < pd.to_datetime(stats["link_key"].astype(str).map(created)).dt.normalize(),
+              COUNTER_COLUMNS] = 0
+    _fig, ax = plt.subplots()
+    plot_trend(stats, "click_count", by="link_key", freq="D", links=links, ax=ax)
+    lines = {line.get_label().split()[0]: line for line in solid_lines(ax)}
+    days = pd.DatetimeIndex(lines["L01"].get_xdata())
+    for key, when in created.items():
+        y = np.asarray(lines[key].get_ydata(), dtype=np.float64)
+        before = days < pd.Timestamp(when).normalize()
+        assert np.isnan(y[before]).all(), key  # nothing drawn before the link existed
+        assert np.isfinite(y[~before & ~np.asarray(stats.groupby("date")["is_partial"].any())]).all(), key
+    y = np.asarray(lines["L02"].get_ydata(), dtype=np.float64)
+    assert np.isfinite(y).sum() <= 1  # created on the last day: one point at most (partial days are dashed)
+    _fig, weekly = plt.subplots()
+    plot_trend(stats, "click_count", by="link_key", freq="W", links=links, ax=weekly)
+    line = next(line for line in solid_lines(weekly) if line.get_label().startswith("L01"))
+    weeks = pd.DatetimeIndex(line.get_xdata())
+    y = np.asarray(line.get_ydata(), dtype=np.float64)
+    assert np.isnan(y[weeks + pd.Timedelta(days=6) < pd.Timestamp("2026-11-10")]).all()
+    created_week = pd.Timestamp("2026-11-10") - pd.Timedelta(days=pd.Timestamp("2026-11-10").day_of_week)
+    assert np.isfinite(y[weeks == created_week]).all()  # the week it was created in is drawn
+    _fig, unknown = plt.subplots()  # without create_time, the zeros are the data: drawn
+    plot_trend(stats, "click_count", by="link_key", freq="D", links=links.drop(columns="create_time"), ax=unknown)
+    line = next(line for line in solid_lines(unknown) if line.get_label().startswith("L01"))
+    first = np.asarray(line.get_ydata(), dtype=np.float64)[:5]
+    assert np.nansum(first) == 0 and np.isfinite(first).all()
+
+
+COUNTER_COLUMNS = ["exposure_count", "click_count", "open_count", "install_count"]
+
+
+def test_the_right_hand_axis_of_other_says_what_it_measures():
+    stats = days_of(30, links=40)
+    fig, ax = plt.subplots(figsize=(10, 4))
+    plot_trend(stats, "click_count", by="link_key", top=5, ax=ax)
+    (right,) = drawn_axes(ax)[1:]
+    assert right.get_ylabel() == "Clicks: other (grey)"
+    assert ax.get_ylabel() == "Clicks"
+    save_png(fig)
+
+
+def test_top_without_by_draws_the_top_links():
+    stats = days_of(30, links=12)
+    _fig, ax = plt.subplots()
+    plot_trend(stats, "click_count", top=8, ax=ax)  # the README's call
+    labels = [line.get_label() for line in solid_lines(ax)]
+    assert len(labels) == 9 and labels[-1].startswith("other (4 links)")
+    assert ax.get_title().startswith("Clicks per day by link (top 8")
+    _fig, total = plt.subplots()
+    plot_trend(stats, "click_count", ax=total)  # neither: the total, one line
+    assert [line.get_label() for line in solid_lines(total)] == ["Clicks"]
+
+
+EMOJI_NAMES = {"k1": "🎉新人礼包", "k2": "🥳 派对", "k3": "❤️ 爱心", "k4": "👨‍👩‍👧 家庭", "k5": "短信召回"}
+
+
+def _emoji_charts(split) -> Figure:
+    links = links_frame(CHANNELS, names=EMOJI_NAMES)
+    links["channel"] = pd.Categorical(["微信🔥", "抖音", "小红书", "QQ", None])
+    figure = Figure(figsize=(14, 8))
+    axes = figure.subplots(2, 2)
+    plot_trend(split, "click_count", by="link_key", top=5, links=links, ax=axes[0, 0])
+    plot_breakdown(split, by="name", links=links, ax=axes[0, 1])
+    plot_heatmap(split, top=5, links=links, ax=axes[1, 0])
+    plot_funnel(split, by="channel", links=links, ax=axes[1, 1], title="渠道 🚀 funnel")
+    return figure
+
+
+def test_emoji_in_names_are_drawn_with_an_emoji_font_without_a_warning(split):
+    if _fonts.find_emoji_font() is None:
+        pytest.skip("no outline emoji font (make fonts installs fonts-symbola)")
+    figure = _emoji_charts(split)
+    save_png(figure)  # every warning an error: no "Glyph ... missing"
+    trend = figure.axes[0]
+    assert "k1 🎉新人礼包" in legend_texts(trend)  # drawn, not dropped
+    assert "k2 派对" in legend_texts(trend)  # 🥳 (Unicode 11) is not in Symbola 9: dropped
+    assert "k4 👨👩👧 家庭" in legend_texts(trend)  # the joiners dropped, the faces drawn
+
+
+def test_without_an_emoji_font_emoji_are_dropped_without_a_warning(monkeypatch, split):
+    monkeypatch.setattr(_fonts, "find_emoji_font", lambda: None)
+    _fonts._coverage.cache_clear()
+    try:
+        figure = _emoji_charts(split)
+        save_png(figure)
+        texts = legend_texts(figure.axes[0])
+        assert "k1 新人礼包" in texts and "k3 爱心" in texts
+        assert [t.get_text() for t in figure.axes[1].get_yticklabels()][:1] != [""]
+        assert not any(ch in " ".join(texts) for ch in "🎉🥳❤👨")
+        assert figure.axes[3].get_title() == "渠道 funnel"
+    finally:
+        _fonts._coverage.cache_clear()
+
+
+def test_other_has_no_line_before_the_first_of_its_links_was_created():
+    stats = days_of(40, end="2026-11-30", links=4)
+    links = links_frame({f"L{i:02d}": "微信" for i in range(4)})
+    links["create_time"] = pd.to_datetime(["2026-11-15", "2026-11-20", "2026-10-22", "2026-10-22"])  # L00, L01: other
+    _fig, ax = plt.subplots()
+    plot_trend(stats, "click_count", by="link_key", top=2, freq="D", links=links, ax=ax)
+    (other,) = [line for a in drawn_axes(ax) for line in a.get_lines() if line.get_label().startswith("other")]
+    days = pd.DatetimeIndex(other.get_xdata())
+    y = np.asarray(other.get_ydata(), dtype=np.float64)
+    assert np.isnan(y[days < pd.Timestamp("2026-11-15")]).all()
+    assert np.isfinite(y[(days >= pd.Timestamp("2026-11-15")) & (days < pd.Timestamp("2026-11-29"))]).all()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -20,6 +21,7 @@ import pytest
 
 from jmlink_analytics.client import JMLinkClient
 from jmlink_analytics.client._ratelimit import shared_limits_path
+from jmlink_analytics.client._slotfile import STALE_AFTER_S
 from jmlink_analytics.data import fetch_stats
 from tests.conftest import failures_at_the_same_moment, most_in_any_window
 
@@ -142,13 +144,63 @@ def test_shared_limits_can_be_turned_off_or_pointed_elsewhere(private_cache_dir,
 def test_an_unusable_shared_file_falls_back_to_the_clients_own_count(make_sandbox, private_cache_dir, caplog):
     sb = make_sandbox(links=2)
     path = shared_limits_path(sb.app_key, sb.base_url)
-    path.parent.mkdir(parents=True)
-    path.write_bytes(b"this is not a SQLite database" * 100)
+    path.mkdir(parents=True)  # a folder where the file should be: it cannot be opened, nor replaced
     with caplog.at_level(logging.WARNING, logger="jmlink_analytics"), \
             JMLinkClient(sb.app_key, sb.master_secret, base_url=sb.base_url) as client:
         assert client.get_links_page().total == 2
         assert client._slots.path is None
     assert any("cannot share the rate limits" in r.getMessage() for r in caplog.records)
+
+
+def test_a_corrupt_shared_file_is_replaced_with_a_warning_and_shared_again(make_sandbox, private_cache_dir, caplog):
+    # issue 19: before, a corrupt file was never repaired (every client of the appKey fell back to its own count)
+    sb = make_sandbox(links=2)
+    path = shared_limits_path(sb.app_key, sb.base_url)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"this is not a SQLite database" * 100)
+    with caplog.at_level(logging.WARNING, logger="jmlink_analytics"), \
+            JMLinkClient(sb.app_key, sb.master_secret, base_url=sb.base_url) as first, \
+            JMLinkClient(sb.app_key, sb.master_secret, base_url=sb.base_url) as second:
+        assert first.get_links_page().total == 2 and second.get_links_page().total == 2
+        assert first._slots.path == second._slots.path == path
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert str(path) in warning and "replaced it" in warning
+    assert path.read_bytes().startswith(b"SQLite format 3")
+    with sqlite3.connect(path) as conn:  # both clients' calls are in the one shared table
+        assert conn.execute("SELECT COUNT(*) FROM slots WHERE endpoint = 'links'").fetchone() == (2,)
+
+
+def test_stale_rate_limit_files_are_swept_and_recent_ones_kept(private_cache_dir):
+    # issue 19: one file per appKey and base URL ever used piled up (199 after a test session)
+    folder = private_cache_dir / "jmlink-analytics"
+    old, recent = (shared_limits_path("app", f"http://127.0.0.1:{port}", folder) for port in (1, 2))
+    folder.mkdir(parents=True)
+    for path in (old, recent, Path(f"{old}-wal"), Path(f"{old}-shm")):
+        path.write_bytes(b"x")
+    other = folder / "cache.sqlite3"  # not a rate-limit file: never touched
+    other.write_bytes(b"x")
+    an_hour_ago = time.time() - STALE_AFTER_S - 5
+    for path in (old, Path(f"{old}-wal"), Path(f"{old}-shm"), other):
+        os.utime(path, (an_hour_ago, an_hour_ago))
+    with JMLinkClient("app", "secret", base_url="http://127.0.0.1:3") as client:
+        mine = client._slots.path
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith("ratelimit-") and
+                  p.suffix == ".sqlite") == sorted([recent.name, mine.name])
+    assert not Path(f"{old}-wal").exists() and not Path(f"{old}-shm").exists() and other.exists()
+
+
+def test_a_client_whose_file_was_swept_opens_it_again_and_keeps_sharing(make_sandbox, tmp_path):
+    sb = make_sandbox(links=2)
+    with sb.client(shared_limits=tmp_path) as first, sb.client(shared_limits=tmp_path) as second:
+        first.get_links_page()
+        path = first._slots.path
+        for name in (path.name, path.name + "-wal", path.name + "-shm"):
+            (tmp_path / name).unlink(missing_ok=True)  # as a sweep by another process would
+        first.get_links_page()
+        second.get_links_page()
+        assert path.is_file()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM slots").fetchone() == (2,)
 
 
 def test_a_shared_file_failing_mid_fetch_is_a_warning_not_a_sqlite_error(make_sandbox, tmp_path, caplog):
@@ -232,7 +284,7 @@ def test_clients_opening_one_new_shared_file_at_the_same_moment_all_get_it(tmp_p
 
     def open_and_take(path):
         table = SlotTable(path)
-        slot, _, _ = table.try_take("stats", 10, 1.0, 60.0)
+        slot, *_ = table.try_take("stats", 10, 1.0, 60.0)
         table.answered(slot)
         table.close()
 

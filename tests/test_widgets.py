@@ -561,6 +561,7 @@ def test_the_export_has_the_columns_of_the_reports_daily_csv(dash, tmp_path, sta
 
 def test_the_dashboard_counts_by_the_public_platform_rule(monkeypatch):
     """The rule lives in metrics (platform_mask); the dashboard follows it rather than a copy of its own."""
+    import jmlink_analytics.metrics as metrics
     import jmlink_analytics.metrics._groups as groups
 
     mixed = make_stats()
@@ -575,7 +576,8 @@ def test_the_dashboard_counts_by_the_public_platform_rule(monkeypatch):
         calls.append(len(frame))
         return (frame["platform"] != "all").to_numpy()
 
-    monkeypatch.setattr(groups, "platform_mask", other_rule)
+    monkeypatch.setattr(groups, "platform_mask", other_rule)  # where metrics' own functions look it up
+    monkeypatch.setattr(metrics, "platform_mask", other_rule)  # the public seam the dashboard imports (issue 17)
     dash = Dashboard(mixed)
     assert calls == [len(mixed)]
     assert figures(dash)["click_count"] == (4 + 6 + 10 + 0 + 1 + 3) * 15  # ios + android, as the rule says
@@ -587,3 +589,95 @@ def test_a_window_of_partial_days_only_shows_no_change(dash):
     assert dash.headline_figures[["previous", "change", "pct_change", "compared"]].isna().all().all()
     assert "only partial days: no change is shown" in dash.headline.value
     assert "no previous period" in dash.headline.value and "▼" not in dash.headline.value
+
+
+# ---------------------------------------------------------------------------- what a user sees (issue 20)
+@pytest.mark.parametrize("name", ["sel.txt", "sel", "report.csv.bak", "sel.xls"])
+def test_export_refuses_a_name_it_would_not_write_faithfully(dash, tmp_path, name):
+    target = tmp_path / name
+    with pytest.raises(ValueError, match=r"must end in \.csv \(CSV\) or \.xlsx") as info:
+        dash.export(target)
+    assert repr(str(target)) in str(info.value)
+    dash.controls["export_path"].value = str(target)
+    dash.export_button.click()
+    assert "Export failed: the export path must end in .csv" in dash.export_status.value
+    assert list(tmp_path.iterdir()) == []  # nothing written under a name that says another format
+    assert dash.export(tmp_path / "SEL.CSV").is_file()  # the suffix's case does not matter
+
+
+def _inside_the_figure(figure, artist) -> bool:
+    box = artist.get_window_extent(figure.canvas.get_renderer())
+    return box.x0 >= 0 and box.y0 >= 0 and box.x1 <= figure.bbox.x1 and box.y1 <= figure.bbox.y1
+
+
+def test_the_week_view_shows_its_x_label_whole(dash):
+    dash.controls["freq"].value = "W"
+    ax = dash.figure.axes[0]
+    dash.figure.canvas.draw()
+    assert ax.get_xlabel() == "week starting Monday"
+    assert _inside_the_figure(dash.figure, ax.xaxis.label)  # not cut off under the two-line tick labels
+    assert all(_inside_the_figure(dash.figure, t) for t in ax.get_xticklabels() if t.get_text())
+
+
+def test_top_links_header_cells_are_padded_apart(dash):
+    headers = dash.table.value.split("<tbody>")[0]
+    cells = headers.count("<th style")
+    assert cells == 1 + 3 + 4 + 3  # #, link, name, channel, the counters and the rates
+    assert headers.count("<th style=\"padding:") == cells  # "Channel" and "Exposures" never run together
+
+
+def long_stats(days: int = 200) -> pd.DataFrame:
+    from .helpers_frames import series_frame
+
+    values = {f"L{i}": [50 * (i + 1)] * days for i in range(4)}
+    frames = [series_frame(values, start="2024-01-01", platform=p) for p in ("ios", "android")]
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_a_long_window_is_drawn_a_week_per_point_unless_a_period_is_picked():
+    stats = long_stats(200)
+    dash = Dashboard(stats)
+    assert dash.controls["freq"].value == "auto"
+    (line,) = [line for line in dash.figure.axes[0].get_lines() if line.get_linestyle() == "-"]
+    assert len(line.get_xdata()) == stats["date"].dt.to_period("W-SUN").nunique()  # 200 days: weeks
+    assert dash.figure.axes[0].get_title().startswith("Clicks per week")
+    dash.controls["freq"].value = "D"  # asked for: days, at any range
+    assert len(dash.figure.axes[0].get_lines()[0].get_xdata()) == 200
+    dash.controls["freq"].value = "auto"
+    set_window(dash, D(2024, 5, 1), D(2024, 5, 30))  # a month: days again
+    assert len(dash.figure.axes[0].get_lines()[0].get_xdata()) == 30
+    assert dash.figure.axes[0].get_title().startswith("Clicks per day")
+
+
+def test_picked_links_have_no_line_before_they_were_created(tmp_path):
+    stats = long_stats(60)
+    links = pd.DataFrame({"link_key": ["L0", "L1", "L2", "L3"], "name": ["a", "b", "c", "d"],
+                          "create_time": [pd.Timestamp("2023-06-01"), pd.Timestamp("2024-01-20 10:00"),
+                                          pd.Timestamp("2024-02-10"), pd.NaT]})
+    late = stats["date"] < pd.Timestamp("2024-01-20")
+    stats.loc[late & (stats["link_key"] == "L1"), COUNTERS] = 0  # the API's zeros before the link existed
+    dash = Dashboard(stats, links)
+    dash.controls["links"].value = ("L0", "L1", "L3")
+    lines = {line.get_label().split()[0]: line for line in dash.figure.axes[0].get_lines()
+             if not line.get_label().startswith("_")}
+    days = pd.DatetimeIndex(lines["L1"].get_xdata())
+    y = np.asarray(lines["L1"].get_ydata(), dtype=np.float64)
+    created = pd.Timestamp("2024-01-20")
+    assert np.isnan(y[days < created]).all() and np.isfinite(y[days >= created]).all()
+    assert np.isfinite(np.asarray(lines["L0"].get_ydata(), dtype=np.float64)).all()
+    assert np.isfinite(np.asarray(lines["L3"].get_ydata(), dtype=np.float64)).all()  # no create_time: all drawn
+    assert list(pd.read_csv(dash.export(tmp_path / "x.csv"), encoding="utf-8-sig").columns)[:3] == [
+        "link_key", "name", "channel"]  # the export keeps daily.csv's columns (no create_time)
+
+
+def test_a_long_legend_is_inside_the_figure():
+    stats = long_stats(30)
+    links = pd.DataFrame({"link_key": ["L0", "L1", "L2", "L3"],
+                          "name": ["一个很长很长的链接名字", "二", "三", "四"]})
+    stats = stats.assign(is_partial=stats["date"] >= pd.Timestamp("2024-01-29"))
+    dash = Dashboard(stats, links)
+    dash.controls["links"].value = ("L0", "L1", "L2", "L3")
+    legend = dash.figure.axes[0].get_legend()
+    assert len(legend.get_texts()) == 5  # four links and the dashed note: outside, on the right
+    dash.figure.canvas.draw()
+    assert _inside_the_figure(dash.figure, legend)

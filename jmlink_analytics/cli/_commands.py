@@ -185,9 +185,9 @@ def _write_table(df: pd.DataFrame, args: argparse.Namespace, noun: str) -> None:
 
 
 def _write_xlsx(df: pd.DataFrame, path: Path, noun: str) -> None:
-    from ..export._excel import EXCEL_MAX_ROWS, to_excel
+    from ..export import EXCEL_MAX_ROWS, fits_sheet, to_excel
 
-    if len(df) > EXCEL_MAX_ROWS - 1:
+    if not fits_sheet(len(df)):
         raise CommandError(f"{len(df):,} {noun} do not fit in one Excel sheet ({EXCEL_MAX_ROWS:,} rows with the "
                            "header): write .csv or .parquet instead")
     to_excel({"links" if noun == "links" else "stats": df}, path)

@@ -29,6 +29,7 @@ from .._version import __version__
 from ..data.store import default_path
 from ..report import REPORT_FORMATS
 from . import _commands as commands
+from ._digest import add_digest_command
 from ._formats import table_format
 from ._sync import add_sync_command
 
@@ -206,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.set_defaults(handler=sandbox_cli.run)
 
     add_sync_command(sub, [common, data], _date_options, _Formatter)
+    add_digest_command(sub, [common, data], _Formatter)
 
     cache = sub.add_parser("cache", parents=[common], formatter_class=_Formatter,
                            help="show or clear the local cache",

@@ -11,7 +11,6 @@ partial days alone and leaves the same rows.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -30,15 +29,24 @@ if TYPE_CHECKING:
 
 __all__ = ["add_sync_command", "run_sync"]
 
-_APP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-
 
 def _app_arg(text: str) -> str:
-    if not _APP_NAME.fullmatch(text) or text in (".", ".."):
-        raise argparse.ArgumentTypeError(
-            f"expected a name of letters, digits, _ . - (up to 64, e.g. shop_cn), used as the folder app=NAME; "
-            f"got {text!r}")
-    return text
+    from ..export._layout import check_app
+
+    try:
+        return check_app(text, "the app (the folder app=NAME)")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seconds_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0; got {text!r}")
+    return value
 
 
 def add_sync_command(sub: Any, parents: list[argparse.ArgumentParser],
@@ -54,7 +62,11 @@ def add_sync_command(sub: Any, parents: list[argparse.ArgumentParser],
     sync.add_argument("--out", required=True, type=Path, metavar="ROOT",
                       help="the dataset's folder: ROOT/dt=YYYY-MM-DD/part-0.parquet")
     sync.add_argument("--app", type=_app_arg, metavar="NAME",
-                      help="write under ROOT/app=NAME/dt=..., so several apps share one dataset")
+                      help="write under ROOT/app=NAME/dt=..., so several apps share one dataset (a name starting "
+                           "with a letter: engines read app=001 as a number)")
+    sync.add_argument("--lock-timeout", type=_seconds_arg, default=600.0, metavar="SECONDS",
+                      help="how long to wait while another sync writes the dataset (default 600); then exit 1 "
+                           "without writing")
     sync.set_defaults(handler=run_sync, command_parser=sync)
 
 
@@ -104,22 +116,25 @@ def run_sync(args: argparse.Namespace) -> int:
 
     from ..data import fetch_links, fetch_stats
     from ..data.store import Store
+    from ..errors import DatasetLockError, DatasetShapeError
     from ..export._dataset import dataset_days, empty_stats, read_dataset, write_dataset
+    from ..export._layout import Shape, check_shape, platform_mode
+    from ..export._links_table import links_root
     from ..export._parquet import require_pyarrow
 
     require_pyarrow("jmlink-analytics sync")
-    root = args.out.expanduser() / f"app={args.app}" if args.app else args.out.expanduser()
-    try:
+    top = args.out.expanduser()
+    root = top / f"app={args.app}" if args.app else top
+    platforms = args.platforms if isinstance(args.platforms, list) else [args.platforms]
+    try:  # the dataset's shape first: a run that would bend it is refused before any request
+        check_shape(top, Shape("apps" if args.app else "days", platform_mode(platforms)), what="this sync")
         had = dataset_days(root)
     except ValueError as exc:
         raise commands.UsageError(f"--out: {exc}") from None
-    platforms = args.platforms if isinstance(args.platforms, list) else [args.platforms]
     with commands._connect(args) as (client, source), commands._store(args) as store:
-        if args.links:
-            keys = list(args.links)
-        else:
-            commands._status(args, f"listing the links of {source}...")
-            keys = sorted(set(fetch_links(client, store=store)["link_key"].dropna()))
+        commands._status(args, f"listing the links of {source}...")
+        links = fetch_links(client, store=store)
+        keys = list(args.links) if args.links else sorted(set(links["link_key"].dropna()))
         if not keys:
             raise commands.CommandError(f"{source} has no links: there is nothing to sync")
         held_all = read_dataset(root, start=args.start, end=args.end) if had else empty_stats()
@@ -140,17 +155,22 @@ def run_sync(args: argparse.Namespace) -> int:
     asked_days = [day for day in pd.date_range(args.start, args.end)
                   if final_per_day.get(day, 0) < len(keys) * len(platforms)]
     changed = _changed_days(fetched[fetched["date"].isin(asked_days)], held[held["date"].isin(asked_days)])
-    if changed:
-        days = pd.DatetimeIndex(changed)
-        others = held_all[held_all["date"].isin(days) & ~ours]  # rows of other links / platforms on those days
-        rewrite = pd.concat([others, fetched[fetched["date"].isin(days)]], ignore_index=True)
-        write_dataset(rewrite, root)
-        wrote = f"rewrote {len(changed)} day folder(s) ({_day_folders(changed)}, {len(rewrite):,} rows)"
-    else:
-        wrote = "rewrote no day folder"
+    rewrite = fetched[fetched["date"].isin(pd.DatetimeIndex(changed))] if changed else fetched.iloc[:0]
+    listed = links[links["link_key"].isin(keys)] if args.links else links
+    try:  # each day merged under the dataset's lock: rows of other runs (links, platforms) stay
+        write_dataset(rewrite, top, app=args.app, links=listed, lock_timeout=args.lock_timeout)
+    except DatasetShapeError as exc:  # another run recorded another shape while this one fetched
+        raise commands.UsageError(f"--out: {exc}") from None
+    except DatasetLockError as exc:
+        raise commands.CommandError(f"{exc}: the {len(rewrite):,} rows fetched by this run are not in the "
+                                    "dataset; run sync again (with the cache on, it asks the API only for what "
+                                    "changed)") from None
+    wrote = (f"rewrote {len(changed)} day folder(s) ({_day_folders(changed)}, {len(rewrite):,} rows merged)"
+             if changed else "rewrote no day folder")
     unchanged = n_days - len(changed)
     print(f"sync {root}: {len(keys)} link(s) x {'/'.join(platforms)} x {n_days} day(s) "
           f"({args.start:%Y-%m-%d} to {args.end:%Y-%m-%d}) from {source}")
+    print(f"  kept {len(listed):,} link(s) in the links table {links_root(top)}")
     print(f"  asked the API for {asked:,} link-days ({cells - len(held):,} not held, {n_partial:,} held as partial); "
           f"{wrote}; {unchanged} day(s) unchanged")
     sys.stdout.flush()

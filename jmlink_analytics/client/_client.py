@@ -8,33 +8,23 @@ processes, retries what is worth retrying, and turns every failure into a typed
 
 from __future__ import annotations
 
-import base64
+import contextlib
 import logging
-import math
 import os
-import sqlite3
-from collections.abc import Iterator, Mapping
-from pathlib import Path
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
-from urllib.parse import quote
 
 import requests
 
 from .._dates import DateLike, format_date, to_date
-from .._validate import (
-    check_base_url,
-    check_credential,
-    check_finite,
-    check_int,
-    check_link_key,
-    check_platform,
-    path_segment,
-)
-from .._version import __version__
+from .._validate import check_base_url, check_credential, check_int, check_link_key, check_platform, path_segment
 from ..errors import JMLinkError, MissingCredentialsError, ResponseFormatError, mask_secrets, masking
-from ._ratelimit import EndpointLimiter, SlotTable, normalize_rate_limits, shared_limits_path
+from ._credentials import BasicAuth, mask_key, open_slots, secret_forms
+from ._listing import iter_listing
+from ._ratelimit import EndpointLimiter
 from ._responses import LinksPage, parse_links_page, parse_stat_rows
-from ._transport import DEFAULT_POOL_SIZE, Transport, mount_pool
+from ._transport import DEFAULT_POOL_SIZE, Transport, WaitListener, mount_pool
+from .settings import Limits, RateLimits, Retries, Timeouts, replace
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -49,26 +39,22 @@ logger = logging.getLogger("jmlink_analytics")
 
 DEFAULT_BASE_URL = "https://api.jmlk.co"
 MAX_PAGE_SIZE = 500
-#: Pages ``iter_links`` may read beyond ``ceil(total / page_size)`` (to pick up links added meanwhile).
-EXTRA_LISTING_PAGES = 2
 
 
-class _BasicAuth(requests.auth.HTTPBasicAuth):
-    """HTTP Basic auth whose repr never shows the secret."""
+def _setting(group: str, name: str, doc: str) -> property:
+    """A field of one of the transport's settings objects, read and set (checked) through the client."""
+    def get(self: JMLinkClient) -> Any:
+        value = getattr(getattr(self._transport, group), name)
+        return value
 
-    def __repr__(self) -> str:
-        return f"<BasicAuth app_key={_mask(self.username)} master_secret=***>"
+    def set_(self: JMLinkClient, value: Any) -> None:
+        setattr(self._transport, group, replace(getattr(self._transport, group), name, value))
+
+    return property(get, set_, doc=doc)
 
 
-def _mask(value: str) -> str:
-    return value if len(value) <= 8 else f"{value[:4]}…{value[-4:]}"
-
-
-def _setting(name: str) -> property:
-    """A retry or timeout setting of the client, kept by its transport (read and set through the client)."""
-    return property(lambda self: getattr(self._transport, name),
-                    lambda self, value: setattr(self._transport, name, value),
-                    doc=f"The ``{name}`` the client was built with (see :class:`JMLinkClient`).")
+def _set_timeout(self: JMLinkClient, value: float | tuple[float, float]) -> None:
+    self._transport.timeouts = Timeouts.of(value, self._transport.timeouts.deadline)
 
 
 class JMLinkClient:
@@ -80,38 +66,46 @@ class JMLinkClient:
         The app's appKey (the HTTP Basic user name).
     master_secret : str
         The app's masterSecret (the HTTP Basic password). It is never shown in a repr,
-        a log line or an exception.
+        a log line or an exception, in any encoding a server might echo it.
     base_url : str, default "https://api.jmlk.co"
-        The API's root. TLS certificates are verified.
-    timeout : float or (float, float), default 30.0
-        Seconds to wait for a connection and for each read.
+        The API's root. TLS certificates are verified. Redirects to another origin or
+        path are refused (the API documents none).
+    timeout : float or (float, float) or Timeouts, default 30.0
+        Seconds to wait for a connection and for each read. A :class:`Timeouts` gives
+        ``deadline`` too.
     deadline : float, default 60.0
-        Seconds one request may take in all, from sending it to the last byte of its
-        answer (a server that trickles its answer is cut off here); then it counts as a
-        timeout and is retried like one.
-    max_retries : int, default 5
+        Seconds one request may take in all: connecting, the status line, the headers and
+        the last byte of the body (a server that trickles is cut off here); then it counts
+        as a timeout and is retried like one.
+    max_retries : int or Retries, default 5
         How many times a request that failed for a passing reason (3011, a 5xx without
         JSON, a timeout, a refused or reset connection) is sent again; 3006 answers are
-        waited out and retried up to the same number of times. Other errors are final.
-    rate_limits : mapping, optional
+        waited out and retried up to the same number of times. Other errors are final. A
+        :class:`Retries` gives the backoff settings too.
+    rate_limits : mapping or RateLimits, optional
         ``{"links": (calls, seconds), "stats": (calls, seconds)}``; the documented
         ``{"links": (100, 60), "stats": (500, 60)}`` by default. No trailing window of
         ``seconds`` ever holds more than ``calls`` requests of that endpoint as the server
         counts them: a request holds its slot from when it is sent until ``seconds`` after
         its answer arrived, across all threads using this client (and, with
         ``shared_limits``, all clients of the appKey on this machine).
+    session : requests.Session, optional
+        A session to send with; it is used as is and never closed by the client (its own
+        adapters: the deadline is then checked between reads of the body only).
+    backoff_factor : float, default 0.5
+        The first retry waits about this many seconds, doubling on each retry.
+    backoff_max : float, default 30.0
+        The longest wait between two retries.
     shared_limits : bool or path, default True
         ``True``: every client of this appKey and base URL on this machine, in any number of
         processes, shares one budget, kept in a small SQLite file in the user cache folder
         (``platformdirs.user_cache_dir("jmlink-analytics")``) named after a hash of the
         appKey and base URL (never the secret). A path: the folder to keep that file in
         instead. ``False``: this client counts only its own requests.
-    session : requests.Session, optional
-        A session to send with; it is used as is and never closed by the client.
-    backoff_factor : float, default 0.5
-        The first retry waits about this many seconds, doubling on each retry.
-    backoff_max : float, default 30.0
-        The longest wait between two retries.
+    max_answer_bytes : int, default 16 MiB
+        The largest answer read, counted after decoding (gzip) and enforced while reading;
+        a larger one is a :class:`~jmlink_analytics.errors.ResponseFormatError` naming the
+        limit. The default holds a 500-record page or a 3,660-day answer 40 times over.
 
     Examples
     --------
@@ -120,11 +114,13 @@ class JMLinkClient:
     ...     rows = client.get_link_stats(page.records[0]["link_key"], "2024-05-01", "2024-05-07")
     """
 
-    timeout = _setting("timeout")
-    deadline = _setting("deadline")
-    max_retries = _setting("max_retries")
-    backoff_factor = _setting("backoff_factor")
-    backoff_max = _setting("backoff_max")
+    timeout = property(lambda self: self._transport.timeouts.timeout, _set_timeout,
+                       doc="Seconds to wait for a connection and each read (a number or a (connect, read) pair).")
+    deadline = _setting("timeouts", "deadline", "Seconds one request may take in all.")
+    max_retries = _setting("retries", "max_retries", "Retries of a request that failed for a passing reason.")
+    backoff_factor = _setting("retries", "backoff_factor", "About the first retry's wait, in seconds.")
+    backoff_max = _setting("retries", "backoff_max", "The longest wait between two retries, in seconds.")
+    max_answer_bytes = _setting("limits", "max_answer_bytes", "The largest answer read, after decoding.")
 
     def __init__(
         self,
@@ -132,14 +128,15 @@ class JMLinkClient:
         master_secret: str,
         *,
         base_url: str = DEFAULT_BASE_URL,
-        timeout: float | tuple[float, float] = 30.0,
+        timeout: float | tuple[float, float] | Timeouts = 30.0,
         deadline: float = 60.0,
-        max_retries: int = 5,
-        rate_limits: Mapping[str, tuple[int, float]] | None = None,
+        max_retries: int | Retries = 5,
+        rate_limits: Mapping[str, tuple[int, float]] | RateLimits | None = None,
         session: requests.Session | None = None,
         backoff_factor: float = 0.5,
         backoff_max: float = 30.0,
         shared_limits: bool | str | os.PathLike[str] = True,
+        max_answer_bytes: int = Limits.max_answer_bytes,
     ):
         for value, name in ((app_key, "app_key"), (master_secret, "master_secret")):
             if not isinstance(value, str) or not value.strip():
@@ -148,59 +145,56 @@ class JMLinkClient:
                 )
             check_credential(value, name)
         self.base_url = check_base_url(base_url)
-        timeout = self._check_timeout(timeout)
-        check_int(max_retries, "max_retries", 0)
-        for value, name in ((backoff_factor, "backoff_factor"), (backoff_max, "backoff_max")):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
-                raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
-        if isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not 0 < deadline < math.inf:
-            raise ValueError(f"deadline must be a finite number of seconds > 0; got {deadline!r}")
-        for name, value in rate_limits.items() if isinstance(rate_limits, Mapping) else ():
-            for number in value if isinstance(value, (tuple, list)) else ():  # the limiter would take inf, NaN
-                check_finite(number, f"rate_limits[{name!r}]")
-        self.rate_limits = normalize_rate_limits(rate_limits)
+        timeouts = timeout if isinstance(timeout, Timeouts) else Timeouts.of(timeout, deadline)
+        retries = max_retries if isinstance(max_retries, Retries) else Retries(max_retries, backoff_factor,
+                                                                                backoff_max)
+        limits = RateLimits.of(rate_limits)
+        answer_limits = Limits(max_answer_bytes)
+        self.rate_limits = limits.as_dict()
         self.app_key = app_key
-        self._auth = _BasicAuth(app_key, master_secret)
-        token = base64.b64encode(f"{app_key}:{master_secret}".encode("latin-1")).decode("ascii")
+        self._auth = BasicAuth(app_key, master_secret)
         #: What a server might echo back and must never reach a message or a log line.
-        self._secrets = tuple(dict.fromkeys(
-            (f"Basic {token}", token, token.rstrip("="), master_secret, quote(master_secret, safe=""))))
-        self._slots = self._open_slots(shared_limits)
-        limiters = {name: EndpointLimiter(name, calls, seconds, self._slots, hold=float(deadline))
+        self._secrets = secret_forms(app_key, master_secret)
+        self._slots = open_slots(app_key, self.base_url, shared_limits)
+        limiters = {name: EndpointLimiter(name, calls, seconds, self._slots, hold=timeouts.deadline)
                     for name, (calls, seconds) in self.rate_limits.items()}
         owns_session = session is None
         if session is None:
             session = requests.Session()
             mount_pool(session, DEFAULT_POOL_SIZE)
         self.session = session
-        self._headers = {"User-Agent": f"jmlink-analytics/{__version__} (+python-requests)",
-                         "Accept": "application/json"}
-        self._transport = Transport(
-            base_url=self.base_url, session=session, owns_session=owns_session, auth=self._auth,
-            headers=self._headers, timeout=timeout, deadline=float(deadline), max_retries=max_retries,
-            backoff_factor=float(backoff_factor), backoff_max=float(backoff_max), rate_limits=self.rate_limits,
-            limiters=limiters)
+        self._transport = Transport(self.base_url, session, self._auth, timeouts=timeouts, retries=retries,
+                                    limits=answer_limits, limiters=limiters, owns_session=owns_session)
 
-    def _open_slots(self, shared_limits: Any) -> SlotTable:
-        """The rate-limit slots: this client's own, or the appKey's file shared by every process."""
-        if shared_limits is False:
-            return SlotTable()
-        if shared_limits is True:
-            path = shared_limits_path(self.app_key, self.base_url)
-            try:
-                return SlotTable(path)
-            except (OSError, sqlite3.Error) as exc:
-                logger.warning("cannot share the rate limits through %s (%s); this client counts only its own "
-                               "requests", path, exc)
-                return SlotTable()
-        if not isinstance(shared_limits, (str, os.PathLike)) or not str(shared_limits):
-            raise TypeError(f"shared_limits must be True, False or a folder path; got {shared_limits!r}")
-        path = shared_limits_path(self.app_key, self.base_url, Path(shared_limits).expanduser())
-        try:
-            return SlotTable(path)
-        except (OSError, sqlite3.Error) as exc:
-            raise ValueError(f"shared_limits must be a folder where a file can be written; got "
-                             f"{str(shared_limits)!r} ({exc})") from None
+    # -- what the data layer needs besides the endpoints (the DataClient protocol) --------------
+    def reserve(self, workers: int) -> None:
+        """Make room for ``workers`` requests at once (the client's own connection pool grows to match).
+
+        Parameters
+        ----------
+        workers : int
+            Requests that will be in flight together (``fetch_stats``' ``max_workers``).
+        """
+        self._transport.reserve(check_int(workers, "workers", 1))
+
+    def observing_waits(self, listener: WaitListener) -> contextlib.AbstractContextManager[None]:
+        """Within the block, call ``listener(text, seconds)`` whenever a long wait begins.
+
+        Parameters
+        ----------
+        listener : callable
+            ``listener(text, seconds)``: a wait of ``seconds`` for the rate limit or a
+            server's ``Retry-After`` begins, described by ``text`` (e.g. a progress bar's
+            text). Called from the threads that wait; an exception it raises is logged
+            and ignored.
+
+        Returns
+        -------
+        context manager
+        """
+        if not callable(listener):
+            raise TypeError(f"listener must be callable (text, seconds); got {type(listener).__name__}")
+        return self._transport.listening(listener)
 
     # -- construction helpers -------------------------------------------------------------
     @classmethod
@@ -233,17 +227,8 @@ class JMLinkClient:
             kwargs["base_url"] = env["JMLINK_BASE_URL"]
         return cls(app_key, secret, **kwargs)
 
-    @staticmethod
-    def _check_timeout(timeout: Any) -> float | tuple[float, float]:
-        values = timeout if isinstance(timeout, tuple) else (timeout,)
-        if len(values) not in (1, 2) or any(
-            isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf for v in values
-        ):
-            raise ValueError(f"timeout must be a number of seconds > 0 or a (connect, read) pair; got {timeout!r}")
-        return timeout
-
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(app_key={_mask(self.app_key)!r}, base_url={self.base_url!r})"
+        return f"{type(self).__name__}(app_key={mask_key(self.app_key)!r}, base_url={self.base_url!r})"
 
     def __enter__(self) -> JMLinkClient:
         return self
@@ -275,8 +260,8 @@ class JMLinkClient:
         """
         check_int(page_index, "page_index", 1)
         check_int(page_size, "page_size", 1, MAX_PAGE_SIZE)
-        body = self._call("links", "/v1/links", {"page_index": page_index, "page_size": page_size})
-        page = parse_links_page(body)
+        page: LinksPage = self._call("links", "/v1/links", {"page_index": page_index, "page_size": page_size},
+                                     parse_links_page, where=f"GET /v1/links page {page_index}")
         if len(page.records) > page_size:
             raise ResponseFormatError(f"GET /v1/links: page {page_index} holds {len(page.records)} records; "
                                       f"at most page_size={page_size} were asked for")
@@ -286,9 +271,13 @@ class JMLinkClient:
         """Yield every link of the app exactly once, paging through the listing.
 
         The listing is live and its order undocumented, so records are de-duplicated on
-        ``id``. Paging stops when every link ``total`` promised has come; after the last page
-        it starts again at page 1 to pick up links added meanwhile. It never reads more than
-        ``ceil(total / page_size) + 2`` pages (``total`` of the first page).
+        ``id``. While paging, links may be deleted or added: a deletion before the current page
+        shifts a link onto a page already read, an insertion shifts one onto the next page
+        again. A shift shows as a ``total`` that changed between pages or a link seen at
+        another place in the listing; then the listing is read again from page 1, until a
+        pass shows no shift or brings no new link. So no link that existed throughout is
+        lost. It never reads more than ``3 * ceil(total / page_size) + 2`` pages (``total``
+        of the first page). See :mod:`._listing`.
 
         Parameters
         ----------
@@ -298,44 +287,12 @@ class JMLinkClient:
         Raises
         ------
         ResponseFormatError
-            When a page is empty, brings no new link, or the page budget is spent before
-            ``total`` links came back (after yielding those that did).
+            When a page within the promised total is empty, a first pass's page brings no new
+            link though the total did not change, a pass without a shift brings fewer links
+            than its total, or the page budget is spent (after yielding the links that came).
         """
         check_int(page_size, "page_size", 1, MAX_PAGE_SIZE)
-        seen: dict[int, str] = {}  # id -> link_key
-        keys: dict[str, int] = {}  # link_key -> id
-        page_index, pages, budget = 1, 0, None
-        while True:
-            page = self.get_links_page(page_index, page_size)
-            pages += 1
-            if budget is None:
-                budget = -(-page.total // page_size) + EXTRA_LISTING_PAGES
-            new = []
-            for record in page.records:
-                link_id, link_key = record["id"], record["link_key"]
-                if seen.get(link_id, link_key) != link_key or keys.get(link_key, link_id) != link_id:
-                    raise ResponseFormatError(f"GET /v1/links: id and link_key must each name one link; got id "
-                                              f"{link_id} with {link_key!r} after {seen.get(link_id)!r} with id "
-                                              f"{link_id} and id {keys.get(link_key)} with {link_key!r}")
-                if link_id not in seen:
-                    seen[link_id], keys[link_key] = link_key, link_id
-                    new.append(record)
-            yield from new
-            if len(seen) >= page.total:
-                return
-            last_page = -(-page.total // page_size)
-            reason = (f"page {page_index} is empty" if not page.records
-                      else f"page {page_index} brought no new link" if not new
-                      else f"{pages} pages were read (at most {budget})" if pages >= budget else None)
-            if reason is not None:
-                raise ResponseFormatError(f"GET /v1/links: the listing promised {page.total} links but "
-                                          f"{len(seen)} came back: {reason}")
-            if page_index >= last_page:
-                logger.info("link listing: %d of %d links after the last page; reading from page 1 again",
-                            len(seen), page.total)
-                page_index = 1
-            else:
-                page_index += 1
+        return iter_listing(self.get_links_page, page_size)
 
     def get_link_stats(
         self, link_key: str, start_date: DateLike, end_date: DateLike, platform: str = "all"
@@ -363,24 +320,36 @@ class JMLinkClient:
             raise ValueError(f"start_date must not be after end_date; got {start} > {end}")
         check_platform(platform)
         params = {"start_date": format_date(start), "end_date": format_date(end), "platform": platform}
-        body = self._call("stats", f"/v1/links/{path_segment(link_key)}/stat", params,
-                          where=f"stat answer of link {link_key!r}, platform {platform!r}")
-        return parse_stat_rows(body, link_key=link_key, platform=platform, start=start, end=end)
+        rows: list[dict[str, Any]] = self._call(
+            "stats", f"/v1/links/{path_segment(link_key)}/stat", params,
+            lambda body: parse_stat_rows(body, link_key=link_key, platform=platform, start=start, end=end),
+            where=f"stat answer of link {link_key!r}, platform {platform!r}")
+        return rows
 
-    def _call(self, endpoint: str, path: str, params: dict[str, Any], where: str | None = None) -> Any:
-        """One GET through the transport, with the credentials masked in every error built or raised on the way.
+    def _call(self, endpoint: str, path: str, params: dict[str, Any], parse: Callable[[Any], Any],
+              where: str | None = None) -> Any:
+        """One GET through the transport and ``parse`` of its JSON, with the credentials masked in every error.
 
         ``where`` (e.g. "link 'AAAA', platform 'ios'") is put before the message of a
-        :class:`ResponseFormatError`, so an unreadable answer names what was asked.
+        :class:`ResponseFormatError` of the transport, so an unreadable answer names what was
+        asked (``parse`` names it itself). The check of the answer runs inside the masking
+        too: a record's value quoted in its message may carry an echoed secret.
         """
         with masking(self._secrets):
             try:
-                return self._transport.get(endpoint, path, params)
+                try:
+                    body = self._transport.get(endpoint, path, params)
+                except ResponseFormatError as exc:
+                    if where is not None:
+                        _set_message(exc, f"{where}: {exc.message}")
+                    raise
+                return parse(body)
             except JMLinkError as exc:
-                message = mask_secrets(exc.message, self._secrets)
-                if where is not None and isinstance(exc, ResponseFormatError):
-                    message = f"{where}: {message}"
-                if message != exc.message:
-                    exc.message = message
-                    exc.args = (message,)
+                _set_message(exc, mask_secrets(exc.message, self._secrets))
                 raise
+
+
+def _set_message(error: JMLinkError, message: str) -> None:
+    if message != error.message:
+        error.message = message
+        error.args = (message,)

@@ -1,4 +1,4 @@
-"""Client-side sliding-window rate limits that count what the server counts.
+"""Client-side sliding-window rate limits that count what the server counts, and adapt to what it enforces.
 
 The server counts a call when it *arrives*; the client only knows when it sent the call and
 when the answer came back, and the arrival lies somewhere between. So a call occupies a slot
@@ -8,9 +8,26 @@ already forgotten, and no safety margin is needed. A call still in flight holds 
 
 The slots live in a small SQLite table. A client's own table is in memory; with
 ``shared_limits`` (the default of :class:`~jmlink_analytics.client.JMLinkClient`) it is a
-file in the user cache directory named after a hash of the appKey and base URL, and every
-client of that appKey on the machine, in any process, takes its slots from the same table
-under SQLite's write lock (``BEGIN IMMEDIATE``), so they share one budget.
+file in the user cache directory named after a hash of the appKey and base URL (see
+:mod:`._slotfile`), and every client of that appKey on the machine, in any process, takes its
+slots from the same table under SQLite's write lock (``BEGIN IMMEDIATE``), so they share one
+budget.
+
+When the server refuses a call the window allowed (3006: another machine spends the same
+budget, or the gateway is stricter than documented), the endpoint is paced at a cut rate that
+grows back cubically (:mod:`._adaptive`); the pace is a row of the same table, so every
+process of the appKey slows down together.
+
+Clocks: a shared file is stamped in wall time, and processes' wall clocks may disagree (a
+clock stepped by NTP, a process under ``faketime``). The table keeps the latest time any
+process wrote; a process whose clock is behind it adopts the difference (the table's time is
+the fastest clock that wrote to it), so it neither waits for slots stamped "in its future"
+nor stamps its own slots where a faster process would forget them. Whatever a process wrote,
+no wait is longer than one window plus the request's deadline: a slot stamped later than the
+deadline from now is stale and dropped, and a skew of more than a day is not adopted (such
+stamps are dropped). A process that joins with a clock *ahead* of all the others cannot tell
+their recent slots from old ones and forgets them once (then the others adopt its clock); a
+refusal that follows is waited out by the adaptive pace.
 
 Why not pyrate-limiter (used before): its buckets stamp each call once, at admission, and
 count it from that stamp; a call cannot be held while in flight and moved to its answer's
@@ -20,19 +37,21 @@ time, and its blocking wait is derived from the stamps. Both are what this modul
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._sqlite import use_wal
+from ._adaptive import BETA, BURST_S, MEASURE_S, MIN_RATE, cut_rate, paced_rate
+from ._slotfile import connect, file_id, shared_limits_path, sweep_stale
 
-__all__ = ["DEFAULT_RATE_LIMITS", "EndpointLimiter", "SlotTable", "normalize_rate_limits", "shared_limits_path"]
+__all__ = ["DEFAULT_RATE_LIMITS", "EndpointLimiter", "Slot", "SlotTable", "normalize_rate_limits",
+           "shared_limits_path"]
 
 logger = logging.getLogger("jmlink_analytics")
 
@@ -43,6 +62,8 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[int, float]] = {"links": (100, 60.0), "stat
 _POLL_S = 0.02
 #: Waits at least this long are reported to the wait listener (the progress bar's text).
 REPORT_WAITS_FROM_S = 1.0
+#: The largest disagreement between clocks that is adopted; stamps further ahead are garbage.
+MAX_SKEW_S = 86400.0
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS slots (
     id INTEGER PRIMARY KEY,
@@ -51,7 +72,25 @@ CREATE TABLE IF NOT EXISTS slots (
     in_flight INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS slots_by_until ON slots (endpoint, until);
+CREATE TABLE IF NOT EXISTS clock (     -- the latest time any process wrote (the fastest clock)
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    latest REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pace (      -- an endpoint the server refused earlier than its window
+    endpoint TEXT PRIMARY KEY,
+    w_max REAL NOT NULL,       -- calls per second sent when refused
+    cut_at REAL NOT NULL,      -- when
+    next_at REAL NOT NULL      -- the paced schedule: the next call's turn
+);
 """
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A slot taken: its row and the table's time when it was taken."""
+
+    id: int
+    taken: float
 
 
 def normalize_rate_limits(rate_limits: Mapping[str, tuple[int, float]] | None) -> dict[str, tuple[int, float]]:
@@ -87,29 +126,8 @@ def normalize_rate_limits(rate_limits: Mapping[str, tuple[int, float]] | None) -
     return limits
 
 
-def shared_limits_path(app_key: str, base_url: str, folder: str | os.PathLike[str] | None = None) -> Path:
-    """The file holding the shared slots of ``app_key`` at ``base_url``.
-
-    Named after a SHA-256 of the appKey and base URL (never the secret), in ``folder`` or the
-    user cache directory (``platformdirs.user_cache_dir("jmlink-analytics")``).
-    """
-    if folder is None:
-        from platformdirs import user_cache_dir
-
-        folder = user_cache_dir("jmlink-analytics", appauthor=False)  # where Store.default() lives too
-    digest = hashlib.sha256(f"{app_key}\n{base_url}".encode()).hexdigest()[:32]
-    return Path(folder) / f"ratelimit-{digest}.sqlite"
-
-
-def _set_up(conn: sqlite3.Connection, *, shared: bool) -> None:
-    """Create the table; a shared file first goes to WAL, waiting out another client creating it."""
-    if shared:
-        use_wal(conn)
-    conn.executescript(_SCHEMA)
-
-
 class SlotTable:
-    """The slots of every endpoint: in memory (one client) or in a file (every process of the appKey).
+    """The slots and paces of every endpoint: in memory (one client) or in a file (every process of the appKey).
 
     Parameters
     ----------
@@ -121,22 +139,29 @@ class SlotTable:
         self.path = None if path is None else Path(path)
         # A file is read by other processes, whose monotonic clocks are not ours: wall time there.
         self.clock: Callable[[], float] = time.monotonic if path is None else time.time
+        self.offset = 0.0  # what this process's clock is behind the table's (see the module's "Clocks")
         self.lock = threading.Condition()  # one transaction at a time in this process; notified on release
         self._conn: sqlite3.Connection | None = None
+        self._file: tuple[int, int] | None = None
+        if self.path is not None:
+            sweep_stale(self.path.parent, self.path)
         self._connect()  # at once, so a folder that cannot hold the file fails the client's construction
 
     def _connect(self) -> sqlite3.Connection:
         with self.lock:
+            if self._conn is not None and self.path is not None and file_id(self.path) != self._file:
+                # the file was removed (swept as stale, deleted by hand) or replaced: open the path again
+                logger.debug("the shared rate-limit file %s was removed or replaced; opening it again", self.path)
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.close()
+                self._conn = None
             if self._conn is None:
-                if self.path is not None:
-                    self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(":memory:" if self.path is None else str(self.path), timeout=60.0,
-                                       isolation_level=None, check_same_thread=False)
-                try:
-                    _set_up(conn, shared=self.path is not None)
-                except sqlite3.Error:
-                    conn.close()
-                    raise
+                if self.path is None:
+                    conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+                    conn.executescript(_SCHEMA)
+                else:
+                    conn = connect(self.path, _SCHEMA)
+                    self._file = file_id(self.path)
                 self._conn = conn
             return self._conn
 
@@ -154,38 +179,113 @@ class SlotTable:
             raise
         conn.execute("COMMIT")
 
-    def try_take(self, endpoint: str, calls: int, seconds: float, hold: float) -> tuple[int | None, float, bool]:
-        """Take a slot if the window has one: ``(slot id, 0, True)``, else ``(None, wait, exact)``.
+    def _now(self, conn: sqlite3.Connection) -> float:
+        """The table's time: this process's clock, moved up to the latest time any process wrote."""
+        now = self.clock() + self.offset
+        row = conn.execute("SELECT latest FROM clock WHERE id = 0").fetchone()
+        ahead = 0.0 if row is None else row[0] - now
+        if 0.0 < ahead <= MAX_SKEW_S:
+            if ahead > 1.0:
+                logger.info("rate limits: another process's clock is %.1f s ahead of this one's; counting in "
+                            "its time", ahead)
+            self.offset += ahead
+            now = row[0]
+        elif ahead > MAX_SKEW_S:
+            logger.warning("rate limits: the shared file %s holds times %.0f s ahead of this clock; dropping them",
+                           self.path, ahead)
+            conn.execute("DELETE FROM slots WHERE until > ?", (now + MAX_SKEW_S,))
+            conn.execute("DELETE FROM pace")
+        conn.execute("INSERT OR REPLACE INTO clock (id, latest) VALUES (0, ?)", (now,))
+        return now
+
+    def try_take(self, endpoint: str, calls: int, seconds: float, hold: float
+                 ) -> tuple[Slot | None, float, bool, float | None]:
+        """Take a slot if the window (and the pace) has one: ``(slot, 0, True, pace)``.
+
+        Else ``(None, wait, exact, pace)``.
 
         ``hold`` is how long the slot is held if its answer never comes (the request's deadline).
         ``exact`` is False when the slot to free first is still in flight: its end is unknown, and
-        ``wait`` is the least it can be (a whole window).
+        ``wait`` is the least it can be (a whole window). ``pace`` is the calls per second the
+        endpoint is paced at after a refusal, or None.
         """
         return self._guarded(lambda: self._take(endpoint, calls, seconds, hold))
 
-    def _take(self, endpoint: str, calls: int, seconds: float, hold: float) -> tuple[int | None, float, bool]:
+    def _take(self, endpoint: str, calls: int, seconds: float, hold: float
+              ) -> tuple[Slot | None, float, bool, float | None]:
         with self._transaction() as conn:
-            now = self.clock()
-            # Forget calls whose window is over, and any stamped absurdly far ahead (a clock set back).
+            now = self._now(conn)
+            # Forget calls whose window is over, and any stamped later than a call sent now could be held:
+            # whatever another process wrote, no wait is longer than one window plus the deadline.
             conn.execute("DELETE FROM slots WHERE endpoint = ? AND (until <= ? OR until > ?)",
-                         (endpoint, now - seconds, now + hold + 3600.0))
+                         (endpoint, now - seconds, now + hold))
             (count,) = conn.execute("SELECT COUNT(*) FROM slots WHERE endpoint = ?", (endpoint,)).fetchone()
-            if count < calls:
-                cursor = conn.execute("INSERT INTO slots (endpoint, until, in_flight) VALUES (?, ?, 1)",
-                                      (endpoint, now + hold))
-                return cursor.lastrowid, 0.0, True
-            until, in_flight = conn.execute(
-                "SELECT until, in_flight FROM slots WHERE endpoint = ? ORDER BY until LIMIT 1 OFFSET ?",
-                (endpoint, count - calls)).fetchone()
-        if in_flight:  # its answer may come any moment: the window runs at least that long after it
-            return None, seconds, False
-        return None, max(0.0, until + seconds - now), True
+            if count >= calls:
+                until, in_flight = conn.execute(
+                    "SELECT until, in_flight FROM slots WHERE endpoint = ? ORDER BY until LIMIT 1 OFFSET ?",
+                    (endpoint, count - calls)).fetchone()
+                pace = self._pace(conn, endpoint, calls, now)[0]
+                if in_flight:  # its answer may come any moment: the window runs at least that long after it
+                    return None, seconds, False, pace
+                return None, max(0.0, until + seconds - now), True, pace
+            pace, turn = self._pace(conn, endpoint, calls, now)
+            if pace is not None:
+                if turn - now > BURST_S:
+                    return None, turn - BURST_S - now, True, pace
+                conn.execute("UPDATE pace SET next_at = ? WHERE endpoint = ?", (turn + 1.0 / pace, endpoint))
+            cursor = conn.execute("INSERT INTO slots (endpoint, until, in_flight) VALUES (?, ?, 1)",
+                                  (endpoint, now + hold))
+            assert cursor.lastrowid is not None
+            return Slot(cursor.lastrowid, now), 0.0, True, pace
 
-    def answered(self, slot: int) -> None:
+    @staticmethod
+    def _pace(conn: sqlite3.Connection, endpoint: str, calls: int, now: float) -> tuple[float | None, float]:
+        """The endpoint's pace now and its turn (None: not paced; the row goes once the curve passes ``calls``/s)."""
+        row = conn.execute("SELECT w_max, cut_at, next_at FROM pace WHERE endpoint = ?", (endpoint,)).fetchone()
+        if row is None:
+            return None, now
+        w_max, cut_at, next_at = row
+        rate = paced_rate(w_max, cut_at, now)
+        if rate >= calls or cut_at > now:  # recovered (or stamped by a clock we no longer trust)
+            conn.execute("DELETE FROM pace WHERE endpoint = ?", (endpoint,))
+            return None, now
+        turn = max(next_at, now)
+        if turn > now + BURST_S + 1.0 / MIN_RATE:  # later than any pace can schedule: a stale stamp
+            turn = now
+        return rate, turn
+
+    def refused(self, endpoint: str, slot: Slot, calls: int) -> float:
+        """The call of ``slot`` was refused (3006) though the window allowed it: cut the pace; return it (calls/s).
+
+        Calls sent before the last cut were sent at the old pace and do not cut it again (as TCP
+        cuts once per window of losses).
+        """
+        def cut() -> float:
+            with self._transaction() as conn:
+                now = self._now(conn)
+                row = conn.execute("SELECT w_max, cut_at, next_at FROM pace WHERE endpoint = ?",
+                                   (endpoint,)).fetchone()
+                current = None if row is None else paced_rate(row[0], row[1], now)
+                if row is not None and slot.taken < row[1] and current is not None and current < calls:
+                    return current
+                (sent,) = conn.execute("SELECT COUNT(*) FROM slots WHERE endpoint = ? AND until > ?",
+                                       (endpoint, now - MEASURE_S)).fetchone()
+                w_max = cut_rate(sent / MEASURE_S, current)
+                next_at = max(now + BURST_S, now if row is None else row[2])  # no burst right after a refusal
+                conn.execute("INSERT OR REPLACE INTO pace (endpoint, w_max, cut_at, next_at) VALUES (?, ?, ?, ?)",
+                             (endpoint, w_max, now, next_at))
+                logger.info("rate limit %s: refused (3006) within the configured window; pacing at %.2f calls/s "
+                            "(was sending %.2f/s)", endpoint, BETA * w_max, sent / MEASURE_S)
+                return float(BETA * w_max)
+
+        with self.lock:  # one transaction at a time on the connection
+            return float(self._guarded(cut))
+
+    def answered(self, slot: Slot) -> None:
         """The answer of ``slot``'s call arrived (or it failed): its window runs from now."""
         def update() -> None:
             with self._transaction() as conn:
-                conn.execute("UPDATE slots SET until = ?, in_flight = 0 WHERE id = ?", (self.clock(), slot))
+                conn.execute("UPDATE slots SET until = ?, in_flight = 0 WHERE id = ?", (self._now(conn), slot.id))
 
         with self.lock:
             self._guarded(update)
@@ -204,13 +304,14 @@ class SlotTable:
                 if self._conn is not None:
                     with contextlib.suppress(sqlite3.Error):
                         self._conn.close()
-                self._conn, self.path, self.clock = None, None, time.monotonic
+                self._conn, self.path, self.clock, self.offset = None, None, time.monotonic, 0.0
             return operation()
 
     def clear(self) -> None:
-        """Forget every slot (tests and benchmarks)."""
+        """Forget every slot and pace (tests and benchmarks)."""
         with self.lock, self._transaction() as conn:
             conn.execute("DELETE FROM slots")
+            conn.execute("DELETE FROM pace")
 
     def close(self) -> None:
         """Close the connection (a memory table forgets its slots; using it again reopens it)."""
@@ -222,6 +323,8 @@ class SlotTable:
 
 class EndpointLimiter:
     """At most ``calls`` calls of one endpoint in any window of ``seconds``, held from send to answer.
+
+    After a refusal the window allowed, calls are also paced (:meth:`refused`).
 
     Parameters
     ----------
@@ -239,12 +342,14 @@ class EndpointLimiter:
         self.name, self.calls, self.seconds = name, calls, seconds
         self.table = table
         self.hold = float(hold)
+        #: The pace (calls per second) the last wait was for, or None: said in the wait's text.
+        self.pace: float | None = None
 
     def __repr__(self) -> str:
         return f"EndpointLimiter({self.name!r}, {self.calls} per {self.seconds:g} s, {self.table!r})"
 
-    def acquire(self, on_wait: Callable[[float], None] | None = None) -> int:
-        """Block until the window has a slot; take it and return its id (pass it to :meth:`release`).
+    def acquire(self, on_wait: Callable[[float], None] | None = None) -> Slot:
+        """Block until the window (and the pace) has a slot; take it and return it (pass it to :meth:`release`).
 
         ``on_wait(seconds)`` is called once when a wait of :data:`REPORT_WAITS_FROM_S` or more begins.
         """
@@ -253,7 +358,7 @@ class EndpointLimiter:
         table = self.table
         with table.lock:
             while True:
-                slot, wait, exact = table.try_take(self.name, self.calls, self.seconds, self.hold)
+                slot, wait, exact, self.pace = table.try_take(self.name, self.calls, self.seconds, self.hold)
                 if slot is not None:
                     break
                 if not reported and wait >= REPORT_WAITS_FROM_S and on_wait is not None:
@@ -263,10 +368,14 @@ class EndpointLimiter:
                 table.lock.wait(wait if exact or table.path is None else min(wait, _POLL_S))
         waited = time.monotonic() - started
         if waited > 0.5:
-            logger.debug("rate limit %s: waited %.2f s for a slot (%d calls / %g s)",
-                         self.name, waited, self.calls, self.seconds)
+            logger.debug("rate limit %s: waited %.2f s for a slot (%d calls / %g s%s)", self.name, waited,
+                         self.calls, self.seconds, "" if self.pace is None else f", paced at {self.pace:.2f}/s")
         return slot
 
-    def release(self, slot: int) -> None:
+    def release(self, slot: Slot) -> None:
         """The call of ``slot`` has its answer (or has failed)."""
         self.table.answered(slot)
+
+    def refused(self, slot: Slot) -> float:
+        """The call of ``slot`` was answered 3006: slow this endpoint down; returns the new pace (calls/s)."""
+        return self.table.refused(self.name, slot, self.calls)

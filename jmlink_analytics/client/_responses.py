@@ -17,15 +17,17 @@ from typing import Any
 
 from .._validate import check_link_key
 from ..errors import ResponseFormatError
-from ..schema import COUNTERS
+from ..schema import COUNTERS, LINK_COLUMNS
 
 __all__ = [
-    "INT64_MAX", "DuplicateKeyError", "LinksPage", "check_stat_rows", "no_duplicate_keys", "parse_links_page",
-    "parse_stat_rows",
+    "INT64_MAX", "DuplicateKeyError", "LinksPage", "StatRows", "check_stat_rows", "no_duplicate_keys",
+    "parse_links_page", "parse_stat_rows",
 ]
 
 #: The largest value an int64 column (counters, ``id``) holds.
 INT64_MAX = 2**63 - 1
+#: The listing's documented text fields (all but ``id``).
+_TEXT_FIELDS = tuple(name for name in LINK_COLUMNS if name not in ("id", "link_key"))
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -46,6 +48,59 @@ class LinksPage:
 
     def __repr__(self) -> str:
         return f"LinksPage(total={self.total}, records=<{len(self.records)} records>)"
+
+
+class StatRows(list[dict[str, Any]]):
+    """The rows of one stat answer, checked against the contract for the days asked.
+
+    A ``list`` of the API's row dicts (what :meth:`JMLinkClient.get_link_stats` always
+    returned), which also carries what the check computed, so the data layer builds its
+    arrays without looking at the rows again.
+
+    Attributes
+    ----------
+    start : datetime.date
+        The first day asked for.
+    n_days : int
+        The number of days asked for.
+    offsets : list of int
+        Each row's day, as an offset from ``start``.
+    counters : list of int
+        The rows' counters flattened in ``COUNTERS`` order (four per row).
+    """
+
+    start: dt.date
+    n_days: int
+    offsets: list[int]
+    counters: list[int]
+
+    @classmethod
+    def check(cls, rows: Sequence[Any], start: dt.date, n_days: int, *, link_key: str | None = None,
+              platform: str | None = None) -> StatRows:
+        """Check ``rows`` for days ``start .. start + n_days - 1`` (see :func:`check_stat_rows`).
+
+        Parameters
+        ----------
+        rows : sequence of dict
+            The rows of one stat answer.
+        start : date
+            The first day asked for.
+        n_days : int
+            The number of days asked for.
+        link_key, platform : str, optional
+            Named in the error message.
+
+        Returns
+        -------
+        StatRows
+            The rows, with their day offsets and counters.
+        """
+        if isinstance(start, dt.datetime):
+            start = start.date()
+        offsets, counters = check_stat_rows(rows, start, n_days, link_key=link_key, platform=platform)
+        checked = cls(rows)
+        checked.start, checked.n_days, checked.offsets, checked.counters = start, n_days, offsets, counters
+        return checked
 
 
 class DuplicateKeyError(ValueError):
@@ -93,6 +148,11 @@ def parse_links_page(body: Any) -> LinksPage:
             check_link_key(link_key)
         except (TypeError, ValueError) as exc:
             raise ResponseFormatError(f"{where}: link id {link_id}: {exc}") from None
+        for name in _TEXT_FIELDS:
+            value = record.get(name)
+            if value is not None and type(value) is not str:
+                raise ResponseFormatError(f"{where}: link {link_key!r}: {name!r} must be text or null; got "
+                                          f"{_shape(value)} (never turned into text: a guess)")
     return LinksPage(total=total, records=records)
 
 
@@ -110,6 +170,12 @@ def parse_stat_rows(body: Any, *, link_key: str | None = None, platform: str | N
     start, end : date, optional
         The range asked for (inclusive); every ``iday`` must fall in it. Without them only
         the day's form is checked.
+
+    Returns
+    -------
+    list of dict
+        The rows; with ``start`` and ``end``, a :class:`StatRows` carrying each row's day
+        offset and the counters, so nothing checks or reads them twice.
     """
     where = _where(link_key, platform)
     if not isinstance(body, dict) or "data" not in body:
@@ -118,9 +184,8 @@ def parse_stat_rows(body: Any, *, link_key: str | None = None, platform: str | N
     if not isinstance(rows, list):
         raise ResponseFormatError(f"{where}: 'data' must be a list of day rows; got {_shape(rows)}")
     if start is not None and end is not None:
-        check_stat_rows(rows, start, (end - start).days + 1, link_key=link_key, platform=platform)
-    else:
-        _diagnose(rows, None, 0, where)
+        return StatRows.check(rows, start, (end - start).days + 1, link_key=link_key, platform=platform)
+    _diagnose(rows, None, 0, where)
     return rows
 
 
@@ -145,12 +210,13 @@ def check_stat_rows(rows: Sequence[Any], start: dt.date, n_days: int, *, link_ke
         start = start.date()
     index = _day_index(start, n_days)
     try:  # the fast path: C-level loops over well-formed rows
-        offsets = [index[row["iday"]] for row in rows]
-        flat = [row[name] for row in rows for name in COUNTERS]
+        offsets: list[int] = [index[row["iday"]] for row in rows]
+        flat: list[int] = [row[name] for row in rows for name in COUNTERS]
+        well_formed = (len(set(offsets)) == len(offsets) and set(map(type, flat)) <= {int}
+                       and (not flat or (min(flat) >= 0 and max(flat) <= INT64_MAX)))
     except (KeyError, TypeError, IndexError):
-        offsets = flat = None
-    if (offsets is None or len(set(offsets)) != len(offsets) or not set(map(type, flat)) <= {int}
-            or (flat and (min(flat) < 0 or max(flat) > INT64_MAX))):
+        well_formed = False
+    if not well_formed:
         _diagnose(rows, start, n_days, _where(link_key, platform))
         raise AssertionError("unreachable: _diagnose raises")  # pragma: no cover
     return offsets, flat
@@ -177,7 +243,7 @@ def _diagnose(rows: Sequence[Any], start: dt.date | None, n_days: int, where: st
             day = dt.date.fromisoformat(iday)
         except ValueError:
             raise ResponseFormatError(f"{where}: 'iday' is not a calendar day; got {iday!r}") from None
-        if start is not None and not start <= day <= last:
+        if start is not None and last is not None and not start <= day <= last:
             raise ResponseFormatError(f"{where}: 'iday' {iday!r} is outside the range asked, "
                                       f"{start.isoformat()} to {last.isoformat()}")
         if iday in seen:

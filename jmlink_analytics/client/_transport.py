@@ -1,35 +1,38 @@
-"""One GET on the wire: rate limit, deadline, retries, and every failure typed.
+"""One GET on the wire: rate limit, deadline, size cap, redirects, retries, and every failure typed.
 
 :class:`Transport` is the HTTP half of :class:`~jmlink_analytics.client.JMLinkClient`. For
 each request it takes a slot of the endpoint's window (held until the answer arrives, see
-:mod:`._ratelimit`), sends, reads the body within the request's overall deadline, parses it
-once, and either returns the JSON or decides: wait and retry (3006, 3011, 5xx, timeouts,
-resets), or raise the typed error. Whatever requests, urllib3 or the socket raise becomes a
-:class:`~jmlink_analytics.errors.JMLinkError`, so one failed link never ends a whole fetch.
+:mod:`._ratelimit`), sends, reads the answer within the request's overall deadline and size
+cap, parses it once (:mod:`._decode`), and either returns the JSON or decides from the typed
+error's ``retryable``: wait and retry (3006, 3011, 5xx, timeouts, resets), or raise. Whatever
+requests, urllib3 or the socket raise becomes a :class:`~jmlink_analytics.errors.JMLinkError`,
+so one failed link never ends a whole fetch.
 """
 
 from __future__ import annotations
 
 import contextlib
 import http.client
-import json
 import logging
 import math
 import random
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
-from requests.adapters import HTTPAdapter
 
-from ..errors import JMLinkError, RateLimitError, ResponseFormatError, TransportError, error_from_response
+from .._version import __version__
+from ..errors import JMLinkError, RateLimitError, ResponseFormatError, TransportError
+from ._deadline import DeadlineAdapter, watch
+from ._decode import decode_answer
 from ._ratelimit import REPORT_WAITS_FROM_S, EndpointLimiter
-from ._responses import DuplicateKeyError, no_duplicate_keys
+from .settings import Limits, Retries, Timeouts
 
-__all__ = ["DEFAULT_POOL_SIZE", "Transport", "WaitListener", "mount_pool"]
+__all__ = ["DEFAULT_POOL_SIZE", "MAX_REDIRECTS", "Transport", "WaitListener", "mount_pool"]
 
 logger = logging.getLogger("jmlink_analytics")
 
@@ -37,42 +40,51 @@ _sleep = time.sleep  # one seam, so tests and cassette replay can make waits ins
 
 #: Connections kept per host: the default ``max_workers`` of ``fetch_stats``.
 DEFAULT_POOL_SIZE = 32
+#: Redirects followed when they keep the origin and the path (the API documents none).
+MAX_REDIRECTS = 5
 _CHUNK = 65536
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 #: ``listener(text, seconds)``: a wait of ``seconds`` begins, described by ``text``.
 WaitListener = Callable[[str, float], None]
 
 
-class _FinalError(Exception):
-    """Carries a typed error that must not be retried (TLS, redirects, bad URL, undecodable body)."""
-
-    def __init__(self, error: JMLinkError):
-        super().__init__(str(error))
-        self.error = error
-
-
 def mount_pool(session: requests.Session, size: int) -> None:
-    """Mount adapters on ``session`` whose pools keep ``size`` connections per host."""
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=size)
+    """Mount adapters on ``session`` whose pools keep ``size`` connections per host (and keep deadlines)."""
+    adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=size)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
 
 
 class Transport:
-    """Sends the client's GETs. Built by :class:`JMLinkClient`; see its parameters."""
+    """Sends the client's GETs. Built by :class:`JMLinkClient` from its settings objects.
 
-    def __init__(self, *, base_url: str, session: requests.Session, owns_session: bool, auth: Any,
-                 headers: dict[str, str], timeout: float | tuple[float, float], deadline: float,
-                 max_retries: int, backoff_factor: float, backoff_max: float,
-                 rate_limits: dict[str, tuple[int, float]], limiters: dict[str, EndpointLimiter]):
-        self.base_url = base_url
-        self.session, self.owns_session = session, owns_session
-        self.auth, self.headers = auth, headers
-        self.timeout, self.deadline = timeout, deadline
-        self.max_retries = max_retries
-        self.backoff_factor, self.backoff_max = backoff_factor, backoff_max
-        self.rate_limits, self.limiters = rate_limits, limiters
+    Parameters
+    ----------
+    base_url : str
+        The API's root (checked).
+    session : requests.Session
+        Sends the requests.
+    auth : requests.auth.AuthBase
+        The HTTP Basic credentials.
+    timeouts, retries, limits : Timeouts, Retries, Limits
+        The client's settings, taken whole.
+    limiters : mapping of str to EndpointLimiter
+        One sliding-window limiter per endpoint (``"links"``, ``"stats"``).
+    owns_session : bool
+        Whether the session was made here (its pool may grow; it is closed with the client).
+    """
+
+    def __init__(self, base_url: str, session: requests.Session, auth: Any, *, timeouts: Timeouts,
+                 retries: Retries, limits: Limits, limiters: Mapping[str, EndpointLimiter], owns_session: bool):
+        self.base_url, self.session, self.auth = base_url, session, auth
+        self.timeouts, self.retries, self.limits = timeouts, retries, limits
+        self.limiters = dict(limiters)
+        self.owns_session = owns_session
+        self.headers = {"User-Agent": f"jmlink-analytics/{__version__} (+python-requests)",
+                        "Accept": "application/json"}
         self.pool_size = DEFAULT_POOL_SIZE if owns_session else None
+        self._origin = _origin(base_url)
         self._listeners: list[WaitListener] = []
 
     # -- connections and listeners ------------------------------------------------------------
@@ -104,36 +116,30 @@ class Transport:
         """Send one GET with rate limiting and retries; return the parsed JSON body."""
         url = self.base_url + path
         limiter = self.limiters[endpoint]
-        failures = rate_limited = 0
+        failures = 0
+        first_refused: float | None = None
         while True:
             slot = limiter.acquire(on_wait=lambda s: self._tell(_limit_text(limiter, s), s))
             started = time.monotonic()
+            error: JMLinkError | None
             try:
-                status, body, headers = self._send(url, params, started + self.deadline)
-            except _FinalError as final:
-                logger.debug("GET %s -> %s", path, final.error)
-                raise final.error from None
-            except TransportError as exc:
-                logger.debug("GET %s -> %s after %.0f ms", path, exc, (time.monotonic() - started) * 1000)
-                error: JMLinkError | None = TransportError(f"GET {path} failed: {exc}")
-            else:
-                parsed, error = _decide(status, body, headers)
-                logger.debug("GET %s -> %d%s in %.0f ms", path, status,
-                             f" ({error.code})" if error is not None and error.code else "",
-                             (time.monotonic() - started) * 1000)
-                if error is None:
-                    return parsed
+                status, body, headers = self._send(url, params, started + self.timeouts.deadline)
+                parsed, error = decode_answer(status, body, headers)
+            except JMLinkError as exc:
+                parsed, error, status = None, exc, None
             finally:
                 limiter.release(slot)
-            assert error is not None
+            logger.debug("GET %s -> %s in %.0f ms", path,
+                         status if error is None else f"{status or ''}{' ' if status else ''}{error}",
+                         (time.monotonic() - started) * 1000)
+            if error is None:
+                return parsed
             if isinstance(error, RateLimitError):
-                rate_limited += 1
-                if rate_limited > self.max_retries:
-                    raise error
-                delay = self._rate_limit_delay(endpoint, path, error.retry_after, rate_limited)
+                first_refused = time.monotonic() if first_refused is None else first_refused
+                delay = self._after_refusal(limiter, slot, path, error, first_refused)
             elif error.retryable:
                 failures += 1
-                if failures > self.max_retries:
+                if failures > self.retries.max_retries:
                     raise error
                 delay = self._backoff(failures)
             else:
@@ -141,65 +147,120 @@ class Transport:
             logger.info("GET %s: %s; retrying in %.1f s", path, error, delay)
             _sleep(delay)
 
-    def _send(self, url: str, params: dict[str, Any], deadline: float) -> tuple[int, bytes, Any]:
-        """Send and read the whole answer by ``deadline``; raise TransportError (retryable) or _FinalError."""
-        connect, read = self.timeout if isinstance(self.timeout, tuple) else (self.timeout, self.timeout)
-        left = deadline - time.monotonic()
+    def _send(self, url: str, params: dict[str, Any] | None, deadline: float) -> tuple[int, bytes, Any]:
+        """Send and read the whole answer by ``deadline``, within the size cap, following no foreign redirect.
+
+        Raises a typed error: :class:`TransportError` (retryable unless it is a certificate
+        failure, a redirect or an unsendable request) or :class:`ResponseFormatError`.
+        """
+        for _ in range(MAX_REDIRECTS + 1):
+            status, body, headers = self._send_once(url, params, deadline)
+            if status not in _REDIRECTS or not headers.get("Location"):
+                return status, body, headers
+            target = urljoin(url, headers["Location"])
+            if _origin(target) != self._origin or urlsplit(target).path != urlsplit(url).path:
+                raise TransportError(f"GET {_path(url)}: the server redirected ({status}) from {_show(url)} to "
+                                     f"{_show(target)}; the API documents no redirect, and one that changes the "
+                                     "origin or the path is not followed (nor are the credentials sent there)",
+                                     http_status=status, retryable=False)
+            url, params = target, None  # the query is the one of the location
+        raise TransportError(f"GET {_path(url)}: too many redirects (more than {MAX_REDIRECTS}) to the same path",
+                             retryable=False)
+
+    def _send_once(self, url: str, params: dict[str, Any] | None, deadline: float) -> tuple[int, bytes, Any]:
+        connect, read = self.timeouts.connect, self.timeouts.read
+        cap = self.limits.max_answer_bytes
         response = None
-        try:
-            response = self.session.get(url, params=params, auth=self.auth, headers=self.headers, stream=True,
-                                        timeout=(min(connect, left), min(read, left)))
-            chunks = []
-            response.raw.decode_content = True  # gzip/deflate decoded as read (requests leaves it off)
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TransportError(f"no complete answer within the deadline of {self.deadline:g} s")
-                _set_read_timeout(response, min(read, left))
-                chunk = response.raw.read1(_CHUNK)  # what one socket read brings
-                if not chunk:
-                    break
-                chunks.append(chunk)
-            status, headers = response.status_code, response.headers
-            response.raw.release_conn()
-            response = None
-            return status, b"".join(chunks), headers
-        except TransportError:
-            raise
-        except requests.exceptions.SSLError as exc:
-            if _is_certificate_failure(exc):  # a certificate will not be different next time
-                raise _FinalError(TransportError(f"TLS certificate check failed for {_origin(url)}: {_reason(exc)} "
-                                                 "(not retried)")) from None
-            raise TransportError(f"TLS failed: {_reason(exc)}") from None
-        except (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError) as exc:
-            if time.monotonic() >= deadline - 0.01:  # the read was bounded by the time left
-                raise TransportError(f"no complete answer within the deadline of {self.deadline:g} s") from None
-            raise TransportError(f"{type(exc).__name__}: {_reason(exc)}") from None
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, urllib3.exceptions.ProtocolError,
-                http.client.HTTPException, ConnectionError) as exc:
-            raise TransportError(f"{type(exc).__name__}: {_reason(exc)}") from None
-        except (requests.exceptions.ContentDecodingError, urllib3.exceptions.DecodeError) as exc:
-            raise _FinalError(ResponseFormatError(f"GET {_path(url)}: the answer could not be decoded: "
-                                             f"{_reason(exc)}")) from None
-        except requests.TooManyRedirects as exc:
-            raise _FinalError(TransportError(f"GET {_path(url)}: too many redirects ({_reason(exc)})")) from None
-        except (requests.RequestException, urllib3.exceptions.HTTPError, UnicodeError, ValueError, OSError) as exc:
-            # InvalidURL, InvalidHeader, a header that is not Latin-1, a socket error: final
-            raise _FinalError(TransportError(f"GET {_path(url)} could not be sent: {type(exc).__name__}: "
-                                        f"{_reason(exc)}")) from None
-        finally:
-            if response is not None:
-                response.close()
+        with watch(deadline) as alarm:
+            try:
+                left = max(deadline - time.monotonic(), 0.001)
+                response = self.session.get(url, params=params, auth=self.auth, headers=self.headers, stream=True,
+                                            allow_redirects=False, timeout=(min(connect, left), min(read, left)))
+                response.raw.decode_content = True  # gzip/deflate decoded as read (requests leaves it off)
+                chunks, size = [], 0
+                while True:
+                    if time.monotonic() >= deadline:
+                        raise TransportError(self._deadline_text())
+                    chunk = response.raw.read1(_CHUNK)  # what one socket read brings, at most _CHUNK decoded
+                    if not chunk:
+                        break
+                    size += len(chunk)
+                    if size > cap:
+                        raise ResponseFormatError(
+                            f"GET {_path(url)}: the answer is larger than max_answer_bytes={cap:,} (counted after "
+                            "decoding); it was not read further", http_status=response.status_code)
+                    chunks.append(chunk)
+                if alarm.fired:  # the watchdog cut the socket: what came is not the whole answer
+                    raise TransportError(self._deadline_text())
+                alarm.cancel()
+                status, headers = response.status_code, response.headers
+                response.raw.release_conn()
+                response = None
+                return status, b"".join(chunks), headers
+            except JMLinkError:
+                raise
+            except requests.exceptions.SSLError as exc:
+                if _is_certificate_failure(exc):  # a certificate will not be different next time
+                    raise TransportError(f"TLS certificate check failed for {_origin(url)}: {_reason(exc)} "
+                                         "(not retried)", retryable=False) from None
+                raise self._failure(alarm.fired, f"TLS failed: {_reason(exc)}") from None
+            except (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError) as exc:
+                raise self._failure(alarm.fired or time.monotonic() >= deadline - 0.01,
+                                    f"{type(exc).__name__}: {_reason(exc)}") from None
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                    urllib3.exceptions.ProtocolError, http.client.HTTPException, ConnectionError) as exc:
+                raise self._failure(alarm.fired, f"{type(exc).__name__}: {_reason(exc)}") from None
+            except (requests.exceptions.ContentDecodingError, urllib3.exceptions.DecodeError) as exc:
+                raise ResponseFormatError(f"GET {_path(url)}: the answer could not be decoded: {_reason(exc)}",
+                                          retryable=False) from None
+            except (requests.RequestException, urllib3.exceptions.HTTPError, UnicodeError, ValueError, OSError) as exc:
+                if alarm.fired:
+                    raise TransportError(self._deadline_text()) from None
+                # InvalidURL, InvalidHeader, a header that is not Latin-1, a socket error: final
+                raise TransportError(f"GET {_path(url)} could not be sent: {type(exc).__name__}: {_reason(exc)}",
+                                     retryable=False) from None
+            finally:
+                if response is not None:
+                    response.close()
+
+    def _deadline_text(self) -> str:
+        return f"no complete answer within the deadline of {self.timeouts.deadline:g} s"
+
+    def _failure(self, past_deadline: bool, text: str) -> TransportError:
+        """A retryable transport failure; the deadline's message when the deadline cut it."""
+        return TransportError(self._deadline_text() if past_deadline else text)
 
     # -- waits ---------------------------------------------------------------------------------
     def _backoff(self, failures: int) -> float:
         """Capped exponential backoff with jitter ("equal jitter": half fixed, half random)."""
-        ceiling = min(self.backoff_max, self.backoff_factor * 2 ** (failures - 1))
+        ceiling = self.retries.backoff_ceiling(failures)
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
-    def _rate_limit_delay(self, endpoint: str, path: str, retry_after: float | None, attempt: int) -> float:
-        """How long to wait after a 3006: the server's word (up to a cap of two windows), else a growing share."""
-        window = self.rate_limits[endpoint][1]
+    def _after_refusal(self, limiter: EndpointLimiter, slot: int, path: str, error: RateLimitError,
+                       first_refused: float) -> float:
+        """The 3006 policy, whole: the seconds to wait before sending again, or raise ``error`` when spent.
+
+        Refused though our own window allowed the call, the endpoint slows down (for every process
+        of the appKey: :meth:`EndpointLimiter.refused`), and the call keeps trying until its time
+        budget, one window plus the deadline from its first refusal, is spent. ``max_retries=0``
+        gives up at once.
+        """
+        pace = limiter.refused(slot)
+        now = time.monotonic()
+        budget = limiter.seconds + self.timeouts.deadline
+        delay = self._rate_limit_delay(limiter, path, error.retry_after, pace)
+        if self.retries.max_retries == 0 or now - first_refused + delay > budget:
+            if self.retries.max_retries:
+                logger.warning("GET %s: refused (3006) for %.0f s, the time budget of one call (one window of %g s "
+                               "plus the deadline of %g s)", path, now - first_refused, limiter.seconds,
+                               self.timeouts.deadline)
+            raise error
+        return delay
+
+    def _rate_limit_delay(self, limiter: EndpointLimiter, path: str, retry_after: float | None,
+                          pace: float) -> float:
+        """How long to wait after a 3006: the server's word (up to a cap of two windows), else one paced turn."""
+        window = limiter.seconds
         if retry_after is not None:
             cap = window * 2
             if retry_after > cap:
@@ -207,10 +268,10 @@ class Transport:
                                "%.0f s; waiting %.0f s, then retrying", path, retry_after, cap, cap)
                 self._tell(f"server asked {retry_after:.0f} s (Retry-After); waiting {cap:.0f} s", cap)
             delay = min(retry_after, cap) + random.uniform(0, 0.1)
-        else:
-            delay = min(window, max(1.0, self.backoff_factor) * 2 ** (attempt - 1)) * random.uniform(0.75, 1.0)
+        else:  # the limiter paces the retry with every other call: wait about one turn, jittered
+            delay = random.uniform(0.5, 1.0) / pace
         if delay >= REPORT_WAITS_FROM_S and not (retry_after is not None and retry_after > window * 2):
-            self._tell(f"waiting {delay:.0f} s: refused for the {endpoint} rate limit (3006)", delay)
+            self._tell(f"waiting {delay:.0f} s: refused for the {limiter.name} rate limit (3006)", delay)
         return delay
 
 
@@ -230,43 +291,28 @@ def _is_certificate_failure(exc: BaseException) -> bool:
     return "CERTIFICATE_VERIFY_FAILED" in str(exc)
 
 
-def _origin(url: str) -> str:
-    """``scheme://host:port`` of ``url``."""
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.partition('/')[0]}"
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """``(scheme, host, port)`` of ``url``, the port filled in for http and https."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
 
 
-def _set_read_timeout(response: requests.Response, seconds: float) -> None:
-    """Bound the next socket read by the time left (urllib3 2 keeps the socket on ``_connection``)."""
-    sock = getattr(getattr(response.raw, "_connection", None), "sock", None)
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.settimeout(max(seconds, 0.001))
-
-
-def _decide(status: int, body: bytes, headers: Any) -> tuple[Any, JMLinkError | None]:
-    """Parse an answer once: ``(json, None)`` for a success, ``(None, error)`` otherwise."""
-    if 200 <= status < 300:
-        try:
-            parsed = json.loads(body, object_pairs_hook=no_duplicate_keys)
-        except DuplicateKeyError as exc:  # json.loads would keep the last of two values silently
-            return None, ResponseFormatError(f"expected JSON objects with each field once; {exc}", http_status=status)
-        except ValueError:
-            parsed = None
-        if parsed is not None and not (isinstance(parsed, dict) and isinstance(parsed.get("error"), dict)):
-            return parsed, None
-    error = error_from_response(status, body, headers=headers)
-    if error is None:  # a success the fast path could not read (an error object with code 3000, odd UTF-8)
-        try:
-            return json.loads(body.decode("utf-8", "replace"), object_pairs_hook=no_duplicate_keys), None
-        except ValueError:
-            error = ResponseFormatError("expected a JSON object, got a body that is not JSON", http_status=status)
-    return None, error
+def _show(url: str) -> str:
+    """``url`` without its query (which might carry anything) and without user info."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{host}{'' if parts.port is None else f':{parts.port}'}{parts.path}"
 
 
 def _limit_text(limiter: EndpointLimiter, seconds: float) -> str:
+    paced = "" if limiter.pace is None else f"; the server refused earlier, paced at {limiter.pace:.1f} per s"
     return (f"waiting {math.ceil(seconds):.0f} s for the {limiter.name} rate limit "
-            f"({limiter.calls} per {limiter.seconds:g} s)")
+            f"({limiter.calls} per {limiter.seconds:g} s{paced})")
 
 
 def _path(url: str) -> str:

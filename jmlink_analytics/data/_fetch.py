@@ -11,16 +11,17 @@ This module knows pandas and the store, and nothing of HTTP.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
+import math
+import re
 import sys
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -29,14 +30,12 @@ from tqdm.std import tqdm as text_tqdm
 
 from .._dates import DateLike, china_today, to_date
 from .._validate import check_int, check_link_keys, check_platforms
+from ..client import DataClient
 from ..errors import JMLinkError
 from ..schema import COUNTERS, PLATFORMS
-from ._frames import links_frame, parse_stat_rows, stats_frame
+from ._frames import counters_from_rows, links_frame, stats_frame
 from ._spans import SpanCap, fetch_in_spans
 from .store import Store
-
-if TYPE_CHECKING:
-    from ..client._client import JMLinkClient
 
 __all__ = ["fetch_links", "fetch_stats"]
 
@@ -61,12 +60,12 @@ class _Task(NamedTuple):
     n_days: int
 
 
-def fetch_links(client: JMLinkClient, *, store: Store | None = None) -> pd.DataFrame:
+def fetch_links(client: DataClient, *, store: Store | None = None) -> pd.DataFrame:
     """Fetch every short link of the app as a typed DataFrame.
 
     Parameters
     ----------
-    client : JMLinkClient
+    client : JMLinkClient or DataClient
         The client to list links with (``client.iter_links()``).
     store : Store, optional
         A cache: its link listing is reused while younger than ``store.max_age``,
@@ -88,7 +87,7 @@ def fetch_links(client: JMLinkClient, *, store: Store | None = None) -> pd.DataF
     >>> links = fetch_links(client)                                   # doctest: +SKIP
     >>> links.groupby("channel", observed=True).size()                # doctest: +SKIP
     """
-    _check_client(client, "iter_links")
+    _check_client(client)
     _check_store(store)
     records = None if store is None else store.load_links(client.app_key, client.base_url)
     if records is None:
@@ -101,7 +100,7 @@ def fetch_links(client: JMLinkClient, *, store: Store | None = None) -> pd.DataF
 
 
 def fetch_stats(
-    client: JMLinkClient,
+    client: DataClient,
     link_keys: Sequence[str] | pd.Series | pd.Index | str | None = None,
     *,
     start: DateLike,
@@ -116,7 +115,7 @@ def fetch_stats(
 
     Parameters
     ----------
-    client : JMLinkClient
+    client : JMLinkClient or DataClient
         The client; its rate limits hold across all worker threads.
     link_keys : list, tuple, set, Series, Index, numpy array or str, optional
         The links (duplicates ignored; one string means one link). ``None``: every link
@@ -166,8 +165,8 @@ def fetch_stats(
     >>> stats = fetch_stats(client, start="2024-06-01", platform=["ios", "android"])  # doctest: +SKIP
     >>> stats.groupby("platform", observed=True)["click_count"].sum()                 # doctest: +SKIP
     """
-    _check_client(client, "get_link_stats")
-    keys = check_link_keys(link_keys)
+    _check_client(client)
+    selected = check_link_keys(link_keys)
     today = china_today()
     first = to_date(start, "start")
     last = today if end is None else to_date(end, "end")
@@ -181,8 +180,8 @@ def fetch_stats(
         raise TypeError(f"progress must be None, True or False; got {progress!r}")
     _check_store(store)
 
-    if keys is None:
-        keys = sorted(set(fetch_links(client, store=store)["link_key"].dropna()))
+    keys: list[str] = (sorted(set(fetch_links(client, store=store)["link_key"].dropna())) if selected is None
+                       else selected)
     started = time.monotonic()
     n_days = (last - first).days + 1
     partial_from = today - dt.timedelta(days=1)
@@ -203,21 +202,18 @@ def fetch_stats(
         def ask(offset: int, n: int) -> np.ndarray:
             day = day0 + dt.timedelta(days=offset)
             rows = client.get_link_stats(key, day, day + dt.timedelta(days=n - 1), platform_name)
-            counters = parse_stat_rows(rows, day, n, link_key=key, platform=platform_name)
+            counters = counters_from_rows(rows, day, n, link_key=key, platform=platform_name)
             if store is not None:
                 final = (np.arange(n) + (day - partial_from).days) < 0
                 store.save_days(client.app_key, client.base_url, key, platform_name, day, counters, final)
             return counters
 
-        pieces = [counters for _, counters in fetch_in_spans(task.n_days, spans, ask)]
+        pieces = [cast(np.ndarray, counters) for _, counters in fetch_in_spans(task.n_days, spans, ask)]
         return pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=1)
 
     failed: dict[str, str] = {}
-    transport = getattr(client, "_transport", None)  # None for a stand-in client of the tests
-    if transport is not None:
-        transport.reserve(min(max_workers, len(tasks)))
-    with _progress_bar(len(tasks), progress) as bar, \
-            (transport.listening(bar.waiting) if transport is not None else contextlib.nullcontext()):
+    client.reserve(max(1, min(max_workers, len(tasks))))
+    with _progress_bar(len(tasks), progress) as bar, client.observing_waits(bar.waiting):
         for task, counters in _run(tasks, work, max_workers=max_workers, errors=errors, bar=bar, failed=failed,
                                    key_of=lambda t: keys[t.key]):
             cube[:, task.key, task.platform, task.offset:task.offset + task.n_days] = counters
@@ -288,7 +284,7 @@ def _missing_ranges(have: np.ndarray) -> list[_Task]:
             for r, a, b in zip(rows, starts, stops, strict=True)]
 
 
-def _load_cached(store: Store, client: JMLinkClient, keys: list[str], platforms: list[str], first: dt.date,
+def _load_cached(store: Store, client: DataClient, keys: list[str], platforms: list[str], first: dt.date,
                  last: dt.date, cube: np.ndarray, have: np.ndarray) -> None:
     """Fill ``cube`` with stored days and mark the final ones in ``have``."""
     block = store.load_days(client.app_key, client.base_url, keys, platforms, first, last)
@@ -301,11 +297,13 @@ def _load_cached(store: Store, client: JMLinkClient, keys: list[str], platforms:
 
 # -- the progress bar ------------------------------------------------------------------------
 class _Bar:
-    """A tqdm bar (or nothing) that also shows, in its text, a long wait in progress."""
+    """A tqdm bar (or nothing) that also shows, in its text, a long wait in progress, counting down."""
 
     def __init__(self, bar: Any = None):
         self._bar = bar
         self._wait_ends = 0.0
+        self._wait_text = ""
+        self._ticker: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def __enter__(self) -> _Bar:
@@ -325,15 +323,44 @@ class _Bar:
         self._bar.update(n)
 
     def waiting(self, text: str, seconds: float) -> None:
-        """A wait of ``seconds`` begins (called from worker threads): say so until it is over."""
+        """A wait of ``seconds`` begins (called from worker threads): say so, counting down, until it is over.
+
+        The first ``waiting N s`` of ``text`` is rewritten every :data:`_TICK_S` seconds with the
+        seconds left, by a daemon thread that ends with the wait.
+        """
         if self._bar is None:
             return
         with self._lock:
             ends = time.monotonic() + seconds
             if ends <= self._wait_ends - 0.5:
                 return  # a longer wait is already shown
-            self._wait_ends = ends
-            self._bar.set_postfix_str(text)
+            self._wait_ends, self._wait_text = ends, text
+            self._show_wait()
+            if self._ticker is None or not self._ticker.is_alive():
+                self._ticker = threading.Thread(target=self._tick, name="jmlink-progress-wait", daemon=True)
+                self._ticker.start()
+
+    def _show_wait(self) -> None:
+        """Show the wait's text with the seconds left (the lock held)."""
+        left = max(1, math.ceil(self._wait_ends - time.monotonic()))
+        self._bar.set_postfix_str(_COUNTDOWN.sub(f"waiting {left} s", self._wait_text, count=1))
+
+    def _tick(self) -> None:
+        while True:
+            time.sleep(_TICK_S)
+            with self._lock:
+                if not self._wait_ends or getattr(self._bar, "disable", False):  # over, or the bar is closed
+                    return
+                if time.monotonic() >= self._wait_ends:
+                    self._wait_ends = 0.0
+                    self._bar.set_postfix_str("")
+                    return
+                self._show_wait()
+
+
+#: The part of a wait's text that counts down, and how often it does.
+_COUNTDOWN = re.compile(r"waiting \d+ s")
+_TICK_S = 0.25
 
 
 def _progress_bar(total: int, progress: bool | None) -> _Bar:
@@ -351,10 +378,13 @@ def _progress_bar(total: int, progress: bool | None) -> _Bar:
 
 
 # -- argument checks ------------------------------------------------------------------------
-def _check_client(client: Any, method: str) -> None:
-    if client is None or not callable(getattr(client, method, None)) or not hasattr(client, "app_key"):
-        raise TypeError(f"client must be a jmlink_analytics.JMLinkClient (e.g. JMLinkClient.from_env()); "
-                        f"got {type(client).__name__}")
+def _check_client(client: Any) -> None:
+    if not isinstance(client, DataClient):  # its members, by name (typing.runtime_checkable)
+        missing = [name for name in ("app_key", "base_url", "get_links_page", "iter_links", "get_link_stats",
+                                     "reserve", "observing_waits") if not hasattr(client, name)]
+        raise TypeError(f"client must be a jmlink_analytics.JMLinkClient (e.g. JMLinkClient.from_env()) or "
+                        f"implement jmlink_analytics.client.DataClient; got {type(client).__name__} without "
+                        f"{', '.join(missing)}")
 
 
 def _check_store(store: Any) -> None:

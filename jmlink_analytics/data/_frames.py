@@ -16,53 +16,45 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..client._responses import INT64_MAX, check_stat_rows
+from ..client import INT64_MAX, StatRows
 from ..errors import ResponseFormatError
 from ..schema import COUNTERS, LINK_COLUMNS, PLATFORMS, STATS_COLUMNS
+from .dtypes import (
+    DATE_DTYPE,
+    LINK_CATEGORY_COLUMNS,
+    LINK_TIME_COLUMNS,
+    PLATFORM_DTYPE,
+    STRING_DTYPE,
+    TIME_DTYPE,
+    category_codes_dtype,
+    empty_links_frame,
+)
 
 __all__ = [
     "LINK_CATEGORY_COLUMNS",
     "LINK_TIME_COLUMNS",
     "STRING_DTYPE",
+    "counters_from_rows",
     "empty_links_frame",
     "links_frame",
-    "parse_stat_rows",
     "stats_frame",
     "stats_frame_from_records",
 ]
 
 logger = logging.getLogger("jmlink_analytics")
 
-LINK_CATEGORY_COLUMNS = frozenset({"channel", "app_domain", "jump_link_type"})
-LINK_TIME_COLUMNS = frozenset({"create_time", "update_time"})
 _TIME_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}( [0-9]{2}:[0-9]{2}:[0-9]{2})?")
-
-
-def _string_dtype() -> pd.StringDtype:
-    """pandas' default string dtype where it exists (``str``: pandas >= 2.3, missing = NaN).
-
-    On pandas 2.2 ``str`` still means ``object``, so there the nullable ``"string"`` dtype
-    (missing = ``pd.NA``) is used. Either way ``.isna()`` finds JSON nulls and ``""`` stays ``""``.
-    """
-    try:
-        return pd.StringDtype(na_value=np.nan)
-    except TypeError:  # pandas 2.2: no na_value argument
-        return pd.StringDtype()
-
-
-STRING_DTYPE = _string_dtype()
-_TIME_DTYPE = "datetime64[ns]"
-_DATE_DTYPE = "datetime64[ns]"
-#: Always all three categories, whatever was requested, so tables of several fetches concatenate.
-_PLATFORM_DTYPE = pd.CategoricalDtype(pd.Index(list(PLATFORMS), dtype=STRING_DTYPE))
+# Names export/_dataset.py imports from here; their home is data.dtypes (kept until it imports them there).
+_PLATFORM_DTYPE = PLATFORM_DTYPE
+_codes = category_codes_dtype
 
 
 # -- links --------------------------------------------------------------------------------
-def _text(value: Any) -> Any:
-    """A text field as a str (numbers the API sent in a text field become their text), None stays None."""
-    if value is None or isinstance(value, str):
+def _text(value: Any, record: Mapping[str, Any], name: str) -> Any:
+    """A text field: a str, or None for JSON null; anything else is refused (never turned into text: a guess)."""
+    if value is None or type(value) is str:
         return value
-    return str(value)
+    raise ResponseFormatError(f"link record {record.get('link_key')!r}: {name!r} must be text or null; got {value!r}")
 
 
 def _record_id(record: Mapping[str, Any]) -> int:
@@ -79,14 +71,14 @@ def _times(values: list[Any], column: str) -> pd.Series:
     Any other text (a bare month, a time zone, a non-day) is not guessed at: it becomes NaT,
     and a warning names the column and an example.
     """
-    texts = pd.Series([_text(v) for v in values], dtype=object)
+    texts = pd.Series(values, dtype=object)
     readable = texts.map(lambda t: isinstance(t, str) and _TIME_TEXT.fullmatch(t) is not None).astype(bool)
     parsed = pd.to_datetime(texts.where(readable, None), format="ISO8601", errors="coerce")
     bad = parsed.isna() & texts.notna() & (texts.astype(str).str.strip() != "")
     if bad.any():
         logger.warning("%d link record(s) have an unreadable %s (kept as NaT), e.g. %r",
                        int(bad.sum()), column, texts[bad].iloc[0])
-    return parsed.astype(_TIME_DTYPE)
+    return parsed.astype(TIME_DTYPE)
 
 
 def links_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
@@ -113,43 +105,29 @@ def links_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         "id": np.fromiter((_record_id(r) for r in records), dtype=np.int64, count=len(records))
     }
     for name in LINK_COLUMNS[1:]:
-        values = [r.get(name) for r in records]
+        values = [_text(r.get(name), r, name) for r in records]
         if name in LINK_TIME_COLUMNS:
             columns[name] = _times(values, name).to_numpy()
         elif name in LINK_CATEGORY_COLUMNS:
-            texts = [_text(v) for v in values]
-            categories = sorted({t for t in texts if t is not None})
-            columns[name] = pd.Categorical(texts, categories=pd.Index(categories, dtype=STRING_DTYPE))
+            categories = sorted({t for t in values if t is not None})
+            columns[name] = pd.Categorical(values, categories=pd.Index(categories, dtype=STRING_DTYPE))
         else:
-            columns[name] = pd.array([_text(v) for v in values], dtype=STRING_DTYPE)
-    return pd.DataFrame(columns, columns=list(LINK_COLUMNS))
-
-
-def empty_links_frame() -> pd.DataFrame:
-    """The links table with no rows: the same columns and dtypes as :func:`links_frame`."""
-    columns: dict[str, Any] = {}
-    for name in LINK_COLUMNS:
-        if name == "id":
-            columns[name] = np.array([], dtype=np.int64)
-        elif name in LINK_TIME_COLUMNS:
-            columns[name] = np.array([], dtype=_TIME_DTYPE)
-        elif name in LINK_CATEGORY_COLUMNS:
-            columns[name] = pd.Categorical([], categories=pd.Index([], dtype=STRING_DTYPE))
-        else:
-            columns[name] = pd.array([], dtype=STRING_DTYPE)
+            columns[name] = pd.array(values, dtype=STRING_DTYPE)
     return pd.DataFrame(columns, columns=list(LINK_COLUMNS))
 
 
 # -- stats --------------------------------------------------------------------------------
-def parse_stat_rows(rows: Sequence[Mapping[str, Any]], first_day: dt.date, n_days: int, *,
-                    link_key: str | None = None, platform: str | None = None) -> np.ndarray:
-    """The counters of one stat answer as a dense ``(4, n_days)`` int64 array.
+def counters_from_rows(rows: Sequence[Mapping[str, Any]], first_day: dt.date, n_days: int, *,
+                       link_key: str | None = None, platform: str | None = None) -> np.ndarray:
+    """The counters of one stat answer, checked once at the client, as a dense ``(4, n_days)`` int64 array.
 
     Parameters
     ----------
     rows : sequence of dict
-        The API's rows (``iday`` and the four counters), as
-        :meth:`~jmlink_analytics.JMLinkClient.get_link_stats` returns them.
+        The rows of one answer, as :meth:`~jmlink_analytics.JMLinkClient.get_link_stats`
+        returns them: a :class:`~jmlink_analytics.client.StatRows` of these days is built
+        from what its check computed, without looking at the rows again. Rows of another
+        type (a stand-in client, recorded answers) are checked here, once.
     first_day : date
         The first day of the requested range; column 0 of the result.
     n_days : int
@@ -166,22 +144,18 @@ def parse_stat_rows(rows: Sequence[Mapping[str, Any]], first_day: dt.date, n_day
     Raises
     ------
     ResponseFormatError
-        For a row off the contract: an ``iday`` not exactly ``yyyy-MM-dd`` or outside the
-        range, a day sent twice, a counter missing, not an integer, negative or beyond int64.
+        For rows not checked yet that are off the contract (see
+        :meth:`jmlink_analytics.client.StatRows.check`).
     """
     out = np.zeros((len(COUNTERS), n_days), dtype=np.int64)
     if not rows:
         return out
-    offsets, flat = check_stat_rows(rows, first_day, n_days, link_key=link_key, platform=platform)
-    out[:, offsets] = np.array(flat, dtype=np.int64).reshape(len(offsets), len(COUNTERS)).T
+    if isinstance(first_day, dt.datetime):
+        first_day = first_day.date()
+    checked = rows if isinstance(rows, StatRows) and rows.start == first_day and rows.n_days == n_days else \
+        StatRows.check(rows, first_day, n_days, link_key=link_key, platform=platform)
+    out[:, checked.offsets] = np.array(checked.counters, dtype=np.int64).reshape(-1, len(COUNTERS)).T
     return out
-
-
-def _codes(n_categories: int) -> type[np.signedinteger]:
-    for dtype in (np.int8, np.int16, np.int32):
-        if n_categories < np.iinfo(dtype).max:
-            return dtype
-    return np.int64
 
 
 def stats_frame(
@@ -217,15 +191,15 @@ def stats_frame(
         raise ValueError(f"cube shape {cube.shape} does not match {len(link_keys)} links x {len(platforms)} platforms")
     n_rows = n_links * n_platforms * n_days
     first = np.datetime64(start, "D")
-    dates = (first + np.arange(n_days)).astype(_DATE_DTYPE)
+    dates = (first + np.arange(n_days)).astype(DATE_DTYPE)
     partial = dates >= np.datetime64(partial_from, "D")
-    key_codes = np.repeat(np.arange(n_links, dtype=_codes(n_links)), n_platforms * n_days)
+    key_codes = np.repeat(np.arange(n_links, dtype=category_codes_dtype(n_links)), n_platforms * n_days)
     platform_index = np.array([PLATFORMS.index(p) for p in platforms], dtype=np.int8)
     platform_codes = np.tile(np.repeat(platform_index, n_days), n_links)
     key_categories = pd.Index(list(link_keys), dtype=STRING_DTYPE)
     columns: dict[str, Any] = {
         "link_key": pd.Categorical.from_codes(key_codes, dtype=pd.CategoricalDtype(key_categories)),
-        "platform": pd.Categorical.from_codes(platform_codes, dtype=_PLATFORM_DTYPE),
+        "platform": pd.Categorical.from_codes(platform_codes, dtype=PLATFORM_DTYPE),
         "date": np.tile(dates, n_links * n_platforms),
     }
     flat = np.ascontiguousarray(cube, dtype=np.int64).reshape(len(COUNTERS), n_rows)
@@ -252,6 +226,6 @@ def stats_frame_from_records(
     cube = np.zeros((len(COUNTERS), len(link_keys), len(platforms), n_days), dtype=np.int64)
     key_pos = {k: i for i, k in enumerate(link_keys)}
     for (key, platform), rows in records.items():
-        cube[:, key_pos[key], platforms.index(platform), :] = parse_stat_rows(rows, start, n_days, link_key=key,
-                                                                               platform=platform)
+        cube[:, key_pos[key], platforms.index(platform), :] = counters_from_rows(rows, start, n_days, link_key=key,
+                                                                                  platform=platform)
     return stats_frame(link_keys, platforms, start, cube, today - dt.timedelta(days=1))

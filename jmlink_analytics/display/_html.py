@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["html_table"]
 
 _CELL = "padding:3px 8px;border-bottom:1px solid #eaeef2"
+_HEAD = "padding:3px 8px;border-bottom:1px solid #d0d7de;white-space:nowrap"
 
 
 def html_table(df: pd.DataFrame, columns: Sequence[str], *, labels: Mapping[str, str] | None = None,
@@ -56,11 +57,12 @@ def html_table(df: pd.DataFrame, columns: Sequence[str], *, labels: Mapping[str,
     shown = [c for c in columns if c in df.columns]
     labels = labels or {}
     kinds = {c: (kinds or {}).get(c) or column_kind(c) for c in shown}
-    head = ['<th style="text-align:right">#</th>'] if numbered else []
+    head = [f'<th style="{_HEAD};text-align:right">#</th>'] if numbered else []
     for column in shown:
         align = "left" if kinds[column] in ("text", "date") else "right"
         mark = ";text-decoration:underline" if column == highlight else ""
-        head.append(f'<th style="text-align:{align}{mark}">{escape(labels.get(column, column))}</th>')
+        # padded like the cells below: without a stylesheet (an ipywidgets HTML) headers would run together
+        head.append(f'<th style="{_HEAD};text-align:{align}{mark}">{escape(labels.get(column, column))}</th>')
     rows = []
     frame = df[shown] if top is None else df[shown].head(top)
     for i, record in enumerate(frame.itertuples(index=False, name=None), start=1):

@@ -5,6 +5,6 @@ from __future__ import annotations
 
 from ._csv import to_csv
 from ._dataset import read_dataset, write_dataset
-from ._excel import to_excel
+from ._excel import EXCEL_MAX_COLUMNS, EXCEL_MAX_ROWS, fits_sheet, to_excel
 
-__all__ = ["read_dataset", "to_csv", "to_excel", "write_dataset"]
+__all__ = ["EXCEL_MAX_COLUMNS", "EXCEL_MAX_ROWS", "fits_sheet", "read_dataset", "to_csv", "to_excel", "write_dataset"]

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._files import atomic_path
-from .._files import fsync as _fsync  # noqa: F401  (export/_dataset.py imports it from here)
+from ..display import column_kind
 from ._cells import FORMULA_TRIGGERS, date_texts, neutralize, per_distinct, text_cell
+from ._target import writing
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -86,14 +87,17 @@ def prepare_frame(df: pd.DataFrame, *, sanitize: bool = True) -> pd.DataFrame:
     for position in range(df.shape[1]):
         column = df.iloc[:, position]
         dtype = column.dtype
+        name = df.columns[position]
         if types.is_datetime64_any_dtype(dtype):
             column = pd.Series(date_texts(column), index=df.index, dtype=object)
         elif (isinstance(dtype, pd.CategoricalDtype) or types.is_object_dtype(dtype)
               or types.is_string_dtype(dtype)):
-            column = pd.Series(per_distinct(column, lambda v: text_cell(v, sanitize)), index=df.index, dtype=object)
+            column = pd.Series(_texts(column, name, sanitize), index=df.index, dtype=object)
+        elif dtype.kind == "f" and isinstance(name, str) and column_kind(name) == "count":
+            column = _whole_counts(column)
         columns[position] = column
     out = pd.DataFrame(columns, index=df.index)
-    names = list(df.columns)
+    names: list[Any] = list(df.columns)
     if isinstance(df.columns, pd.MultiIndex):  # each level's label is a header cell of its own row
         if sanitize:
             names = [tuple(neutralize(part) for part in name) for name in names]
@@ -102,6 +106,44 @@ def prepare_frame(df: pd.DataFrame, *, sanitize: bool = True) -> pd.DataFrame:
     else:
         out.columns = [neutralize(name) for name in names] if sanitize else names
     return out.reset_index(drop=True)
+
+
+def _texts(column: pd.Series, name: Any, sanitize: bool) -> np.ndarray:
+    """A text column's cells (:func:`text_cell`), NUL characters dropped with a warning.
+
+    A NUL is never part of a name a person typed, and Excel and many CSV readers end the
+    field or the line at one, so the rest of the row would be lost or shifted: the row is
+    kept, the NUL dropped, and the warning says which column and how many values had one.
+    """
+    held: list[Any] = []
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            held.append(value)
+            value = value.replace("\x00", "")
+        return text_cell(value, sanitize)
+
+    cells = per_distinct(column, convert)
+    if held:
+        logger.warning("writing a table: %d distinct value(s) of column %r held NUL characters (U+0000), which "
+                       "CSV readers stop at; they are dropped from the text", len(held), name)
+    return cells
+
+
+def _whole_counts(column: pd.Series) -> pd.Series:
+    """A count held as floats (NaN for missing) as integers when every value is whole: 2464, never 2464.0."""
+    import pandas as pd
+
+    values = column.to_numpy(dtype="float64", na_value=np.nan)
+    missing = np.isnan(values)
+    present = values[~missing]
+    if not np.isfinite(present).all() or not np.array_equal(present, np.round(present)):
+        return column
+    if not missing.any():
+        return pd.Series(values.astype(np.int64), index=column.index)
+    cells = np.empty(len(values), dtype=object)
+    cells[~missing] = present.astype(np.int64).tolist()
+    return pd.Series(cells, index=column.index, dtype=object)
 
 
 def _quote(text: str) -> str:
@@ -237,12 +279,24 @@ def to_csv(df: pd.DataFrame, path: str | os.PathLike[str], *, encoding: str = "u
     pathlib.Path
         The file written.
 
+    Raises
+    ------
+    OSError
+        When the file cannot be written (a full disk, no permission), naming ``path``; the
+        old file, if any, is left as it was and no temporary file remains.
+
     Notes
     -----
     Datetime columns are written as ``yyyy-MM-dd``, or ``yyyy-MM-dd HH:MM:SS`` when any value
     of the column has a time of day; missing values as empty cells. Lines end with CRLF
     (RFC 4180). The file is written under a temporary name in the same folder and moved
     into place, so an interrupted write never leaves a half file over a good one.
+
+    Counts held as floats (a ``*_count``, ``actual`` or ``expected`` column with NaN for
+    missing values, see :func:`~jmlink_analytics.display.column_kind`) are written as
+    integers when every value is whole (``2464``, never ``2464.0``). NUL characters in text
+    are dropped with a logged warning: CSV readers and Excel stop at them, so the rest of
+    the row would be lost.
 
     Examples
     --------
@@ -256,7 +310,7 @@ def to_csv(df: pd.DataFrame, path: str | os.PathLike[str], *, encoding: str = "u
         raise TypeError(f"path must be a file path (str or os.PathLike); got {type(path).__name__}")
     frame = prepare_frame(df, sanitize=sanitize)
     target = Path(path).expanduser()
-    with atomic_path(target) as temp, open(temp, "x", encoding=encoding, newline="") as handle:
+    with writing(target) as temp, open(temp, "x", encoding=encoding, newline="") as handle:
         write_csv(frame, handle)
     logger.info("wrote %s (%d rows, %s)", target, len(frame), encoding)
     return target

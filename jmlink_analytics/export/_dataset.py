@@ -5,22 +5,17 @@
 ClickHouse and MaxCompute read such a folder as one table and skip the days a query does not
 ask for; :func:`read_dataset` does the same and gives back fetch_stats' typed frame.
 
-Writing a day replaces it whole: the rows go through pyarrow's dataset writer into a hidden
-staging folder under ``root``, and each day's file is then moved over the old one with
-:func:`os.replace`. A reader (or a crash) sees a day's old file or its new one, never half a
-file, never both, and never a missing day, which pyarrow's
-``existing_data_behavior="delete_matching"`` alone would allow between deleting and writing.
+Writing (:mod:`._dataset_write`) merges each day under the dataset's lock, so any number of
+writers end with the union of their rows, and stages files outside the dataset, so readers see
+a day's old file or its new one, never half a file or a staging file.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import os
 import re
-import secrets
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._dates import DateLike, to_date
-from .._validate import check_link_keys, check_stats
+from .._validate import check_link_keys
 from ..schema import COUNTERS, PLATFORMS, STATS_COLUMNS
-from ._csv import _fsync
+from ._dataset_write import DATA_FILE, _check_root, split_app, write_dataset
 from ._parquet import require_pyarrow
 
 if TYPE_CHECKING:
@@ -40,155 +35,7 @@ __all__ = ["DATA_FILE", "read_dataset", "write_dataset"]
 
 logger = logging.getLogger("jmlink_analytics")
 
-#: The one file of each day's folder; a rewrite replaces it atomically.
-DATA_FILE = "part-0.parquet"
-_PARTITION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PARTITION_DIR = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(\d{4}-\d{2}-\d{2})")
-_STAGING_PREFIX = ".staging-"  # hidden: pyarrow, Spark, Hive and the README's globs skip it
-
-
-def _schema() -> Any:
-    import pyarrow as pa
-
-    return pa.schema([("link_key", pa.string()), ("platform", pa.string()), ("date", pa.date32()),
-                      *[(c, pa.int64()) for c in COUNTERS], ("is_partial", pa.bool_())])
-
-
-def _check_root(root: Any) -> Path:
-    if not isinstance(root, (str, os.PathLike)):
-        raise TypeError(f"root must be a folder path (str or os.PathLike); got {type(root).__name__}")
-    return Path(root).expanduser()
-
-
-def _check_table(stats: Any) -> pd.DataFrame:
-    stats = check_stats(stats)
-    missing = [c for c in STATS_COLUMNS if c not in stats.columns]
-    if missing:
-        raise ValueError(f"stats lacks the column(s) {', '.join(missing)}; expected fetch_stats' columns "
-                         f"{', '.join(STATS_COLUMNS)}")
-    extra = [str(c) for c in stats.columns if c not in STATS_COLUMNS]
-    if extra:
-        raise ValueError(f"stats must hold only fetch_stats' columns ({', '.join(STATS_COLUMNS)}), so every day of "
-                         f"the dataset has one schema; got also {', '.join(extra)} (drop them, e.g. the rates: "
-                         "add_rates computes them again)")
-    for column in ("link_key", "platform", "is_partial"):
-        if stats[column].isna().any():
-            raise ValueError(f"stats column {column!r} has missing values")
-    bad = set(stats["platform"].astype(str).unique()) - set(PLATFORMS)
-    if bad:
-        raise ValueError(f"stats column 'platform' must hold 'all', 'ios' or 'android'; got {sorted(bad)}")
-    duplicated = stats.duplicated(["link_key", "platform", "date"])
-    if duplicated.any():
-        row = stats[duplicated].iloc[0]
-        raise ValueError(f"stats has {int(duplicated.sum())} duplicate (link_key, platform, date) row(s), e.g. "
-                         f"{row['link_key']!r}, {row['platform']!r}, {row['date']:%Y-%m-%d}")
-    return stats
-
-
-def _text_array(column: pd.Series) -> Any:
-    """A text column as an Arrow string array, decoding a categorical in Arrow rather than in Python."""
-    import pandas as pd
-    import pyarrow as pa
-
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        codes = column.cat.codes.to_numpy()
-        dictionary = pa.array([str(v) for v in column.cat.categories], pa.string())
-        return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), dictionary).cast(pa.string())
-    return pa.array(column.astype(str).to_numpy(dtype=object), pa.string())
-
-
-def _to_arrow(stats: pd.DataFrame, partition: str) -> Any:
-    import pandas as pd
-    import pyarrow as pa
-
-    days = stats["date"].to_numpy().astype("datetime64[D]")
-    codes, distinct = pd.factorize(days)
-    day_text = pa.array(np.datetime_as_string(np.asarray(distinct, dtype="datetime64[D]"), unit="D").astype(object),
-                        pa.string())
-    arrays = [_text_array(stats["link_key"]), _text_array(stats["platform"]), pa.array(days, pa.date32()),
-              *[pa.array(stats[c].to_numpy(dtype=np.int64), pa.int64()) for c in COUNTERS],
-              pa.array(stats["is_partial"].to_numpy(dtype=bool), pa.bool_()),
-              pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), day_text).cast(pa.string())]
-    return pa.Table.from_arrays(arrays, schema=_schema().append(pa.field(partition, pa.string())))
-
-
-def write_dataset(stats: pd.DataFrame, root: str | os.PathLike[str], *, partition: str = "dt") -> list[Path]:
-    """Write the stats table as a Hive-partitioned Parquet dataset, one folder per day.
-
-    Parameters
-    ----------
-    stats : pandas.DataFrame
-        The table :func:`~jmlink_analytics.fetch_stats` returns (or :func:`read_dataset`):
-        exactly its columns, no duplicate (``link_key``, ``platform``, ``date``).
-    root : str or os.PathLike
-        The dataset's folder (created when missing).
-    partition : str, default "dt"
-        The name of the day's folder key: ``root/<partition>=YYYY-MM-DD/``.
-
-    Returns
-    -------
-    list of pathlib.Path
-        The files written, one per day of ``stats``: ``root/dt=YYYY-MM-DD/part-0.parquet``.
-
-    Raises
-    ------
-    ImportError
-        Without pyarrow (``pip install 'jmlink-analytics[parquet]'``).
-    ValueError, TypeError
-        For a table that is not fetch_stats' (missing, extra or duplicate rows or columns).
-
-    Notes
-    -----
-    Every day of ``stats`` replaces that day's folder whole, and days not in ``stats`` are
-    left as they are: writing the same days again never duplicates a row. Inside the files:
-    ``link_key``, ``platform`` (text), ``date`` (Parquet DATE), the four counters (INT64)
-    and ``is_partial`` (BOOLEAN), sorted by link, platform and date. Each day's file is
-    written by pyarrow's dataset writer into a hidden staging folder under ``root`` and
-    moved into place with :func:`os.replace`, so readers see the old day or the new one,
-    never half a file, and a crash leaves no partial day behind.
-
-    Examples
-    --------
-    >>> write_dataset(stats, "warehouse/jmlink_stats")                              # doctest: +SKIP
-    [PosixPath('warehouse/jmlink_stats/dt=2024-06-01/part-0.parquet'), ...]
-    """
-    require_pyarrow("write_dataset")
-    import pyarrow as pa
-    import pyarrow.dataset as ds
-
-    if not isinstance(partition, str) or not _PARTITION_NAME.fullmatch(partition) or partition in STATS_COLUMNS:
-        raise ValueError(f"partition must be a column name of letters, digits and _ that is not a stats column; "
-                         f"got {partition!r}")
-    target = _check_root(root)
-    stats = _check_table(stats)
-    if stats.empty:
-        return []
-    table = _to_arrow(stats, partition)
-    target.mkdir(parents=True, exist_ok=True)
-    staging = target / f"{_STAGING_PREFIX}{secrets.token_hex(6)}"
-    written: list[Path] = []
-    try:
-        ds.write_dataset(table, staging, format="parquet", basename_template="part-{i}.parquet",
-                         partitioning=ds.partitioning(pa.schema([(partition, pa.string())]), flavor="hive"),
-                         existing_data_behavior="delete_matching", max_rows_per_group=1 << 20,
-                         file_options=ds.ParquetFileFormat().make_write_options(compression="zstd"))
-        for folder in sorted(p for p in staging.iterdir() if p.is_dir()):
-            files = list(folder.glob("*.parquet"))
-            if len(files) != 1:  # pragma: no cover - pyarrow writes one file per folder without max_rows_per_file
-                raise RuntimeError(f"expected one file in {folder}, found {len(files)}")
-            day_dir = target / folder.name
-            day_dir.mkdir(exist_ok=True)
-            _fsync(files[0])
-            os.replace(files[0], day_dir / DATA_FILE)
-            for old in day_dir.iterdir():  # files of other writers (e.g. part-1.parquet): the day is ours now
-                if old.name != DATA_FILE and not old.name.startswith((".", "_")) and old.is_file():
-                    old.unlink()
-            written.append(day_dir / DATA_FILE)
-    finally:
-        with contextlib.suppress(OSError):
-            shutil.rmtree(staging)
-    logger.info("write_dataset: %d day(s), %s rows in %s", len(written), f"{len(stats):,}", target)
-    return written
 
 
 def dataset_days(root: str | os.PathLike[str]) -> dict[dt.date, Path]:
@@ -227,14 +74,13 @@ def dataset_days(root: str | os.PathLike[str]) -> dict[dt.date, Path]:
 
 def empty_stats() -> pd.DataFrame:
     """fetch_stats' table without rows (its columns and dtypes)."""
-    from ..data._frames import stats_frame
+    from ..data.dtypes import empty_stats_frame
 
-    return stats_frame([], [], dt.date(1970, 1, 1), np.zeros((len(COUNTERS), 0, 0, 0), dtype=np.int64),
-                       dt.date(1970, 1, 1))
+    return empty_stats_frame()
 
 
 def read_dataset(root: str | os.PathLike[str], *, start: DateLike | None = None, end: DateLike | None = None,
-                 link_keys: Sequence[str] | str | None = None) -> pd.DataFrame:
+                 link_keys: Sequence[str] | str | None = None, app: str | None = None) -> pd.DataFrame:
     """Read a dataset :func:`write_dataset` wrote, as the typed table fetch_stats returns.
 
     Parameters
@@ -246,6 +92,8 @@ def read_dataset(root: str | os.PathLike[str], *, start: DateLike | None = None,
         Only the day folders in this range are opened.
     link_keys : list of str or str, optional
         Only these links (default: every link).
+    app : str, optional
+        For a dataset of apps: read ``root/app=NAME`` (the same as passing that folder).
 
     Returns
     -------
@@ -273,6 +121,9 @@ def read_dataset(root: str | os.PathLike[str], *, start: DateLike | None = None,
     import pyarrow.dataset as ds
 
     folder = _check_root(root)
+    if app is not None:
+        top, name = split_app(folder, app)
+        folder = top / f"app={name}"
     first = None if start is None else to_date(start, "start")
     last = None if end is None else to_date(end, "end")
     if first is not None and last is not None and first > last:
@@ -319,7 +170,7 @@ def _dictionary_codes(column: Any, categories: Sequence[str] | None = None) -> t
 def _to_frame(table: Any) -> pd.DataFrame:
     import pandas as pd
 
-    from ..data._frames import _PLATFORM_DTYPE, STRING_DTYPE, _codes
+    from ..data.dtypes import PLATFORM_DTYPE, STRING_DTYPE, category_codes_dtype
 
     key_codes, keys = _dictionary_codes(table.column("link_key"))
     platform_codes, _ = _dictionary_codes(table.column("platform"), PLATFORMS)
@@ -328,9 +179,9 @@ def _to_frame(table: Any) -> pd.DataFrame:
     dates = table.column("date").to_numpy().astype("datetime64[ns]")
     order = np.lexsort((dates, platform_codes, key_codes))
     columns: dict[str, Any] = {
-        "link_key": pd.Categorical.from_codes(key_codes[order].astype(_codes(len(keys))),
+        "link_key": pd.Categorical.from_codes(key_codes[order].astype(category_codes_dtype(len(keys))),
                                               dtype=pd.CategoricalDtype(pd.Index(keys, dtype=STRING_DTYPE))),
-        "platform": pd.Categorical.from_codes(platform_codes[order].astype(np.int8), dtype=_PLATFORM_DTYPE),
+        "platform": pd.Categorical.from_codes(platform_codes[order].astype(np.int8), dtype=PLATFORM_DTYPE),
         "date": dates[order],
     }
     for name in COUNTERS:

@@ -2,12 +2,18 @@
 
 Analysts forward workbooks, and colleagues open them in Excel or WPS. Each sheet has its
 header frozen and an autofilter, columns as wide as their text (a Chinese character counts
-as two), counts as integers, rates as numbers shown ``0.00%`` and dates as dates.
+as two), counts as integers (``#,##0``), rates, changes and points as the report page shows
+them (``12.3%``, ``+531.9%``, ``+1.2 pp``), dates as dates, and a print setup (landscape, fit
+to the page's width, the header row repeated on every page, a title and page numbers).
 
 No cell is a formula, whatever the data say: XlsxWriter's ``strings_to_formulas``,
 ``strings_to_urls`` and ``strings_to_numbers`` are off, so every text is written as text,
-and text that a spreadsheet would run as a formula once edited or saved as CSV is
-neutralized by the same rule as the CSV files (:func:`._cells.neutralize`).
+exactly as it is. Text a spreadsheet would run as a formula once edited (``=``, ``+``, ``-``,
+``@``...) carries the cell's quote-prefix attribute (XlsxWriter's ``quote_prefix``), which is
+how Excel itself keeps such text: shown and filtered as the value, never a ``'`` in it.
+
+Only XlsxWriter's public API is used (:mod:`._xlsx_rows` writes the rows in order, as its
+constant-memory mode needs).
 """
 
 from __future__ import annotations
@@ -15,22 +21,21 @@ from __future__ import annotations
 import logging
 import os
 import re
-import unicodedata
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from .._files import atomic_path
-from ..schema import RATES
-from . import _xlsx_rows
-from ._cells import neutralize, per_distinct
+from ..display import column_label
+from ._cells import FORMULA_TRIGGERS
+from ._target import writing
+from ._xlsx_rows import Column, display_width, fit_text, prepare_column, write_rows
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["EXCEL_MAX_COLUMNS", "EXCEL_MAX_ROWS", "to_excel"]
+__all__ = ["EXCEL_MAX_COLUMNS", "EXCEL_MAX_ROWS", "check_sheet_name", "display_width", "fits_sheet", "to_excel"]
 
 logger = logging.getLogger("jmlink_analytics")
 
@@ -39,31 +44,41 @@ EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_COLUMNS = 16_384
 #: A workbook with a sheet longer than this is written in XlsxWriter's constant-memory mode.
 CONSTANT_MEMORY_ROWS = 50_000
-_MAX_TEXT = 32_767  # characters of one cell
 _MAX_WIDTH = 60  # column width cap, in characters
-_WIDTH_SAMPLE = 20_000  # distinct texts measured per column
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
-_EXCEL_EPOCH = np.datetime64("1899-12-30", "ns")  # Excel's day 0 (1900 date system, after its leap-year bug)
-_NS_PER_DAY = 86_400 * 10**9
-_FORMATS = {
+#: The cell formats, by key; numbers by :func:`~jmlink_analytics.display.column_kind` (see _xlsx_rows).
+FORMATS: dict[str, dict[str, Any]] = {
     "header": {"bold": True, "bg_color": "#F2F2F2", "bottom": 1, "text_wrap": False, "valign": "top"},
+    "header_quote": {"bold": True, "bg_color": "#F2F2F2", "bottom": 1, "valign": "top", "quote_prefix": True},
     "note": {"bold": True, "font_color": "#9C0006", "bg_color": "#FFC7CE"},
+    "quote": {"quote_prefix": True},
     "count": {"num_format": "#,##0"},
     "int": {"num_format": "0"},
-    "rate": {"num_format": "0.00%"},
-    "points": {"num_format": '+0.00" pp";-0.00" pp";0.00" pp"'},
+    "rate": {"num_format": "0.0%"},
+    "change": {"num_format": "+#,##0.0%;-#,##0.0%;0.0%"},
+    "points": {"num_format": '+0.0" pp";-0.0" pp";0.0" pp"'},
+    "score": {"num_format": "+0.0;-0.0;0.0"},
     "float": {"num_format": "#,##0.00"},
     "date": {"num_format": "yyyy-mm-dd"},
     "datetime": {"num_format": "yyyy-mm-dd hh:mm:ss"},
-    "blank": {},
 }
 
 
-def display_width(text: str) -> int:
-    """Columns ``text`` takes on screen: East Asian wide and full-width characters count as two."""
-    if text.isascii():
-        return len(text)
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+def fits_sheet(n_rows: int) -> bool:
+    """Whether a table of ``n_rows`` rows fits one Excel sheet under its header row.
+
+    Examples
+    --------
+    >>> fits_sheet(1_048_575), fits_sheet(1_048_576)
+    (True, False)
+    """
+    return n_rows <= EXCEL_MAX_ROWS - 1
+
+
+def _too_long(name: str, n_rows: int) -> ValueError:
+    return ValueError(f"sheet {name!r} has {n_rows:,} rows, more than Excel's {EXCEL_MAX_ROWS:,} (header "
+                      "included); write the table with to_csv or write_dataset, and pass full_tables={sheet: where} "
+                      "to write the first rows with a note saying where it is")
 
 
 def check_sheet_name(name: Any, taken: set[str]) -> str:
@@ -78,89 +93,7 @@ def check_sheet_name(name: Any, taken: set[str]) -> str:
     return name
 
 
-def _is_points(name: str) -> bool:
-    """A difference of two rates in percentage points (``ctr_change_pp``): a number shown ``+0.70 pp``."""
-    return name.endswith("_change_pp")
-
-
-def _is_rate(name: str) -> bool:
-    """A rate or a relative change, a fraction shown as a percentage (0.25 is 25.00%)."""
-    return name in RATES or name.endswith(("_pct_change", "_rel_change")) \
-        or any(name.startswith(f"{rate}_") for rate in RATES)
-
-
-class _Column:
-    """One column of a sheet, ready to write: the values, the XlsxWriter method, the format, the width."""
-
-    def __init__(self, name: str, kind: str, values: Any, fmt: str | None, width: int):
-        self.name, self.kind, self.values, self.fmt, self.width = name, kind, values, fmt, width
-
-
-def _text_width(values: Any) -> int:
-    widths = [display_width(v) for v in values[:_WIDTH_SAMPLE] if isinstance(v, str)]
-    return max(widths, default=0)
-
-
-def _column(name: str, column: pd.Series, sanitize: bool) -> _Column:
-    """Decide how a column is written: numbers, booleans, dates (as Excel serial days) or text."""
-    import pandas as pd
-    from pandas.api import types
-
-    dtype = column.dtype
-    if types.is_bool_dtype(dtype):
-        values = column.astype(object).where(column.notna(), None).to_numpy()
-        return _Column(name, "bool", values, None, 5)
-    if types.is_datetime64_any_dtype(dtype):
-        if getattr(dtype, "tz", None) is not None:  # Excel has no time zones: the wall time
-            column = column.dt.tz_localize(None)
-        ns = column.to_numpy(dtype="datetime64[ns]")
-        missing = np.isnat(ns)
-        days = (ns - _EXCEL_EPOCH).astype(np.int64) / _NS_PER_DAY
-        has_time = bool(((ns[~missing] - ns[~missing].astype("datetime64[D]")) != np.timedelta64(0)).any())
-        values = np.where(missing, None, days.astype(object))
-        return _Column(name, "number", values, "datetime" if has_time else "date", 19 if has_time else 10)
-    if types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
-        floats = column.to_numpy(dtype="float64", na_value=np.nan)
-        finite = np.isfinite(floats)
-        if types.is_integer_dtype(dtype):
-            ints = column.to_numpy(dtype=object, na_value=None)
-            largest = int(np.abs(floats[finite]).max()) if finite.any() else 0
-            fmt = "int" if name == "id" or name.endswith("_id") else "count"
-            width = len(f"{largest:,}") + 1
-            return _Column(name, "number", np.where(finite, ints, None), fmt, width)
-        values = np.where(finite, floats.astype(object), None)  # NaN and inf: empty cells (Excel has neither)
-        if _is_points(name):
-            return _Column(name, "number", values, "points", 11)
-        if _is_rate(name):
-            return _Column(name, "number", values, "rate", 9)
-        largest = float(np.abs(floats[finite]).max()) if finite.any() else 0.0
-        return _Column(name, "number", values, "float", len(f"{largest:,.2f}") + 1)
-    # text: categorical, string and object columns; each distinct value converted once
-    cells = per_distinct(column, lambda v: _text_value(v, sanitize))
-    distinct = column.cat.categories if isinstance(dtype, pd.CategoricalDtype) else pd.unique(cells)
-    texts = [_text_value(v, sanitize) for v in distinct[:_WIDTH_SAMPLE]] \
-        if isinstance(dtype, pd.CategoricalDtype) else list(distinct)
-    if all(isinstance(v, str) or v is None for v in texts):
-        too_long = [v for v in texts if isinstance(v, str) and len(v) > _MAX_TEXT]
-        if too_long:
-            logger.warning("to_excel: column %r has text longer than Excel's %d characters per cell; it is cut",
-                           name, _MAX_TEXT)
-        return _Column(name, "string", cells, None, _text_width(texts))
-    return _Column(name, "any", cells, None, _text_width([str(v) for v in texts if v is not None]))
-
-
-def _text_value(value: Any, sanitize: bool) -> Any:
-    """A value of a text column: strings neutralized; numbers, booleans and dates stay typed."""
-    import datetime as dt
-
-    if isinstance(value, str):
-        return neutralize(value) if sanitize else value
-    if isinstance(value, (bool, int, float, dt.date, dt.datetime)) or hasattr(value, "dtype"):
-        return value
-    return neutralize(str(value)) if sanitize else str(value)
-
-
-def _prepare(df: pd.DataFrame, sanitize: bool) -> tuple[list[str], list[_Column]]:
+def _prepare(df: pd.DataFrame, sanitize: bool, labels: bool) -> tuple[list[str], list[Column]]:
     import pandas as pd
 
     if not isinstance(df, pd.DataFrame):
@@ -171,78 +104,63 @@ def _prepare(df: pd.DataFrame, sanitize: bool) -> tuple[list[str], list[_Column]
     if df.shape[1] > EXCEL_MAX_COLUMNS:
         raise ValueError(f"a sheet holds at most {EXCEL_MAX_COLUMNS:,} columns; got {df.shape[1]:,}")
     names = [" / ".join(map(str, n)) if isinstance(n, tuple) else str(n) for n in df.columns]
-    headers = [neutralize(n) if sanitize else n for n in names]
-    columns = [_column(name, df.iloc[:, i], sanitize) for i, name in enumerate(names)]
+    headers = [fit_text(column_label(n) if labels else n) for n in names]
+    columns = [prepare_column(name, df.iloc[:, i], sanitize) for i, name in enumerate(names)]
     return headers, columns
 
 
-def _any_writer(sheet: Any, formats: dict[str, Any]) -> Any:
-    """XlsxWriter's ``write`` for mixed columns, with dates shown with their time of day when they have one."""
-    import datetime as dt
-
-    def write(row: int, col: int, value: Any, fmt: Any) -> Any:
-        if isinstance(value, dt.datetime):
-            has_time = bool(value.hour or value.minute or value.second or value.microsecond)
-            shown = formats["datetime" if has_time else "date"]
-            return sheet.write_datetime(row, col, value.replace(tzinfo=None), shown)
-        if isinstance(value, dt.date):
-            return sheet.write_datetime(row, col, value, formats["date"])
-        return sheet.write(row, col, value, fmt)
-
-    return write
+def _header_footer(text: str) -> str:
+    """Text for a page header or footer (Excel holds 255 characters): ``&`` doubled, as a lone one starts a code."""
+    return text[:120].replace("&", "&&")
 
 
-def _write_sheet(workbook: Any, sheet_name: str, df: pd.DataFrame, formats: dict[str, Any], sanitize: bool,
+def _print_setup(sheet: Any, header_row: int, title: str) -> None:
+    """Landscape, the width of every column on one page, the header row on every page, a title and page numbers."""
+    sheet.set_landscape()
+    sheet.fit_to_pages(1, 0)
+    sheet.repeat_rows(header_row)
+    sheet.set_header(f"&L&B{_header_footer(title)}")
+    sheet.set_footer("&LPage &P of &N")
+
+
+def _write_sheet(workbook: Any, sheet_name: str, df: pd.DataFrame, formats: dict[str, Any], options: dict[str, Any],
                  full_table: str | None) -> int:
     """Write one sheet; return the number of data rows written."""
-    headers, columns = _prepare(df, sanitize)
+    headers, columns = _prepare(df, options["sanitize"], options["labels"])
     sheet = workbook.add_worksheet(sheet_name)
     n_rows = len(df)
-    top = 0
-    if n_rows > EXCEL_MAX_ROWS - 1:
+    lines = [options["notes"][sheet_name]] if sheet_name in options["notes"] else []
+    if not fits_sheet(n_rows):
         if full_table is None:
-            raise ValueError(f"sheet {sheet_name!r} has {n_rows:,} rows, more than Excel's {EXCEL_MAX_ROWS:,} "
-                             "(header included); write the table with to_csv or write_dataset, and pass "
-                             "full_tables={sheet: where} to write the first rows with a note saying where it is")
-        top = 1
+            raise _too_long(sheet_name, n_rows)
         n_rows = EXCEL_MAX_ROWS - 2
-        note = (f"This sheet shows the first {n_rows:,} of {len(df):,} rows (Excel's limit is {EXCEL_MAX_ROWS:,} "
-                f"rows). The full table: {full_table}")
-        sheet.write_string(0, 0, neutralize(note), formats["note"])
+        lines.append(f"This sheet shows the first {n_rows:,} of {len(df):,} rows (Excel's limit is "
+                     f"{EXCEL_MAX_ROWS:,} rows). The full table: {full_table}")
         logger.warning("to_excel: sheet %r cut at %s of %s rows; the full table: %s", sheet_name,
                        f"{n_rows:,}", f"{len(df):,}", full_table)
+    top = 1 if lines else 0
+    if lines:
+        sheet.write_string(0, 0, fit_text(" ".join(lines)), formats["note"])
     for c, (header, column) in enumerate(zip(headers, columns, strict=True)):
         width = min(max(column.width, display_width(header) + 3) + 2, _MAX_WIDTH)  # + 3: the filter button
         sheet.set_column(c, c, width, formats[column.fmt] if column.fmt else None)
-        sheet.write_string(top, c, header, formats["header"])
+        quoted = options["sanitize"] and header.startswith(FORMULA_TRIGGERS)
+        sheet.write_string(top, c, header, formats["header_quote" if quoted else "header"])
+        if column.cut:
+            logger.warning("to_excel: %s cell(s) of column %r of sheet %r hold more than Excel's %s characters; "
+                           "they are cut and end with a note saying so", f"{column.cut:,}", column.name,
+                           sheet_name, f"{32_767:,}")
     if columns:
         sheet.freeze_panes(top + 1, 0)
         sheet.autofilter(top, 0, top + max(n_rows, 1), len(columns) - 1)
-    done = 0
-    streamable = _xlsx_rows.supported(sheet) and all(hasattr(f, "_get_xf_index") for f in formats.values())
-    if n_rows > 1 and streamable:  # constant-memory mode: the middle rows rendered per distinct value
-        xf = {key: fmt._get_xf_index() for key, fmt in formats.items()}
-        specs = [(column.values, column.kind, xf[column.fmt] if column.fmt else None) for column in columns]
-        _xlsx_rows.write_rows(sheet, top + 1, specs, 0, n_rows - 1, (xf["date"], xf["datetime"]))
-        done = n_rows - 1
-    writers = []
-    for c, column in enumerate(columns):
-        method = {"number": sheet.write_number, "string": sheet.write_string, "bool": sheet.write_boolean,
-                  "any": _any_writer(sheet, formats)}[column.kind]
-        writers.append((c, method, column.values, formats[column.fmt] if column.fmt else None))
-    for r in range(done, n_rows):
-        row = top + 1 + r
-        for c, write, values, fmt in writers:
-            value = values[r]
-            if value is not None:
-                write(row, c, value, fmt)
-            elif done:  # the last row after streamed ones: a blank cell keeps the sheet's dimensions right
-                sheet.write_blank(row, c, None, fmt or formats["blank"])
+    _print_setup(sheet, top, f"{options['title']} – {sheet_name}" if options["title"] else sheet_name)
+    write_rows(sheet, top + 1, columns, formats, n_rows)
     return n_rows
 
 
 def to_excel(frames: Mapping[str, pd.DataFrame] | pd.DataFrame, path: str | os.PathLike[str], *,
-             sanitize: bool = True, full_tables: Mapping[str, str] | None = None) -> Path:
+             sanitize: bool = True, full_tables: Mapping[str, str] | None = None, labels: bool = False,
+             title: str | None = None, notes: Mapping[str, str] | None = None) -> Path:
     """Write one or more tables as an Excel workbook (``.xlsx``), one sheet per table.
 
     Parameters
@@ -254,14 +172,23 @@ def to_excel(frames: Mapping[str, pd.DataFrame] | pd.DataFrame, path: str | os.P
     path : str or os.PathLike
         The file; missing parent folders are created, ``~`` is expanded.
     sanitize : bool, default True
-        Prefix ``'`` to text (and headers) beginning with ``=``, ``+``, ``-``, ``@``, a tab
-        or a carriage return, as :func:`~jmlink_analytics.to_csv` does. Cells are never
-        formulas either way; this keeps them from becoming one when edited or saved as CSV.
+        Give text (and headers) beginning with ``=``, ``+``, ``-``, ``@``, a tab or a
+        carriage return (or their full-width forms) the cell's quote-prefix attribute, so
+        that editing the cell never turns it into a formula. The text itself is kept
+        exactly; cells are never formulas either way.
     full_tables : dict of str to str, optional
         For sheets longer than Excel's 1,048,576 rows: where the full table is (e.g.
         ``{"daily": "daily.csv"}``). Such a sheet holds the first 1,048,574 rows under a
         note saying so and where the rest is. A longer table without an entry here is an
         error: nothing is cut silently.
+    labels : bool, default False
+        Headers in the report's words (:func:`~jmlink_analytics.display.column_label`:
+        "Exposures", "Install rate change (pp)") instead of the column names.
+    title : str, optional
+        Printed at the top of every page, before the sheet's name.
+    notes : dict of str to str, optional
+        A note per sheet, written in its first row above the header (e.g. where the full
+        table is when the sheet shows a summary of it).
 
     Returns
     -------
@@ -273,15 +200,21 @@ def to_excel(frames: Mapping[str, pd.DataFrame] | pd.DataFrame, path: str | os.P
     ValueError
         For a bad sheet name, a table wider than 16,384 columns, or one longer than Excel's
         row limit without a ``full_tables`` entry (before anything is written).
+    OSError
+        When the file cannot be written (a full disk, no permission), naming ``path``; no
+        temporary file is left behind.
 
     Notes
     -----
-    Integers are written as numbers shown ``#,##0`` (``0`` for ``id`` columns); rates (the
-    columns of :data:`~jmlink_analytics.RATES`, their ``_current``/``_previous``/``_change``
-    forms and ``*_pct_change``) as numbers shown ``0.00%``; other floats as ``#,##0.00``;
-    NaN and infinite values as empty cells; dates as Excel dates (``yyyy-mm-dd``, with the
-    time when the column has one; time zones dropped, wall time kept); booleans as
-    TRUE/FALSE; everything else as text. The header row is frozen, bold and filtered.
+    The number format of a column follows from its name, by the report's one rule
+    (:func:`~jmlink_analytics.display.column_kind`): counts ``#,##0`` (integers, also when
+    held as floats; ``0`` for ``id`` columns), rates ``0.0%``, relative changes
+    ``+0.0%``, differences in points ``+0.0 pp``, scores ``+0.0``; other floats
+    ``#,##0.00``. NaN and infinite values are empty cells; dates are Excel dates
+    (``yyyy-mm-dd``, with the time when the column has one; time zones dropped, wall time
+    kept); booleans TRUE/FALSE; everything else text, cut at Excel's 32,767 characters per
+    cell with a note at its end (and a logged warning). The header row is frozen, bold,
+    filtered and repeated on every printed page; pages are landscape and one page wide.
     Workbooks with a sheet over 50,000 rows are written in XlsxWriter's constant-memory
     mode. The file is written under a temporary name and moved into place.
 
@@ -292,6 +225,7 @@ def to_excel(frames: Mapping[str, pd.DataFrame] | pd.DataFrame, path: str | os.P
     """
     import pandas as pd
     import xlsxwriter
+    from xlsxwriter.exceptions import XlsxFileError
 
     if isinstance(frames, pd.DataFrame):
         frames = {"Sheet1": frames}
@@ -300,33 +234,38 @@ def to_excel(frames: Mapping[str, pd.DataFrame] | pd.DataFrame, path: str | os.P
                         f"got {type(frames).__name__}")
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a file path (str or os.PathLike); got {type(path).__name__}")
-    if not isinstance(sanitize, bool):
-        raise TypeError(f"sanitize must be True or False; got {sanitize!r}")
+    for name, value in (("sanitize", sanitize), ("labels", labels)):
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be True or False; got {value!r}")
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"title must be None or a text; got {type(title).__name__}")
     full_tables = dict(full_tables or {})
+    notes = dict(notes or {})
+    if not all(isinstance(note, str) for note in notes.values()) or set(notes) - set(frames):
+        raise ValueError(f"notes must map sheets of frames to texts; got {notes!r}")
     taken: set[str] = set()
     for name, frame in frames.items():
         check_sheet_name(name, taken)
         if not isinstance(frame, pd.DataFrame):
             raise TypeError(f"frames[{name!r}] must be a pandas DataFrame; got {type(frame).__name__}")
-        if len(frame) > EXCEL_MAX_ROWS - 1 and name not in full_tables:
-            raise ValueError(f"sheet {name!r} has {len(frame):,} rows, more than Excel's {EXCEL_MAX_ROWS:,} "
-                             "(header included); write the table with to_csv or write_dataset, and pass "
-                             "full_tables={sheet: where} to write the first rows with a note saying where it is")
+        if not fits_sheet(len(frame)) and name not in full_tables:
+            raise _too_long(name, len(frame))
     constant_memory = any(len(frame) > CONSTANT_MEMORY_ROWS for frame in frames.values())
+    options = {"sanitize": sanitize, "labels": labels, "title": title, "notes": notes}
     target = Path(path).expanduser()
-    with atomic_path(target) as temp:
-        workbook = xlsxwriter.Workbook(str(temp), {
-            "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
-            "constant_memory": constant_memory, "default_date_format": "yyyy-mm-dd",
-            "tmpdir": str(target.parent),
-        })
-        try:
-            formats = {key: workbook.add_format(spec) for key, spec in _FORMATS.items()}
-            rows = {name: _write_sheet(workbook, name, frame, formats, sanitize, full_tables.get(name))
+    with writing(target, also=(XlsxFileError,)) as temp:
+        scratch = tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".parts", dir=target.parent)
+        try:  # XlsxWriter's own temporary files (row data, parts) go to a folder of ours, removed whatever happens
+            workbook = xlsxwriter.Workbook(str(temp), {
+                "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
+                "constant_memory": constant_memory, "default_date_format": "yyyy-mm-dd", "tmpdir": scratch,
+            })
+            formats = {key: workbook.add_format(spec) for key, spec in FORMATS.items()}
+            rows = {name: _write_sheet(workbook, name, frame, formats, options, full_tables.get(name))
                     for name, frame in frames.items()}
-        finally:
             workbook.close()
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     logger.info("wrote %s (%d sheets, %s rows%s)", target, len(rows), f"{sum(rows.values()):,}",
                 ", constant memory" if constant_memory else "")
     return target
-

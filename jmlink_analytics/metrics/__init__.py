@@ -7,7 +7,7 @@ table holding ``all`` and per-platform rows never counts a click twice.
 from __future__ import annotations
 
 from ._episodes import find_anomalies
-from ._groups import count_once
+from ._groups import count_once, freq_alias, group_labels, platform_mask  # the last three: for plotting, widgets
 from ._ratio import ratio
 from ._summaries import add_rates, compare_periods, funnel, join_links, summarize
 from ._trend import trend_data
@@ -20,8 +20,11 @@ __all__ = [
     "comparison_windows",
     "count_once",
     "find_anomalies",
+    "freq_alias",
     "funnel",
+    "group_labels",
     "join_links",
+    "platform_mask",
     "ratio",
     "summarize",
     "trend_data",

@@ -18,11 +18,13 @@ import functools
 import glob
 import logging
 import os
+import re
 import shutil
 import subprocess
 import warnings
 
-__all__ = ["GLYPH_WARNING", "INSTALL_HINT", "PREFERRED_FAMILIES", "CJKFontWarning", "find_cjk_font", "font_families"]
+__all__ = ["EMOJI_FAMILIES", "GLYPH_WARNING", "INSTALL_HINT", "PREFERRED_FAMILIES", "CJKFontWarning", "drawable",
+           "find_cjk_font", "find_emoji_font", "font_families"]
 
 logger = logging.getLogger("jmlink_analytics")
 
@@ -68,13 +70,7 @@ class CJKFontWarning(UserWarning):
 
 def _draws_sample(path: str) -> bool:
     """True when the font file at ``path`` has glyphs for the sample characters."""
-    from matplotlib import ft2font
-
-    try:
-        font = ft2font.FT2Font(path)
-        return all(font.get_char_index(ord(ch)) for ch in SAMPLE)
-    except (OSError, RuntimeError, ValueError):
-        return False
+    return _draws(path, SAMPLE)
 
 
 def _fontconfig_files() -> list[str]:
@@ -176,4 +172,111 @@ def font_families() -> list[str]:
     if family is None:
         _warn_missing()
         return base
-    return base if family in base else [*base, family]
+    families = base if family in base else [*base, family]
+    emoji = find_emoji_font()
+    return families if emoji is None or emoji in families else [*families, emoji]
+
+
+# -- emoji ------------------------------------------------------------------------------------
+# Link names carry emoji ("🎉新人礼包"). matplotlib draws outline fonts only: a colour bitmap
+# font such as Noto Color Emoji (Debian's fonts-noto-color-emoji) is refused by
+# ``fontManager.addfont`` ("Non-scalable fonts are not supported"), so the fallback is a
+# monochrome outline font (Debian's fonts-symbola). What no font of the list can draw is
+# dropped from the label (see :func:`drawable`), so matplotlib never warns about a missing glyph.
+
+#: Outline fonts with emoji glyphs, best first (colour bitmap fonts cannot be drawn by matplotlib).
+EMOJI_FAMILIES: tuple[str, ...] = ("Noto Emoji", "Symbola", "Segoe UI Emoji", "Segoe UI Symbol", "OpenMoji")
+_EMOJI_FILES: tuple[str, ...] = (
+    "/usr/share/fonts/**/Symbola*.tt[cf]",
+    "/usr/share/fonts/**/NotoEmoji-*.ttf",
+    "C:/Windows/Fonts/seguiemj.ttf",
+    "C:/Windows/Fonts/seguisym.ttf",
+)
+EMOJI_SAMPLE = "🎉🔥"
+#: Code points that are emoji or emoji-joining marks (the blocks of Unicode's emoji charts).
+_EMOJI_RANGES: tuple[tuple[int, int], ...] = (
+    (0x200D, 0x200D), (0x20E3, 0x20E3), (0x2190, 0x21FF), (0x2300, 0x23FF), (0x2460, 0x24FF), (0x25A0, 0x27BF),
+    (0x2900, 0x297F), (0x2B00, 0x2BFF), (0x3030, 0x3030), (0x303D, 0x303D), (0x3297, 0x3299),
+    (0xFE00, 0xFE0F), (0x1F000, 0x1FAFF), (0xE0020, 0xE007F),
+)
+#: Zero-width marks of emoji sequences (variation selectors, joiner, tags): never drawn alone.
+_JOINERS = frozenset([0x200D, 0x20E3, *range(0xFE00, 0xFE10), *range(0xE0020, 0xE0080)])
+
+
+def _is_emoji(code: int) -> bool:
+    return any(low <= code <= high for low, high in _EMOJI_RANGES)
+
+
+def _draws(path: str, sample: str) -> bool:
+    from matplotlib import ft2font
+
+    try:
+        font = ft2font.FT2Font(path)
+        return all(font.get_char_index(ord(ch)) for ch in sample)
+    except (OSError, RuntimeError, ValueError):
+        return False
+
+
+@functools.lru_cache(maxsize=1)
+def find_emoji_font() -> str | None:
+    """The family name of an installed outline emoji font, registered with matplotlib; None if there is none.
+
+    Looks at the fonts matplotlib knows, then at the usual folders (Debian's fonts-symbola:
+    ``/usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf``). Cached for the process.
+    """
+    from matplotlib import font_manager
+
+    manager = font_manager.fontManager
+    for family in EMOJI_FAMILIES:
+        if any(f.name == family and _draws(f.fname, EMOJI_SAMPLE) for f in manager.ttflist):
+            return family
+    known = {os.path.realpath(f.fname) for f in manager.ttflist}
+    for pattern in _EMOJI_FILES:
+        for path in sorted(glob.glob(os.path.expanduser(pattern), recursive=True)):
+            if os.path.realpath(path) in known or not _draws(path, EMOJI_SAMPLE):
+                continue
+            try:
+                manager.addfont(path)  # a bitmap (colour) font raises NotImplementedError, a RuntimeError
+            except (OSError, RuntimeError, ValueError) as exc:
+                logger.debug("could not register font %s: %s", path, exc)
+                continue
+            name = next(f.name for f in manager.ttflist if os.path.realpath(f.fname) == os.path.realpath(path))
+            logger.debug("emoji font: %s (registered from %s)", name, path)
+            return name
+    return None
+
+
+@functools.lru_cache(maxsize=8)
+def _coverage(families: tuple[str, ...]) -> frozenset[int]:
+    """The emoji code points some font of ``families`` draws (their character maps, emoji blocks only)."""
+    from matplotlib import font_manager, ft2font
+
+    covered: set[int] = set()
+    for family in families:
+        try:
+            path = font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
+        except ValueError:
+            continue
+        try:
+            covered.update(code for code in ft2font.FT2Font(path).get_charmap() if _is_emoji(code))
+        except (OSError, RuntimeError, ValueError):
+            continue
+    return frozenset(covered)
+
+
+def drawable(text: str, families: list[str] | None = None) -> str:
+    """``text`` without the emoji no font of ``families`` can draw (and without emoji joining marks).
+
+    Other characters are kept (Chinese without a CJK font is :class:`CJKFontWarning`'s
+    concern). Spaces left doubled or at the ends by a dropped emoji are tidied.
+
+    >>> drawable("launch \u200d", ["DejaVu Sans"])
+    'launch'
+    """
+    if text.isascii():
+        return text
+    covered = _coverage(tuple(font_families() if families is None else families))
+    kept = [ch for ch in text if not _is_emoji(ord(ch)) or (ord(ch) in covered and ord(ch) not in _JOINERS)]
+    if len(kept) == len(text):
+        return text
+    return re.sub(r"  +", " ", "".join(kept)).strip()

@@ -1,7 +1,8 @@
 """Pictures of the stats table, seaborn-style: data first, keyword-only options, the Axes returned.
 
 Every function has the form ``plot_x(stats, metric=..., *, by=None, links=None, ...,
-title=None, legend=True, ax=None, **kwargs)``: it draws on ``ax`` (the current Axes when
+title=None, legend=True, ax=None, **kwargs)`` (no ``legend`` where there is none to draw, no
+``links`` where the links table changes nothing): it draws on ``ax`` (the current Axes when
 None), passes ``**kwargs`` on to the matplotlib call that draws the data, and returns the
 Axes. Empty ``stats`` draws the title and "no data to show" in every one of them. Titles,
 axis labels, date axes fitted to the data and thousands separators are set. Chinese link names and channels draw with
@@ -16,21 +17,19 @@ present, ``ios`` + ``android`` otherwise). The charts over time are in :mod:`._l
 
 from __future__ import annotations
 
-import inspect
-import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib import dates as mdates
 from matplotlib.axes import Axes
 from matplotlib.colors import PowerNorm
 
-from .._validate import check_metric, check_stats, check_top, normalize_by
-from ..metrics._groups import group_labels
-from ..metrics._summaries import funnel, summarize, trend_data
-from ..schema import COUNTERS, RATES, STAGES, metric_label
+from .._validate import check_int, check_metric, check_stats, normalize_by
+from ..metrics import funnel, group_labels, summarize, trend_data
+from ..schema import COUNTERS, PLATFORM_LABELS, RATES, STAGES, metric_label
 from . import _style as style
-from ._lines import PLATFORM_STYLE, plot_platforms, plot_trend
+from ._lines import plot_platforms, plot_trend
 
 __all__ = ["plot_breakdown", "plot_funnel", "plot_heatmap", "plot_platforms", "plot_trend"]
 
@@ -40,7 +39,7 @@ def _funnel_groups(table: pd.DataFrame, keys: list[str], top: int) -> tuple[list
     counts = table["count"].to_numpy(dtype=np.float64).reshape(-1, len(STAGES))
     labels = list(group_labels(table.iloc[::len(STAGES)], keys))
     if keys == ["platform"]:
-        labels = [PLATFORM_STYLE.get(label, (label,))[0] for label in labels]
+        labels = [PLATFORM_LABELS.get(label, label) for label in labels]
     if len(labels) > top:
         rest = counts[top:].sum(axis=0, keepdims=True)
         counts = np.vstack([counts[:top], rest])
@@ -82,7 +81,7 @@ def plot_funnel(stats: pd.DataFrame, *, by: str | list[str] | None = None, links
         each group's exposures. Empty ``stats``: the title and "no data to show".
     """
     stats = check_stats(stats, need_date=False)
-    top = check_top(top)
+    top = check_int(top, "top", 1)
     keys = normalize_by(by)
     ax = style.axes_or_current(ax)
     if title is None:
@@ -98,7 +97,8 @@ def plot_funnel(stats: pd.DataFrame, *, by: str | list[str] | None = None, links
         else:
             counts = table["count"].to_numpy(dtype=np.float64)
             conversion = table["conversion"].to_numpy(dtype=np.float64)
-            bars = ax.bar(np.arange(len(STAGES)), counts, **({"width": 0.7, "color": "#4c72b0"} | kwargs))
+            options: dict[str, Any] = {"width": 0.7, "color": "#4c72b0"} | kwargs
+            bars = ax.bar(np.arange(len(STAGES)), counts, **options)
             texts = [f"{counts[0]:,.0f}"] + [
                 f"{counts[i]:,.0f}\n{style.number_text('ctr', conversion[i])} of {STAGES[i - 1]}s"
                 for i in range(1, len(STAGES))]
@@ -125,7 +125,8 @@ def _grouped_funnel(ax: Axes, table: pd.DataFrame, keys: list[str], top: int, le
     vertical = len(labels) > 3
     for i, label in enumerate(labels):
         color = style.OTHER_COLOR if label == "other" else colors[i]
-        options = {"width": width * 0.9, "color": color, "label": f"{label} ({counts[i, 0]:,.0f} exposures)"}
+        options: dict[str, Any] = {"width": width * 0.9, "color": color,
+                                   "label": f"{label} ({counts[i, 0]:,.0f} exposures)"}
         bars = ax.bar(steps + (i - (len(labels) - 1) / 2) * width, np.nan_to_num(conversion[i]),
                       **(options | kwargs))
         ax.bar_label(bars, labels=[style.number_text("ctr", v) for v in conversion[i]], padding=2,
@@ -140,21 +141,17 @@ def _grouped_funnel(ax: Axes, table: pd.DataFrame, keys: list[str], top: int, le
         ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
-def plot_breakdown(stats: pd.DataFrame, *args: Any, by: str | list[str] = "channel", metric: str = "click_count",
-                   links: pd.DataFrame | None = None, top: int = 15, title: str | None = None, legend: bool = True,
+def plot_breakdown(stats: pd.DataFrame, metric: str = "click_count", *, by: str | list[str] = "channel",
+                   links: pd.DataFrame | None = None, top: int = 15, title: str | None = None,
                    ax: Axes | None = None, **kwargs: Any) -> Axes:
     """Draw ``metric`` per value of a links column (or a stats column) as horizontal bars, largest on top.
-
-    Called as ``plot_breakdown(stats, metric="click_count", *, by="channel", links=None, ...)``.
-    The earlier form ``plot_breakdown(stats, links, ...)`` (the links table second) still
-    works and warns (``FutureWarning``): pass ``links=links``.
 
     Parameters
     ----------
     stats : pandas.DataFrame
         The stats table of :func:`jmlink_analytics.fetch_stats`.
     metric : str, default "click_count"
-        A counter or a rate (a rate from each group's sums); the second positional argument.
+        A counter or a rate (a rate from each group's sums).
     by : str or list of str, default "channel"
         The column(s) to break down by; a link without a value shows as "(none)".
     links : pandas.DataFrame, optional
@@ -164,8 +161,6 @@ def plot_breakdown(stats: pd.DataFrame, *args: Any, by: str | list[str] = "chann
         Bars for the ``top`` largest groups; the rest add up to one grey "other" bar.
     title : str, optional
         The title; by default ``"Clicks by channel"``.
-    legend : bool, default True
-        Accepted like every plot's ``legend``; the bars are labelled, so there is none to draw.
     ax : matplotlib.axes.Axes, optional
         Where to draw; the current Axes by default.
     **kwargs
@@ -174,25 +169,15 @@ def plot_breakdown(stats: pd.DataFrame, *args: Any, by: str | list[str] = "chann
     Returns
     -------
     matplotlib.axes.Axes
-        One bar per group (plus "other"), each labelled with its value. Empty ``stats``: the
-        title and "no data to show".
+        One bar per group (plus "other"), each labelled with its value (so no legend). Empty
+        ``stats``: the title and "no data to show".
     """
-    if len(args) > 1:
-        raise TypeError(f"plot_breakdown takes stats and one more positional argument (metric); got {len(args) + 1}")
-    if args:
-        if isinstance(args[0], str):
-            if metric != "click_count":
-                raise TypeError("plot_breakdown got metric twice (positionally and as metric=)")
-            metric = args[0]
-        else:
-            if links is not None:
-                raise TypeError("plot_breakdown got links twice (positionally and as links=)")
-            warnings.warn("plot_breakdown(stats, links, ...) is deprecated: pass the links table as links=links "
-                          "(the second positional argument is now the metric)", FutureWarning, stacklevel=2)
-            links = args[0]
+    if isinstance(metric, pd.DataFrame):
+        raise TypeError("plot_breakdown's second argument is the metric (a str such as 'click_count'); "
+                        "got a DataFrame: pass the links table as links=links")
     stats = check_stats(stats, need_date=False)
     check_metric(metric)
-    top = check_top(top)
+    top = check_int(top, "top", 1)
     keys = normalize_by(by)
     if not keys:
         raise ValueError("by must name at least one column to break down by, e.g. 'channel'")
@@ -268,7 +253,7 @@ def plot_heatmap(stats: pd.DataFrame, metric: str = "click_count", *, links: pd.
     """
     stats = check_stats(stats)
     check_metric(metric)
-    top = check_top(top)
+    top = check_int(top, "top", 1)
     ax = style.axes_or_current(ax)
     if title is None:
         title = (f"{metric_label(metric)} per day, top {top} links"
@@ -279,7 +264,7 @@ def plot_heatmap(stats: pd.DataFrame, metric: str = "click_count", *, links: pd.
         data = data[[c for c in data.columns if c != "other"]] if len(data.columns) > top else data
         if data.empty or data.shape[1] == 0:
             return style.no_data(ax, title)
-        days = data.index
+        days = pd.DatetimeIndex(data.index)
         edges = np.append(days.to_numpy(), (days[-1] + pd.Timedelta(days=1)).to_datetime64())
         values = data.to_numpy(dtype=np.float64).T
         values = np.ma.masked_invalid(values if metric in RATES else np.where(values > 0, values, np.nan))
@@ -293,7 +278,8 @@ def plot_heatmap(stats: pd.DataFrame, metric: str = "click_count", *, links: pd.
         style.date_axis(ax, days, "D", cells=True)
         partial = style.incomplete_periods(stats, days, "D")
         if partial.any() and not partial.all():
-            ax.axvline(days[int(np.argmax(partial))].to_datetime64(), color="#333333", linestyle="--", linewidth=1)
+            first_partial = float(mdates.date2num(days[int(np.argmax(partial))]))
+            ax.axvline(first_partial, color="#333333", linestyle="--", linewidth=1)
             ax.set_xlabel("dashed line: partial days begin", fontsize=8, loc="left")
         ax.set_title(title)
         if cbar:
@@ -305,12 +291,3 @@ def plot_heatmap(stats: pd.DataFrame, metric: str = "click_count", *, links: pd.
         style.apply_fonts(families, colorbar.ax)
     return ax
 
-
-_BREAKDOWN_SIGNATURE = inspect.Signature([
-    inspect.Parameter("stats", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation="pd.DataFrame"),
-    inspect.Parameter("metric", inspect.Parameter.POSITIONAL_OR_KEYWORD, default="click_count", annotation="str"),
-    *[p for name, p in inspect.signature(plot_breakdown).parameters.items()
-      if p.kind is inspect.Parameter.KEYWORD_ONLY and name != "metric"],
-    inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD, annotation="Any"),
-], return_annotation="Axes")
-plot_breakdown.__signature__ = _BREAKDOWN_SIGNATURE  # type: ignore[attr-defined]  # what help() shows

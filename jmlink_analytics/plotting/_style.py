@@ -10,20 +10,24 @@ from collections.abc import Iterator
 from typing import Any
 
 import matplotlib as mpl
+import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.text import Text
-from matplotlib.ticker import FuncFormatter, NullLocator, PercentFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator, PercentFormatter
 
-from ..metrics._groups import freq_alias
+from ..metrics import freq_alias
 from ..schema import RATES
 from . import _fonts
 
-__all__ = ["DASHED_NOTE", "OTHER_COLOR", "apply_fonts", "axes_or_current", "by_words", "date_axis", "fonts",
-           "headroom", "incomplete_periods", "legend", "lines", "link_labels", "no_data", "number_axis", "number_text",
-           "palette", "period_word"]
+__all__ = ["DAILY_UP_TO", "DASHED_NOTE", "OTHER_COLOR", "apply_fonts", "axes_or_current", "by_words", "date_axis",
+           "fonts", "freq_alias", "headroom", "incomplete_periods", "legend", "lines", "link_labels", "no_data",
+           "number_axis", "number_text", "palette", "period_word", "resolve_freq"]
+
+#: Without ``freq``, the charts over time draw a point per day up to this many days of data, a week beyond.
+DAILY_UP_TO = 90
 
 OTHER_COLOR = "#9a9a9a"
 DASHED_NOTE = "dashed, hollow: incomplete period"
@@ -35,8 +39,9 @@ def palette(n: int) -> list[str]:
     """``n`` distinct colours, none of them grey (grey is "other")."""
     from matplotlib import colormaps
 
-    colors = [c for i, c in enumerate(colormaps["tab10"].colors) if i != 7]
-    colors += [c for i, c in enumerate(colormaps["tab20b"].colors) if i % 4 in (0, 2)]
+    tab10, tab20b = colormaps["tab10"], colormaps["tab20b"]
+    colors = [tab10(i) for i in range(10) if i != 7]
+    colors += [tab20b(i) for i in range(20) if i % 4 in (0, 2)]
     return [mpl.colors.to_hex(colors[i % len(colors)]) for i in range(n)]
 
 
@@ -71,11 +76,37 @@ def fonts(ax: Axes, *extra: Axes) -> Iterator[list[str]]:
 
 
 def apply_fonts(families: list[str], *axes: Axes) -> None:
-    """Set ``families`` on every Text of each Axes, and on the tick labels it makes later."""
+    """Set ``families`` on every Text of each Axes, and on the tick labels it makes later.
+
+    Emoji that no font of ``families`` draws are dropped from those texts (and from fixed
+    tick labels), so matplotlib never warns about a missing glyph (see :func:`_fonts.drawable`).
+    """
     for one in axes:
         for text in one.findobj(Text):
             text.set_fontfamily(families)
+            raw = text.get_text()
+            if not raw.isascii():
+                text.set_text(_fonts.drawable(raw, families))
+        for axis in (one.xaxis, one.yaxis):  # tick labels given as text (bars, heat map rows): fixed ticks
+            if not isinstance(axis.get_major_locator(), FixedLocator):
+                continue
+            ticks = axis.get_ticklabels()
+            texts = [t.get_text() for t in ticks]
+            cleaned = [t if t.isascii() else _fonts.drawable(t, families) for t in texts]
+            if cleaned != texts:
+                axis.set_ticks(axis.get_ticklocs(), cleaned, fontsize=ticks[0].get_fontsize())
         one.tick_params(axis="both", which="both", labelfontfamily=families)
+
+
+def resolve_freq(freq: str | None, stats: pd.DataFrame) -> str:
+    """``freq``, or without one: ``"D"`` up to :data:`DAILY_UP_TO` days of ``stats``, ``"W"`` beyond."""
+    if freq is not None:
+        freq_alias(freq)  # refuses a bad one, naming freq
+        return freq
+    if stats.empty or "date" not in stats.columns:
+        return "D"
+    span = (stats["date"].max() - stats["date"].min()).days + 1
+    return "D" if span <= DAILY_UP_TO else "W"
 
 
 def period_word(freq: str) -> str:
@@ -168,12 +199,12 @@ def date_axis(ax: Axes, periods: pd.DatetimeIndex, freq: str, *, cells: bool = F
     if cells:
         starts, stops = periods.to_numpy(), ends.to_numpy()
         centres = starts + (stops - starts) / 2
-        ax.set_xlim(starts[0], stops[-1])
+        ax.set_xlim(mdates.date2num(starts[0]), mdates.date2num(stops[-1]))
         ax.set_xticks(centres[rows], _tick_labels(periods[rows], style))
     else:
         first_half = (ends[0] - periods[0]) / 2
         last_half = (ends[-1] - periods[-1]) / 2
-        ax.set_xlim((periods[0] - first_half).to_datetime64(), (periods[-1] + last_half).to_datetime64())
+        ax.set_xlim(mdates.date2num(periods[0] - first_half), mdates.date2num(periods[-1] + last_half))
         ax.set_xticks(periods.to_numpy()[rows], _tick_labels(periods[rows], style))
     ax.xaxis.set_minor_locator(NullLocator())
     if alias.startswith("W") and not ax.get_xlabel():

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 from .._files import atomic_path
 from .._validate import check_top
 from ..export._csv import check_encoding, to_csv
-from ..export._excel import EXCEL_MAX_ROWS, to_excel
 from ..export._parquet import require_pyarrow, write_parquet
 from ..schema import COUNTERS
 from ._analysis import ReportData, analyse, check_period
+from ._workbook import SHEETS, write_workbook
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,10 +38,6 @@ _TABLES = ("links", "daily", "summary_by_link", "summary_by_channel", "summary_b
            "anomalies")
 #: Decimal places of floats (rates, changes, scores) in the report's CSV files; Parquet keeps them all.
 CSV_DECIMALS = 6
-#: The sheets of report.xlsx, in order: table -> sheet name.
-SHEETS = {"daily": "daily", "summary_by_link": "by link", "summary_by_channel": "by channel",
-          "summary_by_platform": "by platform", "period_comparison": "period comparison", "anomalies": "anomalies",
-          "links": "links"}
 
 
 # -- checks ------------------------------------------------------------------------------------
@@ -130,23 +126,6 @@ def _possible_files(formats: Iterable[str]) -> list[str]:
     if "html" in formats:
         names.append("index.html")
     return names
-
-
-def _write_workbook(data: ReportData, out: Path, written: dict[str, Path], encoding: str) -> dict[str, Path]:
-    """report.xlsx: a sheet per table; a daily table past Excel's rows names where the full one is."""
-    files: dict[str, Path] = {}
-    daily = data.tables["daily"]
-    full_tables = {}
-    if len(daily) > EXCEL_MAX_ROWS - 1:
-        if "daily.csv" not in written and "daily.parquet" not in written:
-            logger.warning("write_report: %s daily rows do not fit in one Excel sheet; writing daily.csv as well, "
-                           "so the full table is in the folder", f"{len(daily):,}")
-            files["daily.csv"] = to_csv(_for_csv(daily), out / "daily.csv", encoding=encoding)
-        where = [name for name in ("daily.csv", "daily.parquet") if name in written or name in files]
-        full_tables["daily"] = " and ".join(where) + " in the same folder as this workbook"
-    sheets = {sheet: data.tables[table] for table, sheet in SHEETS.items() if table in data.tables}
-    files["report.xlsx"] = to_excel(sheets, out / "report.xlsx", full_tables=full_tables)
-    return files
 
 
 def _write_bytes(path: Path, content: bytes) -> Path:
@@ -255,7 +234,8 @@ def write_report(
     if "parquet" in formats:
         written["daily.parquet"] = write_parquet(data.tables["daily"], out / "daily.parquet")
     if "xlsx" in formats:
-        written.update(_write_workbook(data, out, written, encoding))
+        written.update(write_workbook(data, out, written,
+                                      lambda table, path: to_csv(_for_csv(table), path, encoding=encoding)))
     if "png" in formats or "html" in formats:
         data.charts = _render_charts(data)
     if "png" in formats:

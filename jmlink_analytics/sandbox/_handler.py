@@ -173,9 +173,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if self.close_connection:
             self.send_header("Connection", "close")
         # Head and body in one write: two small writes would meet the client's delayed ACK (~40 ms).
-        self._headers_buffer.append(b"\r\n")
+        buffer: list[bytes] = self._headers_buffer  # type: ignore[attr-defined]  # BaseHTTPRequestHandler's own
+        buffer.append(b"\r\n")
         if not head:
-            self._headers_buffer.append(answer.body)
+            buffer.append(answer.body)
         self.flush_headers()
 
     def _reset(self) -> None:

@@ -31,8 +31,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..client._client import JMLinkClient
-from ..client._ratelimit import normalize_rate_limits
+from ..client import JMLinkClient, normalize_rate_limits
 from ._handler import (
     BAD_GATEWAY_BODY,
     ERRORS,

@@ -28,10 +28,11 @@ except ImportError as exc:  # pragma: no cover - exercised by a test that hides 
 import numpy as np
 import pandas as pd
 
-from .._validate import check_top
+from .._validate import check_int
 from ..metrics import comparison_windows
-from ..schema import METRIC_LABELS, METRICS
+from ..schema import METRIC_LABELS, METRICS, PLATFORM_LABELS
 from . import _view as view
+from ._export import export_frame, export_target, write_export
 from ._index import Selection, StatsIndex
 
 if TYPE_CHECKING:
@@ -42,8 +43,7 @@ __all__ = ["Dashboard"]
 
 logger = logging.getLogger("jmlink_analytics")
 
-_PLATFORM_LABELS = {"all": "All", "ios": "iOS", "android": "Android"}
-_FREQS = (("Day", "D"), ("Week", "W"), ("Month", "MS"))
+_FREQS = (("Auto", "auto"), ("Day", "D"), ("Week", "W"), ("Month", "MS"))
 _LINES = 10  # picking 2 to this many links draws one line per link
 
 
@@ -70,7 +70,8 @@ class Dashboard(widgets.VBox):
         ``"filter"`` (Text over key, name and channel; applied on Enter), ``"links"``
         (SelectMultiple of the links matching the filter), ``"start"``, ``"end"`` (DatePicker),
         ``"platform"`` (ToggleButtons), ``"metric"`` (Dropdown: the 4 counters and 3 rates),
-        ``"freq"`` (ToggleButtons: ``"D"``, ``"W"``, ``"MS"``), ``"export_path"`` (Text).
+        ``"freq"`` (ToggleButtons: ``"auto"``, the default: a day per point up to 90 days, a week
+        beyond; ``"D"``, ``"W"``, ``"MS"``), ``"export_path"`` (Text: a ``.csv`` or ``.xlsx`` name).
         The links counted are the selected ones, or, when none is selected, every link the
         filter matches (all links for an empty filter). Changing the filter keeps the selected
         links it still matches.
@@ -104,11 +105,12 @@ class Dashboard(widgets.VBox):
 
     def __init__(self, stats: pd.DataFrame, links: pd.DataFrame | None = None, *, top: int = 10,
                  export_path: str | Path = "dashboard_selection.csv") -> None:
-        top = check_top(top)
+        top = check_int(top, "top", 1)
         index = StatsIndex(stats, links)
         self._index = index
-        self._link_names = pd.DataFrame({"link_key": index.keys.astype(str), "name": index.names})
-        self._link_table = self._link_names.assign(channel=index.channels)
+        names = pd.DataFrame({"link_key": index.keys.astype(str), "name": index.names})
+        self._link_table = names.assign(channel=index.channels)  # what the export joins
+        self._link_names = view.with_create_time(names, links)  # what the chart labels (and starts lines) by
         self._top = top
         self._hold_depth = 0
         self._pending = False
@@ -128,7 +130,7 @@ class Dashboard(widgets.VBox):
                                               style={"button_width": "80px"}),
             "metric": widgets.Dropdown(options=[(METRIC_LABELS[m], m) for m in METRICS], value="click_count",
                                        description="Metric"),
-            "freq": widgets.ToggleButtons(options=_FREQS, value="D", description="Per",
+            "freq": widgets.ToggleButtons(options=_FREQS, value="auto", description="Per",
                                           style={"button_width": "64px"}),
             "export_path": widgets.Text(value=str(export_path), description="Export to", layout=wide),
         }
@@ -234,8 +236,8 @@ class Dashboard(widgets.VBox):
         Parameters
         ----------
         path : str or path, optional
-            The file to write; by default the *Export to* box (relative paths are relative to the
-            kernel's working folder, i.e. the notebook's).
+            The file to write, ending in ``.csv`` or ``.xlsx``; by default the *Export to* box
+            (relative paths are relative to the kernel's working folder, i.e. the notebook's).
 
         Returns
         -------
@@ -245,8 +247,9 @@ class Dashboard(widgets.VBox):
         Raises
         ------
         ValueError
-            When the selection is impossible (start after end, no link): nothing is written, so
-            the last export is kept.
+            When the path does not end in ``.csv`` or ``.xlsx`` (``sel.txt`` would hold CSV under
+            another name), or the selection is impossible (start after end, no link): nothing is
+            written, so the last export is kept.
         """
         return self._export(path)[0]
 
@@ -259,12 +262,12 @@ class Dashboard(widgets.VBox):
         present = self._index.platforms
         split = [p for p in ("ios", "android") if p in present]
         choices = ["all"] if "all" in present or len(split) > 1 else []
-        return [(_PLATFORM_LABELS[p], p) for p in (*choices, *split)]
+        return [(PLATFORM_LABELS[p], p) for p in (*choices, *split)]
 
     def _platform_caption(self) -> str:
         choice = self.controls["platform"].value
         rows = self._index.platform_rows(choice)
-        return " + ".join(_PLATFORM_LABELS[p] if p != "all" else "all platforms" for p in rows)
+        return " + ".join(PLATFORM_LABELS[p] if p != "all" else "all platforms" for p in rows)
 
     def _selection(self) -> Selection:
         idx, c = self._index, self.controls
@@ -291,8 +294,9 @@ class Dashboard(widgets.VBox):
 
     def _state(self, sel: Selection) -> tuple[Any, ...]:
         c = self.controls
+        lines = 2 <= len(c["links"].value) <= _LINES  # a line per picked link, even when all are picked
         return (np.flatnonzero(sel.links).tobytes(), sel.platforms, sel.start, sel.end,
-                c["metric"].value, c["freq"].value)
+                c["metric"].value, c["freq"].value, lines)
 
     def _request_redraw(self) -> None:
         if self._hold_depth:
@@ -313,37 +317,13 @@ class Dashboard(widgets.VBox):
             self._request_redraw()  # with nothing selected, the filter alone changes what is counted
 
     def _export(self, path: str | Path | None) -> tuple[Path, int]:
-        from ..export import to_csv
-
-        raw = self.controls["export_path"].value if path is None else path
-        if not str(raw).strip():
-            raise ValueError("the export path is empty: type a file name such as dashboard_selection.csv or .xlsx")
+        target = export_target(self.controls["export_path"].value if path is None else path)
         sel = self._selection()
         problem = self._problem(sel)
         if problem is not None:
             raise ValueError(f"nothing to export: {problem[2]} (the last export is kept)")
-        frame = self._export_frame(sel)
-        target = Path(raw).expanduser()
-        if target.suffix.lower() == ".xlsx":  # a workbook: typed cells, frozen header, never a formula
-            from ..export import to_excel
-
-            written = Path(to_excel({"selection": frame}, target))
-        else:
-            written = Path(to_csv(frame, target))
-        logger.info("dashboard: wrote %d rows to %s", len(frame), written)
-        return written, len(frame)
-
-    def _export_frame(self, sel: Selection) -> pd.DataFrame:
-        """The selected daily rows as ``daily.csv`` of the report has them: name, channel, counters, rates."""
-        from ..metrics._summaries import add_rates, join_links
-
-        frame = self._index.stats.iloc[self._index.positions(sel)].reset_index(drop=True)
-        frame = join_links(frame, self._link_table)
-        columns = list(frame.columns)
-        for offset, column in enumerate(("name", "channel")):  # right after link_key, as in daily.csv
-            columns.remove(column)
-            columns.insert(columns.index("link_key") + 1 + offset, column)
-        return add_rates(frame[columns])
+        frame = export_frame(self._index.stats.iloc[self._index.positions(sel)], self._link_table)
+        return write_export(frame, target), len(frame)
 
     def _on_export(self, _button: Any) -> None:
         try:
@@ -367,7 +347,7 @@ class Dashboard(widgets.VBox):
 
     def _show_chart(self, frame: pd.DataFrame, metric: str, freq: str, title: str, *, by: str | None = None) -> None:
         ax = self.figure.axes[0]
-        view.draw_trend(ax, frame, metric, freq, title, by=by, links=self._link_names)
+        freq = view.draw_trend(ax, frame, metric, freq, title, by=by, links=self._link_names)
         if not view.finish_trend(ax, metric, freq):  # e.g. a rate without a single click: no point at all
             self._show_empty(f"{METRIC_LABELS[metric]}: no value in this window ({title})")
             return
@@ -386,4 +366,5 @@ class Dashboard(widgets.VBox):
         idx = self._index
         return (f"<Dashboard: {len(idx.keys)} links, {idx.first_day:%Y-%m-%d} – {idx.last_day:%Y-%m-%d}, "
                 f"platforms {', '.join(idx.platforms)}>")
+
 

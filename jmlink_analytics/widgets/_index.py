@@ -32,7 +32,7 @@ _REQUIRED = ("link_key", "platform", "date", *COUNTERS)
 
 def with_rates(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy with ``ctr``, ``open_rate``, ``install_rate`` from the counters (:func:`metrics.add_rates`)."""
-    from ..metrics._summaries import add_rates
+    from ..metrics import add_rates
 
     return add_rates(frame)
 
@@ -98,7 +98,7 @@ class StatsIndex:
         self.code_of = {key: i for i, key in enumerate(self.keys)}
         platform_codes, platform_values = pd.factorize(frame["platform"])
         to_code = np.array([_PLATFORMS.index(str(p)) for p in platform_values], dtype=np.int8)
-        platform_codes = to_code[platform_codes]
+        platform_codes = np.asarray(to_code[platform_codes], dtype=np.intp)
         #: the platform values present, in the order all, ios, android
         self.platforms = tuple(p for i, p in enumerate(_PLATFORMS) if i in set(to_code.tolist()))
 
@@ -181,7 +181,7 @@ class StatsIndex:
         (platform, link) cell, ``counts[platform slot, link]`` (``None`` when the rule does not
         decide per cell; then only the row path can apply it).
         """
-        from ..metrics._groups import platform_mask
+        from ..metrics import platform_mask
 
         keep = platform_mask(frame, [])
         if keep is None:
@@ -242,7 +242,7 @@ class StatsIndex:
             keep |= platforms == _PLATFORMS.index(platform)
         if not sel.links.all():
             keep &= sel.links[links]
-        if rule:
+        if rule and self._counted is not None:  # the rule applies only where there are flags
             keep &= self._counted[lo:hi]
         return lo + np.flatnonzero(keep)
 

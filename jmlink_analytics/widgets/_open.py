@@ -12,8 +12,8 @@ import ipywidgets as widgets
 from ._dashboard import Dashboard
 
 if TYPE_CHECKING:
-    from ..client._client import JMLinkClient
-    from ..data.store import Store
+    from ..client import JMLinkClient
+    from ..data import Store
 
 __all__ = ["dashboard"]
 
@@ -42,7 +42,7 @@ def dashboard(client: JMLinkClient, *, start: Any, end: Any = None,
     -------
     Dashboard
     """
-    from ..data._fetch import fetch_links, fetch_stats
+    from ..data import fetch_links, fetch_stats
 
     platforms = platform if isinstance(platform, str) else list(platform)
     with _while_fetching(enabled=progress is not False):

@@ -51,7 +51,7 @@ def comparison(daily: pd.DataFrame, window: tuple[dt.date, dt.date],
     Without ``compared`` (no previous period in the data, or only partial days) those are NaN.
     ``attrs["compared"]`` and ``attrs["previous"]`` hold the two windows (Timestamps) when compared.
     """
-    from ..metrics._summaries import compare_periods, summarize
+    from ..metrics import compare_periods, summarize
 
     dates = pd.to_datetime(daily["date"])
     inside = daily[(dates >= pd.Timestamp(window[0])) & (dates <= pd.Timestamp(window[1]))]
@@ -104,7 +104,7 @@ def _change_html(metric: str, row: pd.Series) -> str:
 def headline_html(figures: pd.DataFrame, caption: str, note: str = "") -> str:
     """The headline row: one card per metric with its value and the change vs the previous period."""
     cards = []
-    for metric, row in figures.iterrows():
+    for metric, row in zip(figures.index.astype(str), (figures.iloc[i] for i in range(len(figures))), strict=True):
         cards.append(
             '<div style="min-width:104px;padding:4px 10px;border-left:3px solid #d0d7de">'
             f'<div style="color:#57606a;font-size:12px">{METRIC_LABELS[metric]}</div>'
@@ -134,27 +134,50 @@ def table_html(table: pd.DataFrame, metric: str) -> str:
 
 
 def draw_trend(ax: Any, frame: pd.DataFrame, metric: str, freq: str, title: str, *,
-               by: str | None = None, links: pd.DataFrame | None = None) -> None:
+               by: str | None = None, links: pd.DataFrame | None = None) -> str:
     """Redraw the trend on the reused ``ax`` with :func:`~jmlink_analytics.plot_trend`: "Clicks per day · <title>".
+
+    ``freq`` ``"auto"`` is plot_trend's rule (a point per day up to 90 days of ``frame``, per
+    week beyond); returns the period drawn (``"D"``, ``"W"`` or ``"MS"``).
 
     ``frame`` is stats-shaped (``date``, counters, ``is_partial``; ``link_key`` when ``by``):
     the selection's daily totals, or a few links' daily sums for one line each. An empty
     ``frame`` draws plot_trend's "no data to show". The right-hand axis plot_trend may add
     for "other" is removed before each redraw, so the figure keeps one Axes of its own.
     """
-    from ..plotting._lines import plot_trend
-    from ..plotting._style import period_word
+    from ..plotting import period_word, plot_trend, resolve_freq
 
+    freq = resolve_freq(None if freq == "auto" else freq, frame)
     for other in [a for a in ax.figure.axes if a is not ax]:
         other.remove()  # the right-hand "other" axis of the previous drawing
     ax.clear()
     ax.set_zorder(0)
     ax.patch.set_visible(True)
     heading = f"{METRIC_LABELS[metric]} per {period_word(freq)} · {title}"
-    plot_trend(frame, metric, by=by, freq=freq, top=10, links=links, title=heading, ax=ax)
+    plot_trend(frame, metric, by=by, freq=freq, top=10 if by else None, links=links, title=heading, ax=ax)
     legend = ax.get_legend()
     outside = legend is not None and len(legend.get_texts()) > 4  # plot_trend puts long legends to the right
-    ax.figure.subplots_adjust(right=0.79 if outside else 0.98)
+    # room below for a week's note ("week starting Monday") under two-line tick labels ("Jun 3\n2024")
+    figure = ax.figure
+    figure.subplots_adjust(right=0.79 if outside else 0.98, bottom=0.24 if ax.get_xlabel() else 0.17)
+    if outside and legend is not None:  # and room on the right for the whole legend, however long its labels
+        box = legend.get_window_extent(figure.canvas.get_renderer())
+        overflow = (box.x1 - figure.bbox.x1) / figure.bbox.width + 0.01
+        if overflow > 0:
+            figure.subplots_adjust(right=max(0.45, 0.79 - overflow))
+    return freq
+
+
+def with_create_time(names: pd.DataFrame, links: pd.DataFrame | None) -> pd.DataFrame:
+    """``names`` (``link_key``, ...) with each link's ``create_time`` from ``links``, when it has one.
+
+    plot_trend starts a link's line in the period the link was created.
+    """
+    if links is None or "create_time" not in links.columns or "link_key" not in links.columns:
+        return names
+    table = links.drop_duplicates("link_key")
+    created = pd.Series(pd.to_datetime(table["create_time"]).to_numpy(), index=table["link_key"].astype(str).to_numpy())
+    return names.assign(create_time=names["link_key"].map(created))
 
 
 def png_output(figure: Any) -> dict[str, Any]:

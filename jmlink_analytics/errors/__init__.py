@@ -8,33 +8,19 @@ answer into one of these.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import re
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from contextvars import ContextVar
+from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from ._masking import MASK, mask_secrets, masking
+
 __all__ = [
-    "AuthError",
-    "BlacklistedError",
-    "InvalidRequestError",
-    "JMLinkError",
-    "MethodNotAllowedError",
-    "MissingCredentialsError",
-    "NotFoundError",
-    "RateLimitError",
-    "ResponseFormatError",
-    "ServerError",
-    "StoreError",
-    "StoreVersionError",
-    "TransportError",
-    "VipRequiredError",
-    "error_from_response",
-    "mask_secrets",
-    "masking",
+    "MASK", "AuthError", "BlacklistedError", "DatasetLockError", "DatasetShapeError", "InvalidRequestError",
+    "JMLinkError", "MethodNotAllowedError", "MissingCredentialsError", "NotFoundError", "RateLimitError",
+    "ResponseFormatError", "ServerError", "StoreError", "StoreVersionError", "TransportError", "VipRequiredError",
+    "WebhookError", "error_from_answer", "error_from_response", "mask_secrets", "masking",
 ]
 
 #: The success code the API documents; a body carrying it is not an error.
@@ -52,12 +38,21 @@ class JMLinkError(Exception):
         The API's error code (3001-3011), or ``None`` when there was none.
     http_status : int or None
         The HTTP status of the answer, or ``None`` when no answer arrived.
+    retryable : bool or None
+        Whether sending the same request again may succeed; ``None`` takes the class's
+        rule (:attr:`RETRYABLE`). A TLS certificate failure, for one, is a
+        :class:`TransportError` that is not retryable.
     """
 
-    def __init__(self, message: str, *, code: int | None = None, http_status: int | None = None):
+    #: Whether an error of this class is worth sending the request again for, by default.
+    RETRYABLE = False
+
+    def __init__(self, message: str, *, code: int | None = None, http_status: int | None = None,
+                 retryable: bool | None = None):
         self.message = message
         self.code = code
         self.http_status = http_status
+        self._retryable = retryable
         super().__init__(message)
 
     def __str__(self) -> str:
@@ -75,17 +70,22 @@ class JMLinkError(Exception):
             f"http_status={self.http_status!r})"
         )
 
-    def __reduce__(self):  # keep keyword-only fields through pickling (multiprocessing, joblib)
-        return (_rebuild, (type(self), self.message, self.code, self.http_status))
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Every field survives pickling (multiprocessing, joblib), those of subclasses too
+        # (``RateLimitError.retry_after``): the instance's whole ``__dict__`` is the state.
+        return (_rebuild, (type(self), self.message, dict(vars(self))))
 
     @property
     def retryable(self) -> bool:
-        """Whether sending the same request again may succeed."""
-        return False
+        """Whether sending the same request again may succeed (the one rule the transport follows)."""
+        return type(self).RETRYABLE if self._retryable is None else self._retryable
 
 
-def _rebuild(cls: type[JMLinkError], message: str, code: int | None, status: int | None):
-    return cls(message, code=code, http_status=status)
+def _rebuild(cls: type[Exception], message: str, state: dict[str, Any]) -> Exception:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
 
 
 class AuthError(JMLinkError):
@@ -102,14 +102,12 @@ class RateLimitError(JMLinkError):
     ``retry_after`` holds the seconds the server asked to wait, when it said so.
     """
 
-    def __init__(self, message: str, *, code: int | None = None, http_status: int | None = None,
-                 retry_after: float | None = None):
-        super().__init__(message, code=code, http_status=http_status)
-        self.retry_after = retry_after
+    RETRYABLE = True
 
-    @property
-    def retryable(self) -> bool:
-        return True
+    def __init__(self, message: str, *, code: int | None = None, http_status: int | None = None,
+                 retry_after: float | None = None, retryable: bool | None = None):
+        super().__init__(message, code=code, http_status=http_status, retryable=retryable)
+        self.retry_after = retry_after
 
 
 class NotFoundError(JMLinkError):
@@ -131,9 +129,7 @@ class VipRequiredError(JMLinkError):
 class ServerError(JMLinkError):
     """A server-side fault (3011, or an HTTP 5xx answer)."""
 
-    @property
-    def retryable(self) -> bool:
-        return True
+    RETRYABLE = True
 
 
 class ResponseFormatError(JMLinkError):
@@ -141,11 +137,10 @@ class ResponseFormatError(JMLinkError):
 
 
 class TransportError(JMLinkError):
-    """No usable answer arrived: timeout, refused or reset connection."""
+    """No usable answer arrived: timeout, refused or reset connection (retryable), or one that must not
+    be followed (a redirect, a failed certificate check: not retryable)."""
 
-    @property
-    def retryable(self) -> bool:
-        return True
+    RETRYABLE = True
 
 
 class MissingCredentialsError(AuthError):
@@ -161,62 +156,16 @@ class StoreVersionError(StoreError):
 
 
 _CODE_TO_ERROR: dict[int, type[JMLinkError]] = {
-    3001: AuthError,
-    3002: AuthError,
-    3003: InvalidRequestError,
-    3004: InvalidRequestError,
-    3005: InvalidRequestError,
-    3006: RateLimitError,
-    3007: NotFoundError,
-    3008: MethodNotAllowedError,
-    3009: BlacklistedError,
-    3010: VipRequiredError,
-    3011: ServerError,
+    3001: AuthError, 3002: AuthError, 3003: InvalidRequestError, 3004: InvalidRequestError,
+    3005: InvalidRequestError, 3006: RateLimitError, 3007: NotFoundError, 3008: MethodNotAllowedError,
+    3009: BlacklistedError, 3010: VipRequiredError, 3011: ServerError,
 }
 
 _STATUS_TO_ERROR: dict[int, type[JMLinkError]] = {
-    401: AuthError,
-    404: NotFoundError,
-    405: MethodNotAllowedError,
-    429: RateLimitError,
+    401: AuthError, 404: NotFoundError, 405: MethodNotAllowedError, 429: RateLimitError,
 }
 
 _MAX_BODY_EXCERPT = 200
-MASK = "***"
-#: An echoed ``Authorization: Basic <token>`` (or any "Basic <token>") is masked even when the
-#: secrets are not known.
-_BASIC = re.compile(r"\b([Bb][Aa][Ss][Ii][Cc])(\s+)(?:[A-Za-z0-9+/_-]{16,}={0,2}|"
-                    r"(?=[A-Za-z_-]*[0-9+/=])[A-Za-z0-9+/_-]{4,}={0,2})")
-_SECRETS: ContextVar[tuple[str, ...]] = ContextVar("jmlink_analytics_secrets", default=())
-
-
-def mask_secrets(text: str, secrets: Iterable[str] | None = None) -> str:
-    """``text`` with each of ``secrets`` and any ``Basic <token>`` replaced by ``***``.
-
-    Parameters
-    ----------
-    text : str
-        A message, body excerpt or log line.
-    secrets : iterable of str, optional
-        The values to hide (master secret, Basic token); those of the enclosing
-        :func:`masking` block by default.
-    """
-    values = _SECRETS.get() if secrets is None else tuple(secrets)
-    for value in sorted((v for v in values if v), key=len, reverse=True):
-        text = text.replace(value, MASK)
-    return _BASIC.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
-
-
-@contextlib.contextmanager
-def masking(secrets: Iterable[str]) -> Iterator[None]:
-    """Within the block (in this thread), errors built by :func:`error_from_response` hide ``secrets``."""
-    token = _SECRETS.set(tuple(s for s in secrets if s))
-    try:
-        yield
-    finally:
-        _SECRETS.reset(token)
-
-
 def _excerpt(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= _MAX_BODY_EXCERPT else text[:_MAX_BODY_EXCERPT] + "…"
@@ -250,23 +199,58 @@ def error_from_response(
         The typed error, or ``None`` when the answer is a success (2xx without an
         ``error`` object, or with code 3000). A 2xx body that is not JSON is a
         :class:`ResponseFormatError`; it is never taken for an empty result.
+
+    See Also
+    --------
+    error_from_answer : the same mapping for a body already parsed (the transport's path).
     """
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
-    text = mask_secrets(text, secrets)
     parsed: Any = None
     try:
         parsed = json.loads(text) if text.strip() else None
-    except ValueError:
+    except (ValueError, RecursionError):
         parsed = None
+    return error_from_answer(http_status, parsed, text=text, headers=headers, secrets=secrets)
 
+
+def error_from_answer(
+    http_status: int,
+    parsed: Any,
+    *,
+    text: str = "",
+    headers: Mapping[str, str] | None = None,
+    secrets: Iterable[str] | None = None,
+) -> JMLinkError | None:
+    """Map one answer whose body was already parsed to the error it means, or ``None`` for a success.
+
+    Parameters
+    ----------
+    http_status : int
+        The HTTP status code of the answer.
+    parsed : Any
+        The body's JSON value, or ``None`` when the body is empty or not JSON.
+    text : str, default ""
+        The body as text, quoted (masked, shortened) in the message of an answer without
+        a JSON error object.
+    headers, secrets
+        As for :func:`error_from_response`.
+
+    Returns
+    -------
+    JMLinkError or None
+        As for :func:`error_from_response`, which parses the body and calls this; the
+        transport parses each body once and calls this directly.
+    """
     error_obj = parsed.get("error") if isinstance(parsed, dict) else None
+    if error_obj is None and parsed is not None and 200 <= http_status < 300:
+        return None  # the common case, first: a success
     if isinstance(error_obj, dict):
-        code = error_obj.get("code")
+        code: Any = error_obj.get("code")
         message = mask_secrets(str(error_obj.get("message") or ""), secrets)
         if isinstance(code, bool) or not isinstance(code, int):
             try:
                 code = int(code)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 code = None
         if code == SUCCESS_CODE:
             return None
@@ -278,6 +262,7 @@ def error_from_response(
                                   retry_after=retry_after_seconds(headers))
         return cls(message or f"unknown error code {code}", code=code, http_status=http_status)
 
+    text = mask_secrets(text, secrets)
     if 200 <= http_status < 300:
         if parsed is None:
             detail = "an empty body" if not text.strip() else f"a body that is not JSON: {_excerpt(text)!r}"
@@ -330,3 +315,70 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
             return max(0.0, number - now)
         return max(0.0, number)
     return None
+
+
+class WebhookError(Exception):
+    """A group bot (WeCom, DingTalk, Feishu, Slack) refused a digest, or no answer came.
+
+    Not a :class:`JMLinkError`: the JMLink API is not involved. The message never holds the
+    webhook's key, token or signing secret (the destination is shown masked).
+
+    Parameters
+    ----------
+    platform : str
+        ``"wecom"``, ``"dingtalk"``, ``"feishu"`` or ``"slack"``.
+    message : str
+        What the platform answered (its ``errmsg`` / ``msg``), or what was observed.
+    code : int or str or None
+        The platform's error code (WeCom/DingTalk ``errcode``, Feishu ``code``, Slack's error
+        word), or ``None`` when there was none.
+    http_status : int or None
+        The HTTP status of the answer, or ``None`` when no answer arrived.
+    rate_limited : bool
+        Whether the platform refused the message as one too many (wait, then send again).
+    retry_after : float or None
+        Seconds the platform asked to wait (rate limits), when known.
+    """
+
+    def __init__(self, platform: str, message: str, *, code: int | str | None = None,
+                 http_status: int | None = None, rate_limited: bool = False, retry_after: float | None = None):
+        self.platform = platform
+        self.message = message
+        self.code = code
+        self.http_status = http_status
+        self.rate_limited = rate_limited
+        self.retry_after = retry_after
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        details = [f"error {self.code}"] if self.code is not None else []
+        if self.http_status is not None:
+            details.append(f"HTTP {self.http_status}")
+        where = f"{self.platform} {', '.join(details)}" if details else self.platform
+        return f"{where}: {self.message}"
+
+    def __repr__(self) -> str:
+        return (f"WebhookError(platform={self.platform!r}, code={self.code!r}, http_status={self.http_status!r}, "
+                f"message={self.message!r})")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # every field survives pickling, one set later too
+        return (_rebuild, (type(self), self.message, dict(vars(self))))
+
+    @property
+    def retryable(self) -> bool:
+        """Whether sending again later may succeed (rate limits, server faults, no answer)."""
+        return self.rate_limited or self.http_status is None or self.http_status >= 500
+
+
+class DatasetShapeError(ValueError):
+    """A write that would bend a Parquet dataset out of the shape it recorded.
+
+    The dataset (``write_dataset`` / ``sync``) records once its layout (day folders, or one
+    ``app=NAME`` folder per app), its platform mode (``all``, or ``ios`` / ``android``) and
+    its version; mixing them would make every engine's sums wrong or its reads fail. The
+    message names what the dataset holds and what the write would add.
+    """
+
+
+class DatasetLockError(TimeoutError):
+    """Another writer held a Parquet dataset's lock longer than the writer could wait; nothing was written."""
