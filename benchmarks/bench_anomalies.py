@@ -3,7 +3,7 @@
 Each measurement runs in a fresh process (so ``ru_maxrss`` is the peak of that one call, the
 synthetic table included: ``bench_dashboard.synthetic``, seed 0), baseline and ours
 alternating, ``--repeat`` runs each; prints the medians, the ratio and the peak memory. The
-baseline is the package at git revision ``--baseline`` (default ``main``), unpacked with
+baseline is the package at git revision ``--baseline`` (default ``8b505f4``, before the change), unpacked with
 ``git archive`` into a temporary folder. Goal (issue 22): 5,000 links under 2 s and 1 GB.
 
 Run: ``.venv/bin/python benchmarks/bench_anomalies.py [--links 1000 --repeat 5] [--big]``
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--big", action="store_true", help="add 5,000 links (about a minute more)")
-    parser.add_argument("--baseline", default="main", help="git revision of the baseline")
+    parser.add_argument("--baseline", default="8b505f4", help="git revision of the baseline (before issue 22)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:

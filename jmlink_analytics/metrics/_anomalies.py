@@ -35,6 +35,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ._ratio import ratio
+
 __all__ = ["COUNT_FLOOR", "COUNT_SHARE_FLOOR", "MAD_SCALE", "RATE_FLOOR_MIN", "RATE_FLOOR_SHARE", "score_matrix",
            "weekday_factors"]
 
@@ -89,18 +91,16 @@ def weekday_factors(matrix: np.ndarray, weekday: np.ndarray) -> np.ndarray:
     windows = sliding_window_view(matrix, 7, axis=0)  # (days - 6, groups, 7)
     complete = np.isfinite(windows).all(axis=-1)
     level[3:n_days - 3] = np.where(complete, np.sort(windows, axis=-1)[..., 3], np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(level > 0, matrix / level, np.nan)
+    relative = ratio(matrix, level)  # levels are >= 0: NaN where 0
     enough = np.ones(n_groups, dtype=bool)
     for day in range(7):
-        rows = ratio[weekday == day]
+        rows = relative[weekday == day]
         enough &= np.isfinite(rows).sum(axis=0) >= 2
         factors[day] = _nanmedian_columns(rows) if len(rows) else np.nan
     factors = np.where(np.isfinite(factors) & (factors > 0), factors, np.nan)
     present = np.isfinite(factors)
     total = np.where(present, factors, 0.0).sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.where(present.any(axis=0), total / present.sum(axis=0), np.nan)
+    mean = ratio(total, present.sum(axis=0))
     factors = factors / np.where(np.isfinite(mean) & (mean > 0), mean, 1.0)
     ok = enough & np.isfinite(factors).all(axis=0)
     return np.where(ok[None, :], factors, 1.0)

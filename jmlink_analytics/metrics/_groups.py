@@ -93,17 +93,19 @@ def freq_alias(freq: Any, name: str = "freq") -> str:
     except ValueError:
         raise ValueError(f"{name} must be {_FREQ_HELP}; got {freq!r}") from None
     if offset.n == 1:
+        # pandas-stubs leave out these offsets' attributes: read them by name
+        weekday, starting, month = (getattr(offset, a, None) for a in ("weekday", "startingMonth", "month"))
         if isinstance(offset, offsets.Day):
             return "D"
-        if isinstance(offset, offsets.Week) and offset.weekday is not None:
-            return f"W-{('MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN')[offset.weekday]}"
+        if isinstance(offset, offsets.Week) and weekday is not None:
+            return f"W-{('MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN')[weekday]}"
         if isinstance(offset, offsets.MonthBegin | offsets.MonthEnd):
             return "M"
-        if isinstance(offset, offsets.QuarterEnd) and offset.startingMonth == 12:
+        if isinstance(offset, offsets.QuarterEnd) and starting == 12:
             return "Q-DEC"
-        if isinstance(offset, offsets.QuarterBegin) and offset.startingMonth == 1:
+        if isinstance(offset, offsets.QuarterBegin) and starting == 1:
             return "Q-DEC"
-        if isinstance(offset, offsets.YearBegin | offsets.YearEnd) and offset.month in (1, 12):
+        if isinstance(offset, offsets.YearBegin | offsets.YearEnd) and month in (1, 12):
             return "Y-DEC"
     raise ValueError(f"{name} must be {_FREQ_HELP}; got {freq!r}")
 
@@ -303,13 +305,14 @@ def sort_groups(frame: pd.DataFrame, descending: list[str], keys: list[str]) -> 
     """
     if frame.empty:
         return frame.reset_index(drop=True)
-    digits = []  # most significant first, each (codes >= 0, radix)
+    digits: list[tuple[np.ndarray, int]] | None = []  # most significant first, each (codes >= 0, radix)
     for column in descending:
         values = frame[column].to_numpy()
         if values.dtype.kind not in "iu" or values.min() < 0:
             digits = None
             break
         top = int(values.max())
+        assert digits is not None
         digits.append((top - values.astype(np.int64), top + 1))
     codes = [_ascending_codes(frame[k]) for k in keys]
     if digits is not None:

@@ -276,8 +276,8 @@ def compare_periods(stats: pd.DataFrame, current: Any, previous: Any = None, *,
     sides = {w: merged[[f"{c}_{w}" for c in COUNTERS]].set_axis(list(COUNTERS), axis=1)
              for w in ("current", "previous")}
     for side in sides.values():
-        for rate, values in rates_of(side).items():
-            side[rate] = values
+        for rate, rate_values in rates_of(side).items():
+            side[rate] = rate_values
     for metric in METRICS:
         now, before = sides["current"][metric], sides["previous"][metric]
         out[f"{metric}_current"] = now.to_numpy()

@@ -102,9 +102,9 @@ def _split_platforms(stats: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | 
     overall = grouped[list(COUNTERS)].sum().reset_index()
     overall["is_partial"] = (grouped["is_partial"].any().to_numpy() if "is_partial" in counted.columns
                              else False)
-    overall.insert(1, "platform", pd.Categorical(["all"] * len(overall), categories=stats["platform"].cat.categories
-                                                 if isinstance(stats["platform"].dtype, pd.CategoricalDtype)
-                                                 else ["all", "ios", "android"]))
+    categories = (stats["platform"].cat.categories if isinstance(stats["platform"].dtype, pd.CategoricalDtype)
+                  else ["all", "ios", "android"])
+    overall.insert(1, "platform", pd.Series(pd.Categorical(["all"] * len(overall), categories=categories)))
     return overall, split, label
 
 
@@ -142,7 +142,7 @@ def _with_names(table: pd.DataFrame, names: pd.DataFrame) -> pd.DataFrame:
     distinct = pd.Index(distinct).astype(str)
     lookup = names.assign(link_key=names["link_key"].astype(str)).set_index("link_key")
     out = table.copy()
-    position = out.columns.get_loc("link_key") + 1
+    position = list(out.columns).index("link_key") + 1
     for offset, column in enumerate(("name", "channel")):
         if column not in out.columns:
             per_link = np.append(lookup[column].reindex(distinct).astype(object).to_numpy(), np.nan)

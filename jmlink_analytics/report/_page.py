@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from .._version import __version__
 from ..display import change_sign, format_cell, html_table, is_missing
+from ..metrics import ratio
 from ..schema import COUNTERS, METRIC_LABELS, PLATFORM_LABELS, RATES, metric_label
 
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ def _cards(data: ReportData) -> str:
             elif kind == "rate":
                 delta = now - before  # a difference of rates: percentage points
             else:
-                delta = (now - before) / before if before else float("nan")  # a relative change
+                delta = float(ratio(now - before, before))  # a relative change (NaN from 0)
             sign = change_sign(delta, change_kind)
             css = {1: "up", -1: "down", 0: ""}[sign]
             text = format_cell(delta, change_kind)

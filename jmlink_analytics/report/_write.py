@@ -214,7 +214,9 @@ def write_report(
     """
     formats = _check_formats(formats)
     encoding = check_encoding(encoding)
-    top = check_top(top)
+    shown = check_top(top)
+    assert shown is not None
+    top = shown
     if not isinstance(out_dir, (str, os.PathLike)):
         raise TypeError(f"out_dir must be a folder path (str or os.PathLike); got {type(out_dir).__name__}")
     _check_frames(stats, links)

@@ -199,9 +199,8 @@ class Dashboard(widgets.VBox):
         # the change is measured the report's way (one definition: metrics.comparison_windows)
         partial_days = [idx.date_of(d) for d in range(sel.start, sel.end + 1) if idx.is_partial(d)]
         windows = comparison_windows(start, end, partial_days=partial_days, first=idx.date_of(0))
-        has_previous = windows.current is not None
-        daily = idx.daily(sel, sel.start - (windows.current[1] - start).days - 1 if has_previous else sel.start)
         compared = windows.current
+        daily = idx.daily(sel, sel.start - (compared[1] - start).days - 1 if compared is not None else sel.start)
         self.headline_figures = view.comparison(daily, (start, end), compared, windows.previous)
         n_days = sel.end - sel.start + 1
         current = daily.iloc[len(daily) - n_days:].reset_index(drop=True)
@@ -217,7 +216,8 @@ class Dashboard(widgets.VBox):
             days = ", ".join(f"{d:%Y-%m-%d}" for d in partial)
             note = (f"{len(partial)} partial day{'s' if len(partial) != 1 else ''} (may still grow): {days}. "
                     "They count in the totals, not in the change"
-                    + (f" (measured over {start:%Y-%m-%d} – {compared[1]:%Y-%m-%d})." if compared else "."))
+                    + (f" (measured over {start:%Y-%m-%d} – {compared[1]:%Y-%m-%d})." if compared is not None
+                       else "."))
         self.headline.value = view.headline_html(self.headline_figures, caption, note)
         self.top_table = view.top_links(idx.per_link(sel), metric, self._top)
         self.table.value = view.table_html(self.top_table, metric)
