@@ -34,6 +34,7 @@ fonts:
 	@bash scripts/ensure-cjk-font.sh
 
 test: $(STAMP) fonts
+	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
 lint: $(STAMP)

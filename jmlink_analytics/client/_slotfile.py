@@ -45,7 +45,7 @@ def shared_limits_path(app_key: str, base_url: str, folder: str | os.PathLike[st
 def sweep_stale(folder: Path, keep: Path, *, now: float | None = None) -> list[Path]:
     """Remove the rate-limit files of ``folder`` untouched for :data:`STALE_AFTER_S` (never ``keep``)."""
     now = time.time() if now is None else now
-    removed = []
+    removed: list[Path] = []
     try:
         candidates = sorted(folder.glob(_PATTERN))
     except OSError:
