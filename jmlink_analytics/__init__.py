@@ -61,6 +61,7 @@ _EXPORTS: dict[str, str] = {
     "to_excel": "export",
     "write_dataset": "export",
     "read_dataset": "export",
+    "read_links_table": "export",
     "write_report": "report",
     "Dashboard": "widgets",
     "dashboard": "widgets",
@@ -107,7 +108,7 @@ if _typing.TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         VipRequiredError,
         WebhookError,
     )
-    from .export import read_dataset, to_csv, to_excel, write_dataset
+    from .export import read_dataset, read_links_table, to_csv, to_excel, write_dataset
     from .metrics import (
         add_rates,
         compare_periods,

@@ -1,5 +1,5 @@
 """``python -m jmlink_analytics``: the same as the ``jmlink-analytics`` command."""
 
-from .cli._main import main
+from .cli import main
 
 raise SystemExit(main())

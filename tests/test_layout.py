@@ -94,6 +94,42 @@ def test_each_room_imports_only_rooms_below_it():
     assert not wrong, "imports against the one-way data flow:\n" + "\n".join(sorted(wrong))
 
 
+def _is_private_module(module: str) -> bool:
+    """``jmlink_analytics.<room>._<module>``: a module its room keeps to itself."""
+    parts = module.split(".")
+    return len(parts) > 2 and any(part.startswith("_") for part in parts[2:])
+
+
+def test_no_room_imports_another_rooms_private_module():
+    wrong = []
+    for module, targets in _graph().items():
+        if module in NAMESPACE:
+            continue
+        for target in targets:
+            if _room(target) != _room(module) and _is_private_module(target):
+                wrong.append(f"{module} -> {target}")
+    assert not wrong, ("imports of another room's private module (import from the room's package, which "
+                       "names its seams in __all__):\n" + "\n".join(sorted(wrong)))
+
+
+def test_no_room_imports_another_rooms_private_name():
+    wrong = []
+    for name, path in _modules().items():
+        if name in NAMESPACE:
+            continue
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom) or not node.level:
+                continue
+            base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+            target = ".".join([*base, *([node.module] if node.module else [])])
+            if len(target.split(".")) < 2 or _room(target) == _room(name):
+                continue
+            wrong += [f"{name}: from {target} import {a.name}" for a in node.names
+                      if a.name.startswith("_") and not a.name.startswith("__")]
+    assert not wrong, "imports of another room's private name:\n" + "\n".join(sorted(wrong))
+
+
 def test_no_import_cycle_lazy_or_not():
     graph = _graph()
     cycles: list[list[str]] = []

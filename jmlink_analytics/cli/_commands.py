@@ -149,14 +149,14 @@ def _table_format(args: argparse.Namespace) -> str:
 
 
 def _json_text(df: pd.DataFrame) -> str:
-    from ..export._csv import prepare_frame
+    from ..export import prepare_frame
 
     return prepare_frame(df, sanitize=False).to_json(orient="records", force_ascii=False) + "\n"
 
 
 def _write_table(df: pd.DataFrame, args: argparse.Namespace, noun: str) -> None:
     from .._files import atomic_path
-    from ..export._csv import prepare_frame, to_csv
+    from ..export import prepare_frame, to_csv
 
     fmt = _table_format(args)
     if args.out == "-":
@@ -178,7 +178,7 @@ def _write_table(df: pd.DataFrame, args: argparse.Namespace, noun: str) -> None:
         elif fmt == "xlsx":
             _write_xlsx(df, path, noun)
         else:
-            from ..export._parquet import write_parquet
+            from ..export import write_parquet
 
             write_parquet(df, path)
     print(f"wrote {len(df):,} {noun} as {fmt.upper()} to {path}")

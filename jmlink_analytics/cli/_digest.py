@@ -65,10 +65,10 @@ def _top_arg(text: str) -> int:
 
 
 def _url_arg(text: str) -> str:
-    from ..notify._content import _check_url
+    from ..notify import check_report_url
 
     try:
-        return _check_url(text)
+        return check_report_url(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc).replace("report_url ", "")) from None
 
@@ -128,7 +128,7 @@ def run_digest(args: argparse.Namespace) -> int:
     from .._dates import china_today
     from ..data import fetch_links, fetch_stats
     from ..errors import WebhookError
-    from ..notify import LIMITS, Sender, SentLog, default_state_path, digest, fetch_start
+    from ..notify import LIMITS, Sender, SentLog, body_size, default_state_path, digest, fetch_start
 
     hooks = _destinations(args)  # a bad destination is a usage error before any request
     day = china_today() - dt.timedelta(days=1)
@@ -161,8 +161,6 @@ def run_digest(args: argparse.Namespace) -> int:
         for hook in hooks:
             message, left_out = result.message(hook)
             counted, limit = LIMITS[hook.platform]
-            from ..notify._platforms import body_size
-
             size = body_size(hook, result.title)(message)
             dropped = f", {left_out} episode line(s) left out to fit" if left_out else ""
             print(f"--- {hook.name} {hook.masked}: {size:,} of {limit:,} bytes ({counted}){dropped} ---")

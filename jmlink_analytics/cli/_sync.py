@@ -34,7 +34,7 @@ _EPOCH = dt.date(1970, 1, 1)
 
 
 def _app_arg(text: str) -> str:
-    from ..export._layout import check_app
+    from ..export import check_app
 
     try:
         return check_app(text, "the app (the folder app=NAME)")
@@ -120,10 +120,17 @@ def run_sync(args: argparse.Namespace) -> int:
     from ..data import fetch_links, fetch_stats
     from ..data.store import Store
     from ..errors import DatasetLockError, DatasetShapeError
-    from ..export._dataset import dataset_days, empty_stats, read_dataset, write_dataset
-    from ..export._layout import Shape, check_shape, platform_mode
-    from ..export._links_table import links_root
-    from ..export._parquet import require_pyarrow
+    from ..export import (
+        Shape,
+        check_shape,
+        dataset_days,
+        empty_stats,
+        links_root,
+        platform_mode,
+        read_dataset,
+        require_pyarrow,
+        write_dataset,
+    )
 
     require_pyarrow("jmlink-analytics sync")
     top = args.out.expanduser()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ._content import DEFAULT_DAYS, DEFAULT_TOP, DigestData, Episode, Headline, build, fetch_start
+from ._content import DEFAULT_DAYS, DEFAULT_TOP, DigestData, Episode, Headline, build, check_report_url, fetch_start
 from ._platforms import BOT_PLATFORMS, LIMITS, Webhook, body_size, parse_webhooks
 from ._render import fit, render
 from ._send import Sender
@@ -39,6 +39,8 @@ __all__ = [
     "Sender",
     "SentLog",
     "Webhook",
+    "body_size",
+    "check_report_url",
     "default_state_path",
     "digest",
     "fetch_start",

@@ -122,7 +122,7 @@ def build(stats: pd.DataFrame, links: pd.DataFrame | None = None, *, day: Any = 
     days = check_int(days, "days", 1, 366)
     top = check_int(top, "top", 1, 50)
     if report_url is not None:
-        report_url = _check_url(report_url)
+        report_url = check_report_url(report_url)
     day = china_today() - dt.timedelta(days=1) if day is None else to_date(day, "day")
     if links is not None and "link_key" not in links.columns:
         raise ValueError("links must be the table of fetch_links (with a link_key column)")
@@ -173,7 +173,8 @@ def _link_names(links: pd.DataFrame | None) -> dict[str, tuple[str | None, str |
             for key, name, channel in zip(links["link_key"], names, channels, strict=True) if _text(key)}
 
 
-def _check_url(url: Any) -> str:
+def check_report_url(url: Any) -> str:
+    """``url`` if it is an http(s) address a message can link to, else a ValueError naming ``report_url``."""
     from urllib.parse import urlsplit
 
     if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._files import atomic_path
 from .._validate import check_top
-from ..export._csv import check_encoding, to_csv
-from ..export._parquet import require_pyarrow, write_parquet
+from ..export import check_encoding, require_pyarrow, to_csv, write_parquet
 from ..schema import COUNTERS
 from ._analysis import ReportData, analyse, check_period
 from ._workbook import SHEETS, write_workbook
@@ -75,7 +74,7 @@ def _render_charts(data: ReportData) -> dict[str, bytes]:
 
     from matplotlib.figure import Figure
 
-    from ..plotting import _plots as plotting
+    from .. import plotting
 
     overall, split, names = data.overall, data.split, data.names
     draw = {
