@@ -330,6 +330,18 @@ def test_an_echoed_credential_is_masked_in_the_error_and_the_logs(serve, caplog,
     assert "***" in str(info.value)
 
 
+def test_an_echoed_credential_in_a_listing_record_is_masked_in_the_listings_own_error(serve, caplog):
+    # the listing's own check (one id, one key) quotes the keys the server sent, outside the per-page masking
+    pages = [[record(1, link_key=SECRET), record(2)], [record(1, link_key="K001")]]
+    server = serve(_listing(3, pages))
+    caplog.set_level(logging.DEBUG, logger="jmlink_analytics")
+    with client_for(server) as c, pytest.raises(e.ResponseFormatError, match="must each name one link") as info:
+        list(c.iter_links(page_size=2))
+    assert len(server.requests) == 2
+    shown = "\n".join([str(info.value), repr(info.value), info.value.message, caplog.text])
+    assert SECRET not in shown and "***" in str(info.value)
+
+
 def test_an_echoed_credential_is_masked_in_the_retry_log_lines_too(serve, caplog, no_wait):
     server = serve(_echo(500, '{{"error": {{"code": 3011, "message": "fault for {auth} / {secret}"}}}}', times=2))
     caplog.set_level(logging.DEBUG, logger="jmlink_analytics")

@@ -292,7 +292,15 @@ class JMLinkClient:
             than its total, or the page budget is spent (after yielding the links that came).
         """
         check_int(page_size, "page_size", 1, MAX_PAGE_SIZE)
-        return iter_listing(self.get_links_page, page_size)
+        return self._masked(iter_listing(self.get_links_page, page_size))
+
+    def _masked(self, records: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        # the listing's own checks quote ids and keys the server sent: mask them like _call's
+        try:
+            yield from records
+        except JMLinkError as exc:
+            _set_message(exc, mask_secrets(exc.message, self._secrets))
+            raise
 
     def get_link_stats(
         self, link_key: str, start_date: DateLike, end_date: DateLike, platform: str = "all"
