@@ -11,7 +11,7 @@ DAYS ?= 30
 
 help:
 	@echo "make report          write a full report of the built-in sandbox app to report/"
-	@echo "make test            run the test suite (sets up .venv and a CJK font first)"
+	@echo "make test            mypy, then the test suite with the doctests (sets up .venv and a CJK font first)"
 	@echo "make lint            ruff"
 	@echo "make typecheck       mypy (settings in pyproject.toml)"
 	@echo "make bench           run the benchmarks (prints ratios)"
