@@ -5,9 +5,13 @@ without matplotlib or ipywidgets; each is loaded on first use. The vocabulary of
 :mod:`.schema` (``COUNTERS``, ``RATES``, ``METRICS``, ``PLATFORMS``, ``STATS_COLUMNS``) is
 plain tuples and dicts, loaded at once.
 
->>> import jmlink_analytics as jm                                      # doctest: +SKIP
->>> with jm.Sandbox() as sb, sb.client() as client:                    # doctest: +SKIP
-...     stats = jm.fetch_stats(client, start="2024-05-01", platform=["ios", "android"])
+>>> import jmlink_analytics as jm
+>>> with jm.Sandbox(today="2024-06-30") as sb, sb.client() as client:
+...     stats = jm.fetch_stats(client, start="2024-06-01", end="2024-06-30", platform=["ios", "android"])
+>>> jm.summarize(stats, by="platform")[["platform", "click_count", "ctr"]]
+  platform  click_count       ctr
+0  android       203386  0.143305
+1      ios       176965  0.165050
 """
 
 from __future__ import annotations

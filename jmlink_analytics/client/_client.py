@@ -109,9 +109,16 @@ class JMLinkClient:
 
     Examples
     --------
-    >>> with JMLinkClient.from_env() as client:                  # doctest: +SKIP
+    With ``JMLINK_APP_KEY`` and ``JMLINK_MASTER_SECRET`` set (and ``JMLINK_BASE_URL``, here a
+    :class:`~jmlink_analytics.Sandbox`'s):
+
+    >>> with jm.JMLinkClient.from_env() as client:
     ...     page = client.get_links_page(page_size=50)
-    ...     rows = client.get_link_stats(page.records[0]["link_key"], "2024-05-01", "2024-05-07")
+    ...     rows = client.get_link_stats(page.records[-1]["link_key"], "2024-06-01", "2024-06-07")
+    >>> page
+    LinksPage(total=12, records=<12 records>)
+    >>> len(rows), rows[0]
+    (7, {'iday': '2024-06-01', 'exposure_count': 1802, 'click_count': 380, 'open_count': 216, 'install_count': 36})
     """
 
     timeout = property(lambda self: self._transport.timeouts.timeout, _set_timeout,

@@ -65,9 +65,11 @@ class Store:
 
     Examples
     --------
-    >>> with Store("~/.cache/jmlink.sqlite3") as store:              # doctest: +SKIP
-    ...     stats = fetch_stats(client, start="2024-06-01", store=store)   # asks only for new days
+    >>> with jm.Store("jmlink.sqlite3") as store:  # doctest: +ELLIPSIS, +NORMALIZE_WHITESPACE
+    ...     stats = jm.fetch_stats(client, start="2024-06-01", end="2024-06-30", store=store)  # asks only for new days
     ...     store.info()
+    StoreInfo(path='jmlink.sqlite3', size_bytes=..., apps=1, links=12, rows=360,
+              first_date=datetime.date(2024, 6, 1), last_date=datetime.date(2024, 6, 30))
     """
 
     def __init__(self, path: str | os.PathLike[str], *, max_age: float | dt.timedelta | None = 3600.0,
@@ -116,8 +118,10 @@ class Store:
 
         Examples
         --------
-        >>> with jm.Store.default() as store:                                # doctest: +SKIP
-        ...     stats = jm.fetch_stats(client, start="2024-06-01", store=store)
+        >>> with jm.Store.default() as store:
+        ...     stats = jm.fetch_stats(client, start="2024-06-01", end="2024-06-30", store=store)
+        >>> len(stats), store.path  # doctest: +ELLIPSIS
+        (360, '.../jmlink-analytics/cache.sqlite3')
         """
         return cls(default_path(), **kwargs)
 

@@ -300,8 +300,10 @@ def to_csv(df: pd.DataFrame, path: str | os.PathLike[str], *, encoding: str = "u
 
     Examples
     --------
-    >>> to_csv(summarize(stats, by="channel", links=links), "report/channels.csv")  # doctest: +SKIP
+    >>> jm.to_csv(jm.summarize(stats, by="channel", links=links), "report/channels.csv")
     PosixPath('report/channels.csv')
+    >>> print(open("report/channels.csv", encoding="utf-8-sig").readline(), end="")
+    channel,exposure_count,click_count,open_count,install_count,ctr,open_rate,install_rate
     """
     encoding = check_encoding(encoding)
     if not isinstance(sanitize, bool):

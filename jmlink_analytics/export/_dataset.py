@@ -115,7 +115,13 @@ def read_dataset(root: str | os.PathLike[str], *, start: DateLike | None = None,
 
     Examples
     --------
-    >>> june = read_dataset("warehouse/jmlink_stats", start="2024-06-01", end="2024-06-30")  # doctest: +SKIP
+    >>> jm.write_dataset(stats, "warehouse/jmlink_stats")  # doctest: +ELLIPSIS
+    [PosixPath('warehouse/jmlink_stats/dt=2024-06-01/part-0.parquet'), ...]
+    >>> june = jm.read_dataset("warehouse/jmlink_stats", start="2024-06-01", end="2024-06-30")
+    >>> june.shape
+    (720, 8)
+    >>> june.equals(stats)  # the same rows, in the same order, with the same dtypes
+    True
     """
     require_pyarrow("read_dataset")
     import pyarrow.dataset as ds

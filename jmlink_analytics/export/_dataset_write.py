@@ -233,8 +233,11 @@ def write_dataset(stats: pd.DataFrame, root: str | os.PathLike[str], *, partitio
 
     Examples
     --------
-    >>> write_dataset(stats, "warehouse/jmlink_stats")                              # doctest: +SKIP
-    [PosixPath('warehouse/jmlink_stats/dt=2024-06-01/part-0.parquet'), ...]
+    >>> written = jm.write_dataset(stats, "warehouse/jmlink_stats")
+    >>> len(written), written[0]
+    (30, PosixPath('warehouse/jmlink_stats/dt=2024-06-01/part-0.parquet'))
+    >>> len(jm.write_dataset(stats, "warehouse/jmlink_stats"))  # again: the same 30 files, no row twice
+    30
     """
     require_pyarrow("write_dataset")
     from ._links_table import links_arrow, write_links_arrow

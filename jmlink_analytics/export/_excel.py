@@ -220,7 +220,7 @@ def to_excel(frames: Mapping[str, pd.DataFrame] | pd.DataFrame, path: str | os.P
 
     Examples
     --------
-    >>> to_excel({"by channel": summarize(stats, by="channel", links=links)}, "channels.xlsx")  # doctest: +SKIP
+    >>> jm.to_excel({"by channel": jm.summarize(stats, by="channel", links=links)}, "channels.xlsx")
     PosixPath('channels.xlsx')
     """
     import pandas as pd

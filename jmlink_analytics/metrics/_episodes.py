@@ -189,8 +189,18 @@ def find_anomalies(stats: pd.DataFrame, metric: str = "click_count", *, by: str 
 
     Examples
     --------
-    >>> episodes = find_anomalies(stats)                               # doctest: +SKIP
-    >>> episodes[episodes["direction"] == "drop"].head(5)              # doctest: +SKIP
+    >>> episodes = jm.find_anomalies(stats)
+    >>> episodes[["link_key", "start", "end", "direction", "impact"]].head(3)
+      link_key      start        end direction  impact
+    0     eXkb 2024-06-28 2024-06-28     surge    1545
+    1     oIYE 2024-06-22 2024-06-30      drop   -1452
+    2     VgHC 2024-06-19 2024-06-30      drop    -512
+    >>> drops = episodes[episodes["direction"] == "drop"]
+    >>> drops[["link_key", "start", "days", "impact"]].head(3)
+      link_key      start  days  impact
+    1     oIYE 2024-06-22     9   -1452
+    2     VgHC 2024-06-19    12    -512
+    4     0FFu 2024-06-12     1     -92
     """
     stats = check_stats(stats)
     check_metric(metric)

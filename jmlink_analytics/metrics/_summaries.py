@@ -91,8 +91,19 @@ def join_links(stats: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
 
     Examples
     --------
-    >>> daily = join_links(stats, links)                                   # doctest: +SKIP
-    >>> daily.groupby("channel", observed=True)["click_count"].sum()      # doctest: +SKIP
+    >>> daily = jm.join_links(stats, links)
+    >>> daily.groupby("channel", observed=True)["click_count"].sum()  # doctest: +NORMALIZE_WHITESPACE
+    channel
+    B站        16
+    QQ       581
+    小红书     3449
+    微信     11344
+    抖音      5954
+    朋友圈      299
+    百度      2367
+    知乎      1251
+    短信      1075
+    Name: click_count, dtype: int64
     """
     if not isinstance(stats, pd.DataFrame) or "link_key" not in stats.columns:
         raise TypeError(f"stats must be a DataFrame with a link_key column; got {type(stats).__name__}")
@@ -151,8 +162,19 @@ def summarize(stats: pd.DataFrame, by: str | list[str] | None = "link_key", *, l
 
     Examples
     --------
-    >>> summarize(stats, by="channel", links=links)                     # doctest: +SKIP
-    >>> summarize(stats, by="platform", freq="W")                        # doctest: +SKIP
+    >>> by_channel = jm.summarize(stats, by="channel", links=links)
+    >>> by_channel[["channel", "click_count", "ctr"]].head(3)  # doctest: +NORMALIZE_WHITESPACE
+      channel  click_count       ctr
+    0      微信        11344  0.207918
+    1      抖音         5954  0.075378
+    2     小红书         3449  0.151805
+    >>> weekly = jm.summarize(stats, by="platform", freq="W")
+    >>> weekly[["platform", "period", "click_count"]].head(4)
+      platform     period  click_count
+    0      ios 2024-05-27          753
+    1  android 2024-05-27          725
+    2      ios 2024-06-03         2475
+    3  android 2024-06-03         2414
     """
     stats = check_stats(stats, need_date=freq is not None)
     keys = normalize_by(by)

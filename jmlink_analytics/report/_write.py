@@ -207,9 +207,13 @@ def write_report(
 
     Examples
     --------
-    >>> paths = write_report(stats, links, "report", source=client.base_url)   # doctest: +SKIP
-    >>> paths["index.html"]                                                     # doctest: +SKIP
+    >>> paths = jm.write_report(stats, links, "report", source=client.base_url)
+    >>> paths["index.html"]
     PosixPath('report/index.html')
+    >>> sorted(paths)  # doctest: +NORMALIZE_WHITESPACE
+    ['anomalies.csv', 'charts/channels.png', 'charts/funnel.png', 'charts/heatmap.png', 'charts/platforms.png',
+     'charts/trend.png', 'daily.csv', 'index.html', 'links.csv', 'summary_by_channel.csv', 'summary_by_link.csv',
+     'summary_by_platform.csv']
     """
     formats = _check_formats(formats)
     encoding = check_encoding(encoding)

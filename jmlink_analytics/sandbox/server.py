@@ -136,7 +136,7 @@ class Sandbox:
 
     Examples
     --------
-    >>> with Sandbox(links=10, days=30) as sb, sb.client() as client:   # doctest: +SKIP
+    >>> with Sandbox(links=10, days=30) as sb, sb.client() as client:
     ...     client.get_links_page().total
     10
     """
