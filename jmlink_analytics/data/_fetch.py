@@ -85,18 +85,8 @@ def fetch_links(client: DataClient, *, store: Store | None = None) -> pd.DataFra
     Examples
     --------
     >>> links = jm.fetch_links(client)
-    >>> links.groupby("channel", observed=True).size()  # doctest: +NORMALIZE_WHITESPACE
-    channel
-    B站     1
-    QQ     2
-    小红书    1
-    微信     2
-    抖音     2
-    朋友圈    1
-    百度     1
-    知乎     1
-    短信     1
-    dtype: int64
+    >>> links.groupby("channel", observed=True).size().to_dict()  # doctest: +NORMALIZE_WHITESPACE
+    {'B站': 1, 'QQ': 2, '小红书': 1, '微信': 2, '抖音': 2, '朋友圈': 1, '百度': 1, '知乎': 1, '短信': 1}
     """
     _check_client(client)
     _check_store(store)
@@ -174,11 +164,8 @@ def fetch_stats(
     Examples
     --------
     >>> stats = jm.fetch_stats(client, start="2024-06-01", end="2024-06-30", platform=["ios", "android"])
-    >>> stats.groupby("platform", observed=True)["click_count"].sum()
-    platform
-    ios        13045
-    android    13291
-    Name: click_count, dtype: int64
+    >>> stats.groupby("platform", observed=True)["click_count"].sum().to_dict()
+    {'ios': 13045, 'android': 13291}
     """
     _check_client(client)
     selected = check_link_keys(link_keys)
