@@ -84,11 +84,8 @@ class JMLinkClient:
         :class:`Retries` gives the backoff settings too.
     rate_limits : mapping or RateLimits, optional
         ``{"links": (calls, seconds), "stats": (calls, seconds)}``; the documented
-        ``{"links": (100, 60), "stats": (500, 60)}`` by default. No trailing window of
-        ``seconds`` ever holds more than ``calls`` requests of that endpoint as the server
-        counts them: a request holds its slot from when it is sent until ``seconds`` after
-        its answer arrived, across all threads using this client (and, with
-        ``shared_limits``, all clients of the appKey on this machine).
+        ``{"links": (100, 60), "stats": (500, 60)}`` by default. Kept across all threads using
+        this client (and, with ``shared_limits``, all clients of the appKey on this machine).
     session : requests.Session, optional
         A session to send with; it is used as is and never closed by the client (its own
         adapters: the deadline is then checked between reads of the body only).
@@ -105,7 +102,14 @@ class JMLinkClient:
     max_answer_bytes : int, default 16 MiB
         The largest answer read, counted after decoding (gzip) and enforced while reading;
         a larger one is a :class:`~jmlink_analytics.errors.ResponseFormatError` naming the
-        limit. The default holds a 500-record page or a 3,660-day answer 40 times over.
+        limit.
+
+    Notes
+    -----
+    Under ``rate_limits``, no trailing window of ``seconds`` ever holds more than ``calls``
+    requests of that endpoint as the server counts them: a request holds its slot from when
+    it is sent until ``seconds`` after its answer arrived. The default ``max_answer_bytes``
+    holds a 500-record page or a 3,660-day answer 40 times over.
 
     Examples
     --------

@@ -128,9 +128,8 @@ def fetch_stats(
         A cache: only days never fetched, and days fetched while they could still change,
         are requested; every answer is stored as it arrives.
     max_workers : int, default 32
-        Concurrent requests (the client's connection pool grows to match). The client's
-        rate limits hold whatever the number; 32 keeps a fetch on the rate limit's floor
-        (see ``benchmarks/README.md``).
+        Concurrent requests (the client's connection pool grows to match); the client's rate limits
+        hold whatever the number, and 32 keeps a fetch on their floor (``benchmarks/README.md``).
     progress : bool or None, default None
         ``None`` shows a progress bar (a notebook bar under Jupyter, a text bar on stderr
         elsewhere) when more than 8 requests are needed; ``True`` always; ``False`` never.

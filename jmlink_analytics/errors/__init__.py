@@ -99,7 +99,12 @@ class InvalidRequestError(JMLinkError):
 class RateLimitError(JMLinkError):
     """Over the per-minute rate limit (3006), still so after waiting and retrying.
 
-    ``retry_after`` holds the seconds the server asked to wait, when it said so.
+    Parameters
+    ----------
+    message, code, http_status, retryable
+        As for :class:`JMLinkError`.
+    retry_after : float or None
+        The seconds the server asked to wait (``Retry-After``), when it said so (``.retry_after``).
     """
 
     RETRYABLE = True
@@ -137,8 +142,11 @@ class ResponseFormatError(JMLinkError):
 
 
 class TransportError(JMLinkError):
-    """No usable answer arrived: timeout, refused or reset connection (retryable), or one that must not
-    be followed (a redirect, a failed certificate check: not retryable)."""
+    """No usable answer arrived: a timeout, a refused or reset connection, a redirect or a bad certificate.
+
+    Timeouts and refused or reset connections are retryable; an answer that must not be
+    followed (a redirect, a failed certificate check) is not.
+    """
 
     RETRYABLE = True
 

@@ -48,9 +48,11 @@ class Shape:
     partition: str = "dt"
 
     def file_name(self) -> str:
+        """The name of the marker file in ``root/_jmlink/`` that records this shape."""
         return f"version={VERSION},layout={self.layout},platforms={self.platforms},partition={self.partition}"
 
     def describe(self) -> str:
+        """The shape in words, for error messages: ``"dt=YYYY-MM-DD folders without apps, platform 'all' rows"``."""
         where = (f"app=NAME/{self.partition}=YYYY-MM-DD folders" if self.layout == "apps"
                  else f"{self.partition}=YYYY-MM-DD folders without apps")
         rows = "platform 'all' rows" if self.platforms == "all" else "'ios' and 'android' rows"

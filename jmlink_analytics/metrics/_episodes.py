@@ -165,16 +165,16 @@ def find_anomalies(stats: pd.DataFrame, metric: str = "click_count", *, by: str 
         expected - 1; a rate's difference, actual - expected), ``impact`` (int64, signed: what
         the episode gained or lost against the expected, in the counter's units: clicks for
         ``click_count``; for a rate, in its numerator's units: (actual - expected rate) x the
-        episode's denominator) and ``score`` (signed: the most unusual day's). Empty (same
+        episode's denominator) and ``score`` (signed: the most unusual day's). Sorted by
+        ``abs(impact)``, largest first, then ``abs(score)``, then the start. Empty (same
         columns) when nothing is unusual.
-
-        Sorted by ``abs(impact)``, largest first, then ``abs(score)``, then the start: an
-        episode ranks by how much it matters, its length and the volume it lost or gained, so
-        a 60-day outage of 150 clicks a day comes before a one-day blip of 33 -> 0, although
-        both reach the per-day score's floor (a day at zero scores about -6.7 at most).
 
     Notes
     -----
+    An episode ranks by how much it matters, its length and the volume it lost or gained, so
+    a 60-day outage of 150 clicks a day comes before a one-day blip of 33 -> 0, although both
+    reach the per-day score's floor (a day at zero scores about -6.7 at most).
+
     For each group and day, ``expected`` is the median of the previous ``window`` days (the
     day itself excluded), each divided by its weekday factor, times the day's own weekday
     factor (so an ordinary busy weekend is not unusual; rates have no weekday factor). A

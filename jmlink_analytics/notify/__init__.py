@@ -53,9 +53,15 @@ logger = logging.getLogger("jmlink_analytics")
 class Digest:
     """A digest as data: the headline numbers, the episodes, and the message for each bot.
 
-    Built by :func:`digest`. ``data`` holds the numbers (:class:`DigestData`); :attr:`markdown`
-    and :attr:`text` render them whole; :meth:`message` renders them for one destination within
-    its platform's size limit.
+    Parameters
+    ----------
+    data : DigestData
+        The numbers (kept as ``data``), as :func:`digest` builds them: call that, not this.
+
+    Notes
+    -----
+    :attr:`markdown` and :attr:`text` render the numbers whole; :meth:`message` renders them
+    for one destination within its platform's size limit.
     """
 
     def __init__(self, data: DigestData):
@@ -150,6 +156,13 @@ def digest(stats: pd.DataFrame, links: pd.DataFrame | None = None, *, day: Any =
         The message as data: ``.markdown``, ``.text``, ``.message(webhook)`` and
         ``_repr_markdown_`` (a notebook shows it rendered).
 
+    Notes
+    -----
+    Clicks, installs and CTR (clicks / exposures) count each link once (the platform rule of
+    :func:`jmlink_analytics.count_once`). The day reported is usually still partial (JMLink may
+    add to the last two days); the message says so, and the episodes are those of
+    ``find_anomalies``, which scores final days only.
+
     Examples
     --------
     >>> d = jm.digest(stats, links, day="2024-06-29", top=3)
@@ -157,12 +170,5 @@ def digest(stats: pd.DataFrame, links: pd.DataFrame | None = None, *, day: Any =
     datetime.date(2024, 6, 22)
     >>> [item.label for item in d.data.headline]
     ['Clicks', 'Installs', 'CTR']
-
-    Notes
-    -----
-    Clicks, installs and CTR (clicks / exposures) count each link once (the platform rule of
-    :func:`jmlink_analytics.count_once`). The day reported is usually still partial (JMLink may
-    add to the last two days); the message says so, and the episodes are those of
-    ``find_anomalies``, which scores final days only.
     """
     return Digest(build(stats, links, day=day, days=days, top=top, report_url=report_url))

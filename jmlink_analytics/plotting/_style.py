@@ -110,6 +110,11 @@ def resolve_freq(freq: str | None, stats: pd.DataFrame) -> str:
 
 
 def period_word(freq: str) -> str:
+    """The word for one period of ``freq`` in chart titles: ``"day"``, ``"week"``, ``"month"``, ...
+
+    >>> period_word("D"), period_word("W"), period_word("MS")
+    ('day', 'week', 'month')
+    """
     alias = freq_alias(freq)
     return "week" if alias.startswith("W-") else _PERIOD_WORDS[alias]
 

@@ -268,6 +268,7 @@ class Sandbox:
             self._log.clear()
 
     def log(self, request: Request, answer: Answer, app_key: str | None) -> None:
+        """Record one answered request in the log (the handler calls it for every request)."""
         status = 0 if answer.reset else answer.status
         served = ServedRequest(request.arrival, request.method, request.path, dict(request.query), status,
                                answer.code, app_key)

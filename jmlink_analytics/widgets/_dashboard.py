@@ -72,16 +72,9 @@ class Dashboard(widgets.VBox):
         ``"platform"`` (ToggleButtons), ``"metric"`` (Dropdown: the 4 counters and 3 rates),
         ``"freq"`` (ToggleButtons: ``"auto"``, the default: a day per point up to 90 days, a week
         beyond; ``"D"``, ``"W"``, ``"MS"``), ``"export_path"`` (Text: a ``.csv`` or ``.xlsx`` name).
-        The links counted are the selected ones, or, when none is selected, every link the
-        filter matches (all links for an empty filter). Changing the filter keeps the selected
-        links it still matches.
     headline, table : ipywidgets.HTML
         Totals and rates of the selection with the change vs the previous period; the top
-        links by the chosen metric. As in the report, counts change in percent, rates in
-        percentage points, and partial days count in the totals but not in the change, which
-        compares the window's complete days with as many days right before them. Impossible
-        selections (start after end, no link matching the filter) are said in the headline,
-        and the chart shows the reason instead of an empty axis.
+        links by the chosen metric.
     chart : ipywidgets.Output
         The trend chart (a PNG of :attr:`figure`).
     figure : matplotlib.figure.Figure
@@ -101,6 +94,18 @@ class Dashboard(widgets.VBox):
     ------
     TypeError, ValueError
         When ``stats`` or ``links`` is not a table of the expected shape.
+
+    Notes
+    -----
+    The links counted are the selected ones, or, when none is selected, every link the
+    filter matches (all links for an empty filter). Changing the filter keeps the selected
+    links it still matches.
+
+    As in the report, counts change in percent, rates in percentage points, and partial days
+    count in the totals but not in the change, which compares the window's complete days with
+    as many days right before them. Impossible selections (start after end, no link matching
+    the filter) are said in the headline, and the chart shows the reason instead of an empty
+    axis.
     """
 
     def __init__(self, stats: pd.DataFrame, links: pd.DataFrame | None = None, *, top: int = 10,
