@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 
 from ._masking import MASK, mask_secrets, masking
@@ -381,4 +382,22 @@ class DatasetShapeError(ValueError):
 
 
 class DatasetLockError(TimeoutError):
-    """Another writer held a Parquet dataset's lock longer than the writer could wait; nothing was written."""
+    """Another writer held a Parquet dataset's lock longer than the writer could wait; nothing was written.
+
+    Nothing was written *into the dataset*: the rows ``write_dataset`` was given are in the
+    rescue file ``rescue_path`` (Parquet, outside the dataset; the links table's rows in
+    ``links_rescue_path``), loaded back by ``write_dataset(pd.read_parquet(rescue_path), root)``.
+
+    Parameters
+    ----------
+    message : str
+        What happened, naming the lock file and the rescue files.
+    rescue_path, links_rescue_path : pathlib.Path, optional
+        The rescue files of the stats rows and of the links table's rows (None: none given, or
+        the lock was not taken by ``write_dataset``).
+    """
+
+    def __init__(self, message: str, *, rescue_path: Path | None = None, links_rescue_path: Path | None = None):
+        super().__init__(message)
+        self.rescue_path = rescue_path
+        self.links_rescue_path = links_rescue_path
