@@ -384,17 +384,13 @@ class DatasetShapeError(ValueError):
 class DatasetLockError(TimeoutError):
     """Another writer held a Parquet dataset's lock longer than the writer could wait; nothing was written.
 
-    Nothing was written *into the dataset*: the rows ``write_dataset`` was given are in the
-    rescue file ``rescue_path`` (Parquet, outside the dataset; the links table's rows in
-    ``links_rescue_path``), loaded back by ``write_dataset(pd.read_parquet(rescue_path), root)``.
-
     Parameters
     ----------
     message : str
         What happened, naming the lock file and the rescue files.
     rescue_path, links_rescue_path : pathlib.Path, optional
-        The rescue files of the stats rows and of the links table's rows (None: none given, or
-        the lock was not taken by ``write_dataset``).
+        Where ``write_dataset`` kept the stats rows and the links table's rows it was given
+        (outside the dataset): ``write_dataset(pd.read_parquet(rescue_path), root)`` loads them.
     """
 
     def __init__(self, message: str, *, rescue_path: Path | None = None, links_rescue_path: Path | None = None):
