@@ -112,7 +112,8 @@ def profile(case: Case, result: dict[str, Any]) -> str:
     for e in log:
         i = int((e["time"] - first) // seconds)
         (ok if e["code"] == 3000 else no)[i] += 1
-    return "    per window of " + f"{seconds:g} s (admitted/refused): " + "  ".join(f"{a}/{r}" for a, r in zip(ok, no))
+    cells = "  ".join(f"{a}/{r}" for a, r in zip(ok, no, strict=True))
+    return f"    per window of {seconds:g} s (admitted/refused): {cells}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,11 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for sandbox in sandboxes:
             sandbox.stop()
-    for case, rs in zip(cases, results):
+    for case, rs in zip(cases, results, strict=True):
         ratios = [r["ratio"] for r in rs]
         med = statistics.median(ratios)
         print(f"  {case.label}")
-        print(f"    floor {case.floor:.2f} s; time/floor median {med:.3f} (runs {', '.join(f'{x:.3f}' for x in ratios)}; "
+        runs = ", ".join(f"{x:.3f}" for x in ratios)
+        print(f"    floor {case.floor:.2f} s; time/floor median {med:.3f} (runs {runs}; "
               f"goal <= {case.goal:.2f}: {'met' if med <= case.goal else 'MISSED'});  3006 answers median "
               f"{statistics.median(r['refused'] for r in rs):.0f} (of {statistics.median(r['sent'] for r in rs):.0f} "
               f"requests);  links failed {sum(r['failed'] for r in rs)};  most admitted in any {case.enforced[1]:g} s "
