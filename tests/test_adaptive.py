@@ -109,3 +109,17 @@ def test_no_wait_is_longer_than_a_window_plus_the_deadline_whatever_another_proc
         assert slot is not None and wait == 0.0  # stamps beyond a window plus the deadline are stale: dropped
     finally:
         table.close()
+
+
+@pytest.mark.slow
+def test_the_progress_text_counts_down_its_wait(make_sandbox, capsys):
+    # issue 18: "waiting 16 s" never counted down
+    from jmlink_analytics.data import fetch_stats
+
+    sb = make_sandbox(links=5, rate_limits={"stats": (3, 4.0)})
+    keys = [link["link_key"] for link in sb.app.links]
+    with sb.client(rate_limits={"stats": (3, 4.0)}) as client:
+        fetch_stats(client, keys, start="2024-06-01", end="2024-06-03", progress=True, max_workers=4)
+    err = capsys.readouterr().err
+    shown = [f"waiting {n} s for the stats rate limit (3 per 4 s)" in err for n in (4, 3, 2, 1)]
+    assert shown == [True, True, True, True], shown
