@@ -57,12 +57,15 @@ def test_a_refusal_learns_the_window_the_server_admitted_and_every_process_sees_
         assert first.refused("stats", refused, 60, 2.0) == 25  # the window restarts at what the server took
         slot, _, _, learned = second.try_take("stats", 60, 2.0, 5.0)
         assert slot is None and learned == 25  # shared: the other client is held to it too (the window is full)
+        with sqlite3.connect(path) as conn:  # the refused call keeps its slot until the server frees its first
+            (oldest,) = conn.execute("SELECT MIN(until) FROM slots WHERE in_flight = 0").fetchone()
+            assert conn.execute("SELECT until FROM slots WHERE in_flight = 2").fetchall() == [(oldest,)]
     finally:
         first.close()
         second.close()
 
 
-def test_refused_calls_hold_a_slot_one_turn_only_and_are_never_counted_as_admitted(tmp_path):
+def test_a_refused_call_with_nothing_admitted_holds_its_slot_one_turn_and_is_never_counted(tmp_path):
     table = SlotTable(tmp_path / "ratelimit.sqlite")
     try:
         slot, *_ = table.try_take("links", 100, 3.0, 1.0)

@@ -16,13 +16,15 @@ the window, and a run of R calls then takes ``R / rate`` instead of the floor
 ``(R - 1) // calls x seconds`` (1.24 x the floor for 5 windows' worth: bench_adaptive).
 
 What the window restarts at, on a refusal: the calls of the last window the server did not
-refuse (answered ones, and those still in flight that were sent before the refused one; every
-process's sharing the table): what the server just showed it accepts, its limit or this
-appKey's share of it when another machine spends the rest. That is a measure, not a cut of the
-current window: refusals that keep coming while the server's window drains measure about the
-same count again, instead of cutting the window down to its floor as cuts of cuts did (before:
-5 of 20 calls admitted in the window after the first refusal, bench_adaptive). A refused call
-keeps its slot for one turn of the learned window (refusals are spaced, never a burst).
+refuse (answered ones and those still in flight; every process's sharing the table): what the
+server just showed it accepts, its limit or this appKey's share of it when another machine
+spends the rest. Counting the calls in flight overshoots a little (a few refusals, each of
+which measures again); leaving them out undershot, and an undershoot costs a whole window
+(bench_adaptive). That is a measure, not a cut of the current window: refusals that keep
+coming while the server's window drains measure about the same count again, instead of
+cutting the window down to its floor as cuts of cuts did (before: 5 of 20 calls admitted in the
+window after the first refusal). A refused call keeps its slot until the server frees its
+first one (our oldest admitted call leaves the window), so refusals are spaced, never a stream.
 
 The state is one row per endpoint in the slot table, so every process of the appKey sharing
 the table slows down together. This module holds the arithmetic only.

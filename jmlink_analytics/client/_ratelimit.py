@@ -251,9 +251,11 @@ class SlotTable:
         """The call of ``slot`` was refused (3006) though the window allowed it: learn a smaller window; return it.
 
         The window restarts at the calls of the last ``seconds`` the server did not refuse (our
-        calls in it, every process's; those still in flight that were sent before this one
-        too). The refused call did not count at the server: it keeps its slot one turn of the
-        learned window only (so refusals are spaced, never a burst) and is never measured.
+        calls in it, every process's, those still in flight too: an overshoot costs a refusal,
+        an undershoot a window). The refused call did not count at the server and is never
+        measured; it keeps its slot until our oldest admitted call leaves the window (when the
+        server frees its first slot), at least one turn of the learned window: refusals are
+        spaced, never a stream.
         Calls sent before the last cut were sent under the old window and do not cut it again
         (as TCP cuts once per window of losses); a call sent after it measures again (see
         :mod:`._adaptive`). Returns the calls per window now allowed.
@@ -266,8 +268,7 @@ class SlotTable:
                 if row is None or slot.taken >= row[1] or learned is None or learned >= calls:
                     (admitted,) = conn.execute(
                         "SELECT COUNT(*) FROM slots WHERE endpoint = ? AND until > ? AND id != ? AND "
-                        "(in_flight = 0 OR (in_flight = 1 AND id < ?))", (endpoint, now - seconds, slot.id, slot.id)
-                    ).fetchone()
+                        "in_flight IN (0, 1)", (endpoint, now - seconds, slot.id)).fetchone()
                     w_max = cut_window(admitted, seconds)
                     conn.execute("INSERT OR REPLACE INTO learned (endpoint, w_max, cut_at) VALUES (?, ?, ?)",
                                  (endpoint, w_max, now))
@@ -276,8 +277,13 @@ class SlotTable:
                                 "%d calls in the last %g s: %d per %g s from now, growing back", endpoint, admitted,
                                 seconds, learned, seconds)
                 learned = min(learned, calls)
+                # the server frees its first slot when our oldest admitted call leaves the window: until then
+                # the refused call keeps its slot (at least one turn), so refusals are spaced, never a stream
+                (oldest,) = conn.execute("SELECT MIN(until) FROM slots WHERE endpoint = ? AND in_flight = 0 AND "
+                                         "until > ? AND id != ?", (endpoint, now - seconds, slot.id)).fetchone()
+                until = now - seconds + seconds / learned
                 conn.execute(f"UPDATE slots SET in_flight = {_REFUSED}, until = ? WHERE id = ?",
-                             (now - seconds + seconds / learned, slot.id))
+                             (until if oldest is None else max(until, oldest), slot.id))
                 return learned
 
         with self.lock:  # one transaction at a time on the connection
