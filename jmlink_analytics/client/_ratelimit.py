@@ -247,8 +247,8 @@ class SlotTable:
             return None
         return learned
 
-    def refused(self, endpoint: str, slot: Slot, calls: int, seconds: float) -> int:
-        """The call of ``slot`` was refused (3006) though the window allowed it: learn a smaller window; return it.
+    def refused(self, endpoint: str, slot: Slot, calls: int, seconds: float) -> tuple[int, float]:
+        """The call of ``slot`` was refused (3006) though the window allowed it: learn a smaller window.
 
         The window restarts at the calls of the last ``seconds`` the server did not refuse (our
         calls in it, every process's, those still in flight too: an overshoot costs a refusal,
@@ -258,9 +258,10 @@ class SlotTable:
         spaced, never a stream.
         Calls sent before the last cut were sent under the old window and do not cut it again
         (as TCP cuts once per window of losses); a call sent after it measures again (see
-        :mod:`._adaptive`). Returns the calls per window now allowed.
+        :mod:`._adaptive`). Returns the calls per window now allowed, and the seconds until the
+        refused call's slot frees (a retry sent earlier would only wait for it).
         """
-        def cut() -> int:
+        def cut() -> tuple[int, float]:
             with self._transaction() as conn:
                 now = self._now(conn)
                 row = conn.execute("SELECT w_max, cut_at FROM learned WHERE endpoint = ?", (endpoint,)).fetchone()
@@ -282,12 +283,13 @@ class SlotTable:
                 (oldest,) = conn.execute("SELECT MIN(until) FROM slots WHERE endpoint = ? AND in_flight = 0 AND "
                                          "until > ? AND id != ?", (endpoint, now - seconds, slot.id)).fetchone()
                 until = now - seconds + seconds / learned
-                conn.execute(f"UPDATE slots SET in_flight = {_REFUSED}, until = ? WHERE id = ?",
-                             (until if oldest is None else max(until, oldest), slot.id))
-                return learned
+                until = until if oldest is None else max(until, oldest)
+                conn.execute(f"UPDATE slots SET in_flight = {_REFUSED}, until = ? WHERE id = ?", (until, slot.id))
+                return learned, max(0.0, until + seconds - now)
 
         with self.lock:  # one transaction at a time on the connection
-            return int(self._guarded(cut))
+            learned, frees = self._guarded(cut)
+            return int(learned), float(frees)
 
     def answered(self, slot: Slot) -> None:
         """The answer of ``slot``'s call arrived (or it failed): its window runs from now."""
@@ -388,6 +390,9 @@ class EndpointLimiter:
         """The call of ``slot`` has its answer (or has failed)."""
         self.table.answered(slot)
 
-    def refused(self, slot: Slot) -> int:
-        """The call of ``slot`` was answered 3006: slow this endpoint down; returns the calls per window now allowed."""
+    def refused(self, slot: Slot) -> tuple[int, float]:
+        """The call of ``slot`` was answered 3006: slow this endpoint down.
+
+        Returns the calls per window now allowed, and the seconds until the refused call's slot frees.
+        """
         return self.table.refused(self.name, slot, self.calls, self.seconds)

@@ -245,10 +245,13 @@ class Transport:
         budget, one window plus the deadline from its first refusal, is spent. ``max_retries=0``
         gives up at once.
         """
-        learned = limiter.refused(slot)
+        learned, frees = limiter.refused(slot)
         now = time.monotonic()
         budget = limiter.seconds + self.timeouts.deadline
-        delay = self._rate_limit_delay(limiter, path, error.retry_after, learned)
+        # at least the turn the refused call's slot is held (the wait is then in the delay, counted against the
+        # budget); not the whole hold until the server frees a slot: a server window shorter than ours frees sooner
+        delay = max(self._rate_limit_delay(limiter, path, error.retry_after, learned),
+                    min(frees, limiter.seconds / max(learned, 1)))
         if self.retries.max_retries == 0 or now - first_refused + delay > budget:
             if self.retries.max_retries:
                 logger.warning("GET %s: refused (3006) for %.0f s, the time budget of one call (one window of %g s "
