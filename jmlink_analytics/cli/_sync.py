@@ -171,10 +171,11 @@ def run_sync(args: argparse.Namespace) -> int:
         write_dataset(rewrite, top, app=args.app, links=listed, lock_timeout=args.lock_timeout)
     except DatasetShapeError as exc:  # another run recorded another shape while this one fetched
         raise commands.UsageError(f"--out: {exc}") from None
-    except DatasetLockError as exc:
-        raise commands.CommandError(f"{exc}: the {len(rewrite):,} rows fetched by this run are not in the "
-                                    "dataset; run sync again (with the cache on, it asks the API only for what "
-                                    "changed)") from None
+    except DatasetLockError as exc:  # write_dataset kept the rows in a rescue file, named in the message
+        lost = "" if exc.rescue_path is not None or rewrite.empty else (
+            f"; the {len(rewrite):,} rows fetched by this run are not in the dataset")
+        raise commands.CommandError(f"{exc}{lost}; or run sync again (with the cache on, it asks the API only for "
+                                    "what changed)") from None
     wrote = (f"rewrote {len(changed)} day folder(s) ({_day_folders(changed)}, {len(rewrite):,} rows merged)"
              if changed else "rewrote no day folder")
     unchanged = n_days - len(changed)

@@ -1,34 +1,55 @@
-"""Adapting to the limit the server really enforces: cut the send rate on a 3006, grow it back cubically.
+"""Adapting to the limit the server really enforces: a learned window on a 3006, grown back cubically.
 
-The configured window (``rate_limits``) is what the client *believes*; another machine on the
-same appKey, or a gateway stricter than documented, makes the server refuse earlier. A refusal
-that our own window allowed is a signal, as a lost packet is to TCP: the send rate is cut to
-``BETA`` times the rate at which we were sending, and then grows back along a cubic curve
-(TCP CUBIC, RFC 8312; AWS SDKs' adaptive retry mode uses the same curve), slowly near the
-rate that was refused, faster once well past it. While a cut is in force, calls of that
-endpoint are paced at that rate (a virtual schedule with a burst of :data:`BURST_S` seconds'
-worth); once the curve passes the configured ``calls`` per second, pacing ends.
+The configured window (``rate_limits``: ``calls`` per ``seconds``) is what the client
+*believes*; another machine on the same appKey, or a gateway stricter than documented, makes
+the server refuse earlier. A refusal that our own window allowed is a signal, as a lost packet
+is to TCP: the endpoint's window shrinks to a *learned* number of calls per ``seconds`` (a
+congestion window), then grows back along TCP CUBIC's curve (RFC 8312; AWS SDKs' adaptive
+retry mode uses the same curve), slowly near the count that was refused, faster once well
+past it (the curve is CUBIC's over the rate, calls per second, and the window allows the
+curve's rate times ``seconds``). Once the curve passes the configured ``calls``, the learned
+window is forgotten.
+
+Why a window, not a paced rate: the API counts calls in a sliding window, which admits a
+window's calls at once. A uniform pace at the same mean rate spreads each window's calls over
+the window, and a run of R calls then takes ``R / rate`` instead of the floor
+``(R - 1) // calls x seconds`` (1.24 x the floor for 5 windows' worth: bench_adaptive).
+
+What the window restarts at, on a refusal: the calls of the last window the server did not
+refuse (answered ones and those still in flight; every process's sharing the table): what the
+server just showed it accepts, its limit or this appKey's share of it when another machine
+spends the rest. Counting the calls in flight overshoots a little (a few refusals, each of
+which measures again); leaving them out undershot, and an undershoot costs a whole window
+(bench_adaptive). That is a measure, not a cut of the current window: refusals that keep
+coming while the server's window drains measure about the same count again, instead of
+cutting the window down to its floor as cuts of cuts did (before: 5 of 20 calls admitted in the
+window after the first refusal). A refused call keeps its slot until the server frees its
+first one (our oldest admitted call leaves the window), so refusals are spaced, never a stream.
 
 The state is one row per endpoint in the slot table, so every process of the appKey sharing
 the table slows down together. This module holds the arithmetic only.
 
-Constants (the published CUBIC ones): ``C = 0.4`` (calls/s per s³), ``BETA = 0.7``.
+Constants: ``SCALE = 0.4`` (calls/s per s cubed) and ``BETA = 0.7``, CUBIC's.
 """
 
 from __future__ import annotations
 
-__all__ = ["BETA", "BURST_S", "MEASURE_S", "MIN_RATE", "SCALE", "cut_rate", "paced_rate"]
+import math
 
-#: What a refusal leaves of the rate we were sending at.
+__all__ = ["BETA", "MIN_RATE", "SCALE", "cut_window", "learned_calls", "min_calls"]
+
+#: The learned rate restarts at the rate admitted, which the cubic reaches again after its
+#: concave part; its plateau, ``w_max``, is that rate over BETA (CUBIC's multiplicative decrease).
 BETA = 0.7
-#: The cubic's scale, calls per second per second cubed.
+#: The cubic's scale, calls per second per second cubed (CUBIC's C).
 SCALE = 0.4
-#: The slowest pace, calls per second: a refused endpoint is still tried this often.
+#: The slowest learned rate, calls per second: a refused endpoint is still tried this often.
 MIN_RATE = 0.5
-#: Paced calls may leave this many seconds' worth at once (a burst), as a token bucket of one second.
-BURST_S = 1.0
-#: The send rate at a refusal is measured over this trailing span.
-MEASURE_S = 1.0
+
+
+def min_calls(seconds: float) -> int:
+    """The smallest learned window of ``seconds``: :data:`MIN_RATE` calls per second, and at least one call."""
+    return max(1, math.ceil(MIN_RATE * seconds))
 
 
 def _zero_point(w_max: float) -> float:
@@ -36,16 +57,21 @@ def _zero_point(w_max: float) -> float:
     return (w_max * (1 - BETA) / SCALE) ** (1 / 3)
 
 
-def paced_rate(w_max: float, cut_at: float, now: float) -> float:
-    """The allowed send rate (calls/s) at ``now``, after a cut at ``cut_at`` from ``w_max``.
+def learned_calls(w_max: float, cut_at: float, now: float, seconds: float) -> int:
+    """The calls allowed per window of ``seconds`` at ``now``, after a cut at ``cut_at`` with plateau ``w_max``.
 
-    ``BETA * w_max`` right after the cut, ``w_max`` again after the zero point, then faster.
+    The curve's rate (calls/s) over the window: ``BETA * w_max`` right after the cut, ``w_max``
+    again after the zero point, then more.
     """
     elapsed = max(0.0, now - cut_at)
-    return max(MIN_RATE, SCALE * (elapsed - _zero_point(w_max)) ** 3 + w_max)
+    rate = SCALE * (elapsed - _zero_point(w_max)) ** 3 + w_max
+    return max(min_calls(seconds), math.floor(rate * seconds + 1e-9))
 
 
-def cut_rate(measured: float, current: float | None) -> float:
-    """The ``w_max`` of a new cut: the rate we were sending at (never above the pace then in force)."""
-    rate = measured if current is None else min(measured, current)
-    return max(rate, MIN_RATE / BETA)
+def cut_window(admitted: int, seconds: float) -> float:
+    """The plateau ``w_max`` (calls/s) of a new cut, from the calls of the last window the server did not refuse.
+
+    The window restarts at ``admitted`` (at least :func:`min_calls`): what the server just
+    showed it accepts.
+    """
+    return max(admitted, min_calls(seconds)) / seconds / BETA

@@ -14,9 +14,9 @@ slots from the same table under SQLite's write lock (``BEGIN IMMEDIATE``), so th
 budget.
 
 When the server refuses a call the window allowed (3006: another machine spends the same
-budget, or the gateway is stricter than documented), the endpoint is paced at a cut rate that
-grows back cubically (:mod:`._adaptive`); the pace is a row of the same table, so every
-process of the appKey slows down together.
+budget, or the gateway is stricter than documented), the endpoint is held to a learned window
+of fewer calls that grows back cubically (:mod:`._adaptive`); it is a row of the same table,
+so every process of the appKey slows down together.
 
 Clocks: a shared file is stamped in wall time, and processes' wall clocks may disagree (a
 clock stepped by NTP, a process under ``faketime``). The table keeps the latest time any
@@ -27,7 +27,7 @@ no wait is longer than one window plus the request's deadline: a slot stamped la
 deadline from now is stale and dropped, and a skew of more than a day is not adopted (such
 stamps are dropped). A process that joins with a clock *ahead* of all the others cannot tell
 their recent slots from old ones and forgets them once (then the others adopt its clock); a
-refusal that follows is waited out by the adaptive pace.
+refusal that follows is waited out by the learned window.
 
 Why not pyrate-limiter (used before): its buckets stamp each call once, at admission, and
 count it from that stamp; a call cannot be held while in flight and moved to its answer's
@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._adaptive import BETA, BURST_S, MEASURE_S, MIN_RATE, cut_rate, paced_rate
+from ._adaptive import cut_window, learned_calls
 from ._slotfile import connect, file_id, shared_limits_path, sweep_stale
 
 __all__ = ["DEFAULT_RATE_LIMITS", "EndpointLimiter", "Slot", "SlotTable", "normalize_rate_limits",
@@ -60,6 +60,10 @@ DEFAULT_RATE_LIMITS: dict[str, tuple[int, float]] = {"links": (100, 60.0), "stat
 
 #: While a slot another process holds is in flight, its end is unknown: look again this often.
 _POLL_S = 0.02
+#: ``slots.in_flight`` of a refused call (1: in flight, 0: answered).
+_REFUSED = 2
+#: While a learned window holds a call back, look again this often: the window grows meanwhile.
+_LEARNED_POLL_S = 0.25
 #: Waits at least this long are reported to the wait listener (the progress bar's text).
 REPORT_WAITS_FROM_S = 1.0
 #: The largest disagreement between clocks that is adopted; stamps further ahead are garbage.
@@ -69,18 +73,17 @@ CREATE TABLE IF NOT EXISTS slots (
     id INTEGER PRIMARY KEY,
     endpoint TEXT NOT NULL,
     until REAL NOT NULL,       -- answer time (or, while in flight, the latest it can come)
-    in_flight INTEGER NOT NULL
+    in_flight INTEGER NOT NULL -- 1 in flight, 0 answered, 2 refused (3006: not counted by the server)
 );
 CREATE INDEX IF NOT EXISTS slots_by_until ON slots (endpoint, until);
 CREATE TABLE IF NOT EXISTS clock (     -- the latest time any process wrote (the fastest clock)
     id INTEGER PRIMARY KEY CHECK (id = 0),
     latest REAL NOT NULL
 );
-CREATE TABLE IF NOT EXISTS pace (      -- an endpoint the server refused earlier than its window
+CREATE TABLE IF NOT EXISTS learned (   -- an endpoint the server refused earlier than its window
     endpoint TEXT PRIMARY KEY,
-    w_max REAL NOT NULL,       -- calls per second sent when refused
-    cut_at REAL NOT NULL,      -- when
-    next_at REAL NOT NULL      -- the paced schedule: the next call's turn
+    w_max REAL NOT NULL,       -- the learned window's plateau, calls per window (see _adaptive)
+    cut_at REAL NOT NULL       -- when it was learned
 );
 """
 
@@ -127,7 +130,7 @@ def normalize_rate_limits(rate_limits: Mapping[str, tuple[int, float]] | None) -
 
 
 class SlotTable:
-    """The slots and paces of every endpoint: in memory (one client) or in a file (every process of the appKey).
+    """The slots and learned windows of every endpoint: in memory (one client) or a file (every process).
 
     Parameters
     ----------
@@ -194,92 +197,99 @@ class SlotTable:
             logger.warning("rate limits: the shared file %s holds times %.0f s ahead of this clock; dropping them",
                            self.path, ahead)
             conn.execute("DELETE FROM slots WHERE until > ?", (now + MAX_SKEW_S,))
-            conn.execute("DELETE FROM pace")
+            conn.execute("DELETE FROM learned")
         conn.execute("INSERT OR REPLACE INTO clock (id, latest) VALUES (0, ?)", (now,))
         return now
 
     def try_take(self, endpoint: str, calls: int, seconds: float, hold: float
-                 ) -> tuple[Slot | None, float, bool, float | None]:
-        """Take a slot if the window (and the pace) has one: ``(slot, 0, True, pace)``.
-
-        Else ``(None, wait, exact, pace)``.
+                 ) -> tuple[Slot | None, float, bool, int | None]:
+        """Take a slot if the window has one: ``(slot, 0, True, learned)``; else ``(None, wait, exact, learned)``.
 
         ``hold`` is how long the slot is held if its answer never comes (the request's deadline).
         ``exact`` is False when the slot to free first is still in flight: its end is unknown, and
-        ``wait`` is the least it can be (a whole window). ``pace`` is the calls per second the
-        endpoint is paced at after a refusal, or None.
+        ``wait`` is the least it can be (a whole window). ``learned`` is the calls per window
+        the endpoint is held to after a refusal (fewer than ``calls``), or None.
         """
         return self._guarded(lambda: self._take(endpoint, calls, seconds, hold))
 
     def _take(self, endpoint: str, calls: int, seconds: float, hold: float
-              ) -> tuple[Slot | None, float, bool, float | None]:
+              ) -> tuple[Slot | None, float, bool, int | None]:
         with self._transaction() as conn:
             now = self._now(conn)
             # Forget calls whose window is over, and any stamped later than a call sent now could be held:
             # whatever another process wrote, no wait is longer than one window plus the deadline.
             conn.execute("DELETE FROM slots WHERE endpoint = ? AND (until <= ? OR until > ?)",
                          (endpoint, now - seconds, now + hold))
+            learned = self._learned(conn, endpoint, calls, seconds, now)
+            limit = calls if learned is None else learned
             (count,) = conn.execute("SELECT COUNT(*) FROM slots WHERE endpoint = ?", (endpoint,)).fetchone()
-            if count >= calls:
+            if count >= limit:
                 until, in_flight = conn.execute(
                     "SELECT until, in_flight FROM slots WHERE endpoint = ? ORDER BY until LIMIT 1 OFFSET ?",
-                    (endpoint, count - calls)).fetchone()
-                pace = self._pace(conn, endpoint, calls, now)[0]
-                if in_flight:  # its answer may come any moment: the window runs at least that long after it
-                    return None, seconds, False, pace
-                return None, max(0.0, until + seconds - now), True, pace
-            pace, turn = self._pace(conn, endpoint, calls, now)
-            if pace is not None:
-                if turn - now > BURST_S:
-                    return None, turn - BURST_S - now, True, pace
-                conn.execute("UPDATE pace SET next_at = ? WHERE endpoint = ?", (turn + 1.0 / pace, endpoint))
+                    (endpoint, count - limit)).fetchone()
+                if in_flight == 1:  # its answer may come any moment: the window runs at least that long after it
+                    return None, seconds, False, learned
+                return None, max(0.0, until + seconds - now), True, learned
             cursor = conn.execute("INSERT INTO slots (endpoint, until, in_flight) VALUES (?, ?, 1)",
                                   (endpoint, now + hold))
             assert cursor.lastrowid is not None
-            return Slot(cursor.lastrowid, now), 0.0, True, pace
+            return Slot(cursor.lastrowid, now), 0.0, True, learned
 
     @staticmethod
-    def _pace(conn: sqlite3.Connection, endpoint: str, calls: int, now: float) -> tuple[float | None, float]:
-        """The endpoint's pace now and its turn (None: not paced; the row goes once the curve passes ``calls``/s)."""
-        row = conn.execute("SELECT w_max, cut_at, next_at FROM pace WHERE endpoint = ?", (endpoint,)).fetchone()
+    def _learned(conn: sqlite3.Connection, endpoint: str, calls: int, seconds: float, now: float) -> int | None:
+        """The learned window's calls now (None: none; the row goes once the curve reaches ``calls``)."""
+        row = conn.execute("SELECT w_max, cut_at FROM learned WHERE endpoint = ?", (endpoint,)).fetchone()
         if row is None:
-            return None, now
-        w_max, cut_at, next_at = row
-        rate = paced_rate(w_max, cut_at, now)
-        if rate >= calls or cut_at > now:  # recovered (or stamped by a clock we no longer trust)
-            conn.execute("DELETE FROM pace WHERE endpoint = ?", (endpoint,))
-            return None, now
-        turn = max(next_at, now)
-        if turn > now + BURST_S + 1.0 / MIN_RATE:  # later than any pace can schedule: a stale stamp
-            turn = now
-        return rate, turn
+            return None
+        learned = learned_calls(row[0], row[1], now, seconds)
+        if learned >= calls or row[1] > now:  # recovered (or stamped by a clock we no longer trust)
+            conn.execute("DELETE FROM learned WHERE endpoint = ?", (endpoint,))
+            return None
+        return learned
 
-    def refused(self, endpoint: str, slot: Slot, calls: int) -> float:
-        """The call of ``slot`` was refused (3006) though the window allowed it: cut the pace; return it (calls/s).
+    def refused(self, endpoint: str, slot: Slot, calls: int, seconds: float) -> tuple[int, float]:
+        """The call of ``slot`` was refused (3006) though the window allowed it: learn a smaller window.
 
-        Calls sent before the last cut were sent at the old pace and do not cut it again (as TCP
-        cuts once per window of losses).
+        The window restarts at the calls of the last ``seconds`` the server did not refuse (our
+        calls in it, every process's, those still in flight too: an overshoot costs a refusal,
+        an undershoot a window). The refused call did not count at the server and is never
+        measured; it keeps its slot until our oldest admitted call leaves the window (when the
+        server frees its first slot), at least one turn of the learned window: refusals are
+        spaced, never a stream.
+        Calls sent before the last cut were sent under the old window and do not cut it again
+        (as TCP cuts once per window of losses); a call sent after it measures again (see
+        :mod:`._adaptive`). Returns the calls per window now allowed, and the seconds until the
+        refused call's slot frees (a retry sent earlier would only wait for it).
         """
-        def cut() -> float:
+        def cut() -> tuple[int, float]:
             with self._transaction() as conn:
                 now = self._now(conn)
-                row = conn.execute("SELECT w_max, cut_at, next_at FROM pace WHERE endpoint = ?",
-                                   (endpoint,)).fetchone()
-                current = None if row is None else paced_rate(row[0], row[1], now)
-                if row is not None and slot.taken < row[1] and current is not None and current < calls:
-                    return current
-                (sent,) = conn.execute("SELECT COUNT(*) FROM slots WHERE endpoint = ? AND until > ?",
-                                       (endpoint, now - MEASURE_S)).fetchone()
-                w_max = cut_rate(sent / MEASURE_S, current)
-                next_at = max(now + BURST_S, now if row is None else row[2])  # no burst right after a refusal
-                conn.execute("INSERT OR REPLACE INTO pace (endpoint, w_max, cut_at, next_at) VALUES (?, ?, ?, ?)",
-                             (endpoint, w_max, now, next_at))
-                logger.info("rate limit %s: refused (3006) within the configured window; pacing at %.2f calls/s "
-                            "(was sending %.2f/s)", endpoint, BETA * w_max, sent / MEASURE_S)
-                return float(BETA * w_max)
+                row = conn.execute("SELECT w_max, cut_at FROM learned WHERE endpoint = ?", (endpoint,)).fetchone()
+                learned = None if row is None else learned_calls(row[0], row[1], now, seconds)
+                if row is None or slot.taken >= row[1] or learned is None or learned >= calls:
+                    (admitted,) = conn.execute(
+                        "SELECT COUNT(*) FROM slots WHERE endpoint = ? AND until > ? AND id != ? AND "
+                        "in_flight IN (0, 1)", (endpoint, now - seconds, slot.id)).fetchone()
+                    w_max = cut_window(admitted, seconds)
+                    conn.execute("INSERT OR REPLACE INTO learned (endpoint, w_max, cut_at) VALUES (?, ?, ?)",
+                                 (endpoint, w_max, now))
+                    learned = learned_calls(w_max, now, now, seconds)
+                    logger.info("rate limit %s: refused (3006) within the configured window; the server admitted "
+                                "%d calls in the last %g s: %d per %g s from now, growing back", endpoint, admitted,
+                                seconds, learned, seconds)
+                learned = min(learned, calls)
+                # the server frees its first slot when our oldest admitted call leaves the window: until then
+                # the refused call keeps its slot (at least one turn), so refusals are spaced, never a stream
+                (oldest,) = conn.execute("SELECT MIN(until) FROM slots WHERE endpoint = ? AND in_flight = 0 AND "
+                                         "until > ? AND id != ?", (endpoint, now - seconds, slot.id)).fetchone()
+                until = now - seconds + seconds / learned
+                until = until if oldest is None else max(until, oldest)
+                conn.execute(f"UPDATE slots SET in_flight = {_REFUSED}, until = ? WHERE id = ?", (until, slot.id))
+                return learned, max(0.0, until + seconds - now)
 
         with self.lock:  # one transaction at a time on the connection
-            return float(self._guarded(cut))
+            learned, frees = self._guarded(cut)
+            return int(learned), float(frees)
 
     def answered(self, slot: Slot) -> None:
         """The answer of ``slot``'s call arrived (or it failed): its window runs from now."""
@@ -308,10 +318,10 @@ class SlotTable:
             return operation()
 
     def clear(self) -> None:
-        """Forget every slot and pace (tests and benchmarks)."""
+        """Forget every slot and learned window (tests and benchmarks)."""
         with self.lock, self._transaction() as conn:
             conn.execute("DELETE FROM slots")
-            conn.execute("DELETE FROM pace")
+            conn.execute("DELETE FROM learned")
 
     def close(self) -> None:
         """Close the connection (a memory table forgets its slots; using it again reopens it)."""
@@ -324,7 +334,7 @@ class SlotTable:
 class EndpointLimiter:
     """At most ``calls`` calls of one endpoint in any window of ``seconds``, held from send to answer.
 
-    After a refusal the window allowed, calls are also paced (:meth:`refused`).
+    After a refusal the window allowed, fewer calls per window are allowed for a while (:meth:`refused`).
 
     Parameters
     ----------
@@ -342,14 +352,14 @@ class EndpointLimiter:
         self.name, self.calls, self.seconds = name, calls, seconds
         self.table = table
         self.hold = float(hold)
-        #: The pace (calls per second) the last wait was for, or None: said in the wait's text.
-        self.pace: float | None = None
+        #: The learned calls per window the last wait was for (after a refusal), or None: said in the wait's text.
+        self.learned: int | None = None
 
     def __repr__(self) -> str:
         return f"EndpointLimiter({self.name!r}, {self.calls} per {self.seconds:g} s, {self.table!r})"
 
     def acquire(self, on_wait: Callable[[float], None] | None = None) -> Slot:
-        """Block until the window (and the pace) has a slot; take it and return it (pass it to :meth:`release`).
+        """Block until the window has a slot; take it and return it (pass it to :meth:`release`).
 
         ``on_wait(seconds)`` is called once when a wait of :data:`REPORT_WAITS_FROM_S` or more begins.
         """
@@ -358,24 +368,31 @@ class EndpointLimiter:
         table = self.table
         with table.lock:
             while True:
-                slot, wait, exact, self.pace = table.try_take(self.name, self.calls, self.seconds, self.hold)
+                slot, wait, exact, self.learned = table.try_take(self.name, self.calls, self.seconds, self.hold)
                 if slot is not None:
                     break
                 if not reported and wait >= REPORT_WAITS_FROM_S and on_wait is not None:
                     reported = True
                     on_wait(wait)
-                # A release in this process wakes us at once; another process's release is polled for.
+                # A release in this process wakes us at once; another process's release is polled for; a
+                # learned window grows with time (and a refusal measures it again): it is looked at again soon.
+                if self.learned is not None:
+                    wait = min(wait, _LEARNED_POLL_S)
                 table.lock.wait(wait if exact or table.path is None else min(wait, _POLL_S))
         waited = time.monotonic() - started
         if waited > 0.5:
+            learned = "" if self.learned is None else f", {self.learned} learned after a refusal"
             logger.debug("rate limit %s: waited %.2f s for a slot (%d calls / %g s%s)", self.name, waited,
-                         self.calls, self.seconds, "" if self.pace is None else f", paced at {self.pace:.2f}/s")
+                         self.calls, self.seconds, learned)
         return slot
 
     def release(self, slot: Slot) -> None:
         """The call of ``slot`` has its answer (or has failed)."""
         self.table.answered(slot)
 
-    def refused(self, slot: Slot) -> float:
-        """The call of ``slot`` was answered 3006: slow this endpoint down; returns the new pace (calls/s)."""
-        return self.table.refused(self.name, slot, self.calls)
+    def refused(self, slot: Slot) -> tuple[int, float]:
+        """The call of ``slot`` was answered 3006: slow this endpoint down.
+
+        Returns the calls per window now allowed, and the seconds until the refused call's slot frees.
+        """
+        return self.table.refused(self.name, slot, self.calls, self.seconds)

@@ -245,10 +245,13 @@ class Transport:
         budget, one window plus the deadline from its first refusal, is spent. ``max_retries=0``
         gives up at once.
         """
-        pace = limiter.refused(slot)
+        learned, frees = limiter.refused(slot)
         now = time.monotonic()
         budget = limiter.seconds + self.timeouts.deadline
-        delay = self._rate_limit_delay(limiter, path, error.retry_after, pace)
+        # at least the turn the refused call's slot is held (the wait is then in the delay, counted against the
+        # budget); not the whole hold until the server frees a slot: a server window shorter than ours frees sooner
+        delay = max(self._rate_limit_delay(limiter, path, error.retry_after, learned),
+                    min(frees, limiter.seconds / max(learned, 1)))
         if self.retries.max_retries == 0 or now - first_refused + delay > budget:
             if self.retries.max_retries:
                 logger.warning("GET %s: refused (3006) for %.0f s, the time budget of one call (one window of %g s "
@@ -258,8 +261,8 @@ class Transport:
         return delay
 
     def _rate_limit_delay(self, limiter: EndpointLimiter, path: str, retry_after: float | None,
-                          pace: float) -> float:
-        """How long to wait after a 3006: the server's word (up to a cap of two windows), else one paced turn."""
+                          learned: int) -> float:
+        """How long to wait after a 3006: the server's word (up to a cap of two windows), else a turn of the window."""
         window = limiter.seconds
         if retry_after is not None:
             cap = window * 2
@@ -268,8 +271,8 @@ class Transport:
                                "%.0f s; waiting %.0f s, then retrying", path, retry_after, cap, cap)
                 self._tell(f"server asked {retry_after:.0f} s (Retry-After); waiting {cap:.0f} s", cap)
             delay = min(retry_after, cap) + random.uniform(0, 0.1)
-        else:  # the limiter paces the retry with every other call: wait about one turn, jittered
-            delay = random.uniform(0.5, 1.0) / pace
+        else:  # the learned window spaces the retry with every other call: wait about one turn, jittered
+            delay = random.uniform(0.5, 1.0) * window / max(learned, 1)
         if delay >= REPORT_WAITS_FROM_S and not (retry_after is not None and retry_after > window * 2):
             self._tell(f"waiting {delay:.0f} s: refused for the {limiter.name} rate limit (3006)", delay)
         return delay
@@ -310,7 +313,7 @@ def _show(url: str) -> str:
 
 
 def _limit_text(limiter: EndpointLimiter, seconds: float) -> str:
-    paced = "" if limiter.pace is None else f"; the server refused earlier, paced at {limiter.pace:.1f} per s"
+    paced = "" if limiter.learned is None else f"; the server refused earlier: {limiter.learned} per window for now"
     return (f"waiting {math.ceil(seconds):.0f} s for the {limiter.name} rate limit "
             f"({limiter.calls} per {limiter.seconds:g} s{paced})")
 

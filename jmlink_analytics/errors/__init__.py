@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 
 from ._masking import MASK, mask_secrets, masking
@@ -389,4 +390,18 @@ class DatasetShapeError(ValueError):
 
 
 class DatasetLockError(TimeoutError):
-    """Another writer held a Parquet dataset's lock longer than the writer could wait; nothing was written."""
+    """Another writer held a Parquet dataset's lock longer than the writer could wait; nothing was written.
+
+    Parameters
+    ----------
+    message : str
+        What happened, naming the lock file and the rescue files.
+    rescue_path, links_rescue_path : pathlib.Path, optional
+        Where ``write_dataset`` kept the stats rows and the links table's rows it was given
+        (outside the dataset): ``write_dataset(pd.read_parquet(rescue_path), root)`` loads them.
+    """
+
+    def __init__(self, message: str, *, rescue_path: Path | None = None, links_rescue_path: Path | None = None):
+        super().__init__(message)
+        self.rescue_path = rescue_path
+        self.links_rescue_path = links_rescue_path

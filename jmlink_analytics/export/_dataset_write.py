@@ -24,6 +24,7 @@ import numpy as np
 
 from .._files import fsync as _fsync
 from .._validate import check_stats
+from ..errors import DatasetLockError
 from ..schema import COUNTERS, PLATFORMS, STATS_COLUMNS
 from ._layout import (
     Shape,
@@ -37,6 +38,7 @@ from ._layout import (
 )
 from ._lock import DEFAULT_LOCK_TIMEOUT, check_timeout, dataset_lock
 from ._parquet import require_pyarrow
+from ._rescue import rescued_error
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -218,7 +220,12 @@ def write_dataset(stats: pd.DataFrame, root: str | os.PathLike[str], *, partitio
         platform modes (``all`` rows and ``ios``/``android`` rows) or partition keys with
         what the dataset recorded; nothing is written.
     DatasetLockError
-        When another writer held the lock for ``lock_timeout`` seconds; nothing is written.
+        When another writer held the lock for ``lock_timeout`` seconds; nothing is written into
+        the dataset, and the rows given are kept in a rescue file beside it
+        (``<root>.jmlink-rescue/<time>-<pid>-<token>.parquet``, the error's ``rescue_path``;
+        the links in ``links_rescue_path``), loaded back with
+        ``write_dataset(pd.read_parquet(error.rescue_path), root)`` (the message spells out
+        the call with its ``app=``).
 
     Notes
     -----
@@ -259,13 +266,16 @@ def write_dataset(stats: pd.DataFrame, root: str | os.PathLike[str], *, partitio
     data = top / f"app={app}" if app else top
     top.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    with dataset_lock(lock_file(top), timeout):
-        clean_staging(top)
-        if shape.platforms:
-            check_shape(top, shape)  # again: another writer may have recorded its shape meanwhile
-            record_shape(top, shape)
-            written = _write_days(table, days, data, partition, staging_dir(top))
-        if link_table is not None:
-            write_links_arrow(link_table, top, app, staging_dir(top))
+    try:
+        with dataset_lock(lock_file(top), timeout):
+            clean_staging(top)
+            if shape.platforms:
+                check_shape(top, shape)  # again: another writer may have recorded its shape meanwhile
+                record_shape(top, shape)
+                written = _write_days(table, days, data, partition, staging_dir(top))
+            if link_table is not None:
+                write_links_arrow(link_table, top, app, staging_dir(top))
+    except DatasetLockError as exc:  # never lose the rows: they go to a rescue file outside the dataset
+        raise rescued_error(exc, stats, link_table, top, app, partition) from None
     logger.info("write_dataset: %d day(s), %s rows in %s", len(written), f"{len(stats):,}", data)
     return written
