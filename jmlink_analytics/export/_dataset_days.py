@@ -28,7 +28,7 @@ __all__ = ["DayTable", "day_table", "file_schema", "write_day"]
 
 #: The columns every day file holds (the dataset's schema; the day itself is the folder's name).
 KEY = ["link_key", "platform", "date"]
-_COMPRESSION = "zstd"  # measured (benchmarks/README.md, bench_dataset): files 0.5x snappy's, writes as fast
+_COMPRESSION = "zstd"  # measured (bench_dataset, 1,000 links): 5.9 bytes/row vs snappy 8.7, writing 18 % slower
 _ROW_GROUP = 1 << 20  # rows per row group: a day of up to a million link-platforms is one group
 
 
