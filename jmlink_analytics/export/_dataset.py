@@ -244,10 +244,11 @@ def _to_frame(table: Any) -> pd.DataFrame:
         _ordered(table.column(name), np.int64, order, out=block[i])
     frame = pd.DataFrame(block.T, columns=list(COUNTERS), copy=False)
     key_codes, platform_codes = order.apply(key_codes), order.apply(platform_codes)
-    frame.insert(0, "link_key", pd.Categorical.from_codes(key_codes.astype(category_codes_dtype(len(keys))),
-                                                          dtype=pd.CategoricalDtype(pd.Index(keys,
-                                                                                             dtype=STRING_DTYPE))))
-    frame.insert(1, "platform", pd.Categorical.from_codes(platform_codes.astype(np.int8), dtype=PLATFORM_DTYPE))
+    links = pd.Categorical.from_codes(key_codes.astype(category_codes_dtype(len(keys))),
+                                      dtype=pd.CategoricalDtype(pd.Index(keys, dtype=STRING_DTYPE)))
+    frame.insert(0, "link_key", pd.Series(links, index=frame.index, copy=False))
+    platforms = pd.Categorical.from_codes(platform_codes.astype(np.int8), dtype=PLATFORM_DTYPE)
+    frame.insert(1, "platform", pd.Series(platforms, index=frame.index, copy=False))
     frame.insert(2, "date", _ordered(table.column("date"), "datetime64[ns]", order))
     frame["is_partial"] = _ordered(table.column("is_partial"), bool, order)
     frame.attrs["failed"] = {}
