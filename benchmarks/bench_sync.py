@@ -57,7 +57,6 @@ def main(argv: list[str] | None = None) -> int:
     from jmlink_analytics._dates import china_today
     from jmlink_analytics.client import JMLinkClient
     from jmlink_analytics.data import Store, fetch_stats
-    from jmlink_analytics.export._dataset import _to_arrow
     from jmlink_analytics.sandbox import Sandbox
 
     from_env = JMLinkClient.from_env.__func__
@@ -108,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
               f"({info.rows:,} days); store / dataset {info.size_bytes / data_bytes:.1f}x")
 
         t_ours, _ = best_of(2, lambda: write_dataset(full, Path(tmp) / "ours"))
-        table = _to_arrow(full, "dt")
+        table = pa.Table.from_pandas(full.assign(dt=full["date"].dt.strftime("%Y-%m-%d")), preserve_index=False)
 
         def straight() -> None:
             ds.write_dataset(table, Path(tmp) / "straight", format="parquet", basename_template="part-{i}.parquet",

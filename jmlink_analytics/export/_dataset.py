@@ -124,7 +124,6 @@ def read_dataset(root: str | os.PathLike[str], *, start: DateLike | None = None,
     True
     """
     require_pyarrow("read_dataset")
-    import pyarrow.dataset as ds
 
     folder = _check_root(root)
     if app is not None:
@@ -142,12 +141,34 @@ def read_dataset(root: str | os.PathLike[str], *, start: DateLike | None = None,
     files = [str(f) for path in days for f in sorted(path.glob("*.parquet")) if not f.name.startswith((".", "_"))]
     if not files:
         return empty_stats()
-    dataset = ds.dataset(files, format=ds.ParquetFileFormat(read_options={"dictionary_columns": ["link_key",
-                                                                                                  "platform"]}))
-    table = dataset.to_table(columns=list(STATS_COLUMNS),
-                             filter=None if keys is None else ds.field("link_key").isin(keys))
+    table = _read_files(files, keys)
     logger.info("read_dataset: %d day(s), %s rows from %s", len(days), f"{table.num_rows:,}", folder)
     return _to_frame(table)
+
+
+def _read_files(files: list[str], keys: list[str] | None) -> Any:
+    """The rows of ``files`` (in their order) as one Arrow table, the text columns dictionary-encoded.
+
+    With the dataset's schema given, pyarrow opens no file to learn it (15 % of a year's
+    read); files of another tool whose types differ (int32 counts, large strings) are read
+    again with the schema inspected, then cast.
+    """
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    from ._dataset_days import file_schema
+
+    text = pa.dictionary(pa.int32(), pa.string())
+    schema = pa.schema([pa.field("link_key", text), pa.field("platform", text), *list(file_schema())[2:]])
+    file_format = ds.ParquetFileFormat(read_options={"dictionary_columns": ["link_key", "platform"]})
+    where = None if keys is None else ds.field("link_key").isin(keys)
+    try:
+        return ds.dataset(files, format=file_format, schema=schema).to_table(columns=list(STATS_COLUMNS),
+                                                                             filter=where)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        table = ds.dataset(files, format=file_format).to_table(columns=list(STATS_COLUMNS), filter=where)
+        return table.cast(pa.schema([pa.field(f.name, f.type if f.name in ("link_key", "platform") else
+                                              schema.field(f.name).type) for f in table.schema]))
 
 
 def _dictionary_codes(column: Any, categories: Sequence[str] | None = None) -> tuple[np.ndarray, list[str]]:
