@@ -66,7 +66,8 @@ def test_a_year_with_holes_and_a_file_of_another_tool_read_back_in_order(stats, 
     back = read_dataset(tmp_path)
     expected = pd.concat([holes, extra]).sort_values(["link_key", "platform", "date"], ignore_index=True)
     pd.testing.assert_frame_equal(back, expected, check_categorical=False)
-    write_dataset(holes[holes["date"] == pd.Timestamp(START)].iloc[:1], tmp_path)  # a rewrite of that day merges part-1 into part-0, in order
+    # a rewrite of that day merges part-1 into part-0, in order
+    write_dataset(holes[holes["date"] == pd.Timestamp(START)].iloc[:1], tmp_path)
     assert [p.name for p in day.iterdir()] == ["part-0.parquet"]
     rows = file_order(day / "part-0.parquet")
     assert rows == sorted(rows) and len(rows) == len(stats) // 10
@@ -77,3 +78,12 @@ def test_duplicates_are_found_in_any_order(stats, tmp_path):
     with pytest.raises(ValueError, match=r"1 duplicate \(link_key, platform, date\) row"):
         write_dataset(twice, tmp_path)
     assert not tmp_path.exists() or list(tmp_path.iterdir()) == []
+
+
+def test_a_day_file_holds_the_texts_of_its_own_rows_only(stats, tmp_path):
+    keys = stats["link_key"].cat.categories
+    one_link_on_the_last_day = stats[(stats["date"] < pd.Timestamp(TODAY)) | (stats["link_key"] == keys[0])]
+    write_dataset(one_link_on_the_last_day, tmp_path)
+    last = pq.read_table(tmp_path / f"dt={TODAY:%Y-%m-%d}" / "part-0.parquet", read_dictionary=["link_key"])
+    assert last.column("link_key").chunk(0).dictionary.to_pylist() == [keys[0]]
+    assert pq.read_schema(tmp_path / f"dt={TODAY:%Y-%m-%d}" / "part-0.parquet").field("link_key").type == pa.string()

@@ -179,6 +179,21 @@ def _merged(new: Any, old_paths: list[Path]) -> Any:
     return merged.take(order)
 
 
+def _compact(rows: Any) -> Any:
+    """``rows`` with dictionaries of the day's own values only.
+
+    A slice of a dictionary array keeps the whole dictionary (every link of every day), which
+    pyarrow writes into the file as it is; when the day lacks some links, the text columns go as
+    plain text (Parquet dictionary-encodes the day's own values).
+    """
+    for name in ("link_key", "platform"):
+        column = rows.column(name).chunk(0) if rows.column(name).num_chunks == 1 else None
+        if column is None or len(column.dictionary) > len(column) or not bool(
+                np.bincount(column.indices.to_numpy(zero_copy_only=False), minlength=len(column.dictionary)).all()):
+            return rows.cast(file_schema())
+    return rows
+
+
 def write_day(rows: Any, old_paths: list[Path], target: Path) -> int:
     """Write one day file at ``target`` (staged: flushed to disk), merged with ``old_paths``; return its rows.
 
@@ -199,7 +214,7 @@ def write_day(rows: Any, old_paths: list[Path], target: Path) -> int:
     """
     import pyarrow.parquet as pq
 
-    table = _merged(rows, old_paths) if old_paths else rows
+    table = _merged(rows, old_paths) if old_paths else _compact(rows)
     # store_schema=False: the file says "string" (not Arrow's dictionary) to every reader; the values are
     # dictionary-encoded in Parquet either way
     pq.write_table(table, target, compression=_COMPRESSION, row_group_size=_ROW_GROUP, store_schema=False)
