@@ -22,11 +22,20 @@ def _rows(n: int) -> list[dict[str, object]]:
     ('{"data": [{"iday": "2024-06-01", "iday": "2024-06-02"}], "t": "a:b:c"}', "'iday'"),
     ('{"data": {"rows": [{"k": 1, "k": 1}]}}', "'k'"),                        # two levels down
     ('{"d\\u0061ta": 1, "data": 2}', "'data'"),                               # the same name escaped
+    ('{"a": "x\\":y", "a": 1}', "'a'"),                                          # an escaped quote, a colon
+    ('{"a": "\\\\", "t": "1:2", "a": 1}', "'a'"),                                 # an escaped backslash
 ])
 def test_a_field_named_twice_is_refused_wherever_it_is(text, twice):
     parsed, error = _decode.decode_answer(200, text.encode())
     assert parsed is None and isinstance(error, ResponseFormatError)
     assert "each field once" in str(error) and twice in str(error)
+
+
+@pytest.mark.parametrize("text", ['{"a": "he said \\"x:y\\"", "b": "1:2"}', '{"a": "\\\\", "b": ":", "c": {"d": 1}}',
+                                  '{"x": {"code": 3002, "message": "auth failed: x"}}'])
+def test_escapes_and_colons_without_a_field_twice_are_taken(text):
+    parsed, error = _decode.decode_answer(200, text.encode())
+    assert error is None and parsed == json.loads(text)
 
 
 def test_answers_with_colons_in_text_and_no_field_twice_are_taken():
