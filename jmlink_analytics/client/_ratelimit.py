@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from ._adaptive import BETA, BURST_S, MEASURE_S, MIN_RATE, cut_rate, paced_rate
+from ._memslots import MemorySlots
 from ._slotfile import connect, file_id, shared_limits_path, sweep_stale
 
 __all__ = ["DEFAULT_RATE_LIMITS", "EndpointLimiter", "Slot", "SlotTable", "normalize_rate_limits",
@@ -143,8 +144,12 @@ class SlotTable:
         self.lock = threading.Condition()  # one transaction at a time in this process; notified on release
         self._conn: sqlite3.Connection | None = None
         self._file: tuple[int, int] | None = None
-        if self.path is not None:
-            sweep_stale(self.path.parent, self.path)
+        #: The table in Python when no other process reads it (no SQL: see :mod:`._memslots`).
+        self._memory: MemorySlots | None = None
+        if self.path is None:
+            self._memory = MemorySlots()
+            return
+        sweep_stale(self.path.parent, self.path)
         self._connect()  # at once, so a folder that cannot hold the file fails the client's construction
 
     def _connect(self) -> sqlite3.Connection:
@@ -155,14 +160,10 @@ class SlotTable:
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.close()
                 self._conn = None
-            if self._conn is None:
-                if self.path is None:
-                    conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-                    conn.executescript(_SCHEMA)
-                else:
-                    conn = connect(self.path, _SCHEMA)
-                    self._file = file_id(self.path)
-                self._conn = conn
+            if self._conn is None:  # the file's (a table in memory is Python: self._memory)
+                assert self.path is not None
+                self._conn = connect(self.path, _SCHEMA)
+                self._file = file_id(self.path)
             return self._conn
 
     def __repr__(self) -> str:
@@ -209,7 +210,13 @@ class SlotTable:
         ``wait`` is the least it can be (a whole window). ``pace`` is the calls per second the
         endpoint is paced at after a refusal, or None.
         """
-        return self._guarded(lambda: self._take(endpoint, calls, seconds, hold))
+        if self._memory is not None:
+            with self.lock:
+                now = self.clock()
+                slot, wait, exact, pace = self._memory.take(endpoint, calls, seconds, hold, now)
+            return (None if slot is None else Slot(slot, now)), wait, exact, pace
+        return self._guarded(lambda: self._take(endpoint, calls, seconds, hold),
+                             lambda: self.try_take(endpoint, calls, seconds, hold))
 
     def _take(self, endpoint: str, calls: int, seconds: float, hold: float
               ) -> tuple[Slot | None, float, bool, float | None]:
@@ -279,7 +286,9 @@ class SlotTable:
                 return float(BETA * w_max)
 
         with self.lock:  # one transaction at a time on the connection
-            return float(self._guarded(cut))
+            if self._memory is not None:
+                return self._memory.refused(endpoint, slot.taken, calls, self.clock())
+            return float(self._guarded(cut, lambda: self.refused(endpoint, slot, calls)))
 
     def answered(self, slot: Slot) -> None:
         """The answer of ``slot``'s call arrived (or it failed): its window runs from now."""
@@ -288,11 +297,14 @@ class SlotTable:
                 conn.execute("UPDATE slots SET until = ?, in_flight = 0 WHERE id = ?", (self._now(conn), slot.id))
 
         with self.lock:
-            self._guarded(update)
+            if self._memory is not None:
+                self._memory.answered(slot.id, self.clock())
+            else:
+                self._guarded(update, lambda: self.answered(slot))
             self.lock.notify_all()
 
-    def _guarded(self, operation: Callable[[], Any]) -> Any:
-        """Run ``operation``; if the shared file fails (disk full, locked too long), go on in memory."""
+    def _guarded(self, operation: Callable[[], Any], in_memory: Callable[[], Any]) -> Any:
+        """Run ``operation``; if the shared file fails (disk full, locked too long), go on in memory (``in_memory``)."""
         try:
             return operation()
         except sqlite3.Error as exc:
@@ -305,10 +317,15 @@ class SlotTable:
                     with contextlib.suppress(sqlite3.Error):
                         self._conn.close()
                 self._conn, self.path, self.clock, self.offset = None, None, time.monotonic, 0.0
-            return operation()
+                self._memory = MemorySlots()
+            return in_memory()
 
     def clear(self) -> None:
         """Forget every slot and pace (tests and benchmarks)."""
+        if self._memory is not None:
+            with self.lock:
+                self._memory.clear()
+            return
         with self.lock, self._transaction() as conn:
             conn.execute("DELETE FROM slots")
             conn.execute("DELETE FROM pace")
@@ -316,6 +333,8 @@ class SlotTable:
     def close(self) -> None:
         """Close the connection (a memory table forgets its slots; using it again reopens it)."""
         with self.lock:
+            if self._memory is not None:
+                self._memory.clear()
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
