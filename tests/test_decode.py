@@ -1,4 +1,4 @@
-"""One parse of each answer: a field named twice is refused wherever it hides, without the hook's cost on clean answers."""
+"""One parse of each answer: a field named twice is refused wherever it hides, without the hook on clean answers."""
 
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 
     seen: list[str]
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         type(self).seen.append(self.path)
         self.server.headers_seen.append(dict(self.headers))  # type: ignore[attr-defined]
         body = json.dumps({"total": 0, "records": []}).encode()
@@ -87,7 +87,7 @@ def test_no_proxy_sends_directly(recorder, monkeypatch):
 
 
 def test_an_injected_sessions_headers_and_cookies_changed_later_are_sent(recorder):
-    server, seen = recorder
+    server, _ = recorder
     session = requests.Session()
     session.trust_env = False
     base = f"http://127.0.0.1:{server.server_address[1]}"

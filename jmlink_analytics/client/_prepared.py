@@ -75,7 +75,7 @@ class Prepared:
             prepared = session.prepare_request(requests.Request("GET", url, params=params, auth=self.auth,
                                                                 headers=self.headers))
             if len(session.cookies) or not url.startswith(self.base_url):
-                return prepared, session.merge_environment_settings(prepared.url, {}, True, None, None)
+                return prepared, session.merge_environment_settings(prepared.url or url, {}, True, None, None)
             return prepared, self.settings
         prepared = self._template.copy()
         query = urlencode([(name, value) for name, value in params.items() if value is not None])

@@ -178,8 +178,8 @@ class Transport:
             try:
                 left = max(deadline - time.monotonic(), 0.001)
                 request, settings = self.prepared.request(url, params)
-                response = self.session.send(request, allow_redirects=False, timeout=(min(connect, left), min(read, left)),
-                                             **settings)
+                response = self.session.send(request, allow_redirects=False,
+                                             timeout=(min(connect, left), min(read, left)), **settings)
                 response.raw.decode_content = True  # gzip/deflate decoded as read (requests leaves it off)
                 chunks, size = [], 0
                 while True:
