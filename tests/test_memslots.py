@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import random
+
+import pytest
 
 from jmlink_analytics.client._ratelimit import SlotTable
 
@@ -92,3 +95,49 @@ def test_clear_forgets_slots_and_learned_windows():
     table.clear()
     slot, _, _, learned = table.try_take("stats", 1, 60.0, 60.0)
     assert slot is not None and learned is None
+
+
+def _small_learned_window(table: SlotTable, now: list[float]) -> None:
+    """Two calls admitted, the third refused: a learned window of 2 calls per 2 s (of 60 configured)."""
+    slots = []
+    for _ in range(3):
+        slot, *_ = table.try_take("stats", 60, 2.0, 60.0)
+        slots.append(slot)
+        now[0] += 0.05
+        table.answered(slot)
+    assert table.refused("stats", slots[-1], 60, 2.0)[0] == 2
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["memory", "file"])
+def test_a_small_learned_window_doubles_while_every_call_is_admitted(tmp_path, shared):
+    # the other machine stopped: no refusal comes, and a window learned at 2 calls must not hold this one to a
+    # trickle (it cost a whole window in bench_adaptive); with nothing in flight and no refusal held, it doubles
+    table = SlotTable(tmp_path / "slots.sqlite" if shared else None)
+    now = [0.0]
+    table.clock = lambda: now[0]
+    _small_learned_window(table, now)
+    now[0] += 2.0  # the window is empty again (the refused call's slot too)
+    sent = []
+    for _ in range(8):  # rounds of: take what the window allows, then every answer comes
+        round_ = []
+        while (slot := table.try_take("stats", 60, 2.0, 60.0)[0]) is not None:
+            round_.append(slot)
+        now[0] += 0.05
+        for slot in round_:
+            table.answered(slot)
+        sent.append(len(round_))
+    in_window = [sum(sent[:i + 1]) for i in range(len(sent))]
+    assert 2 <= in_window[0] <= 4  # the learned window (grown a little in 2 s)
+    for before, after in itertools.pairwise(in_window):
+        assert after == min(2 * before, 60)  # doubled each round the server admitted every call of the window
+    # (the cubic alone grows it about one call a round), and never past the configured 60 within the 2 s
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["memory", "file"])
+def test_a_learned_window_does_not_grow_while_a_call_is_in_flight_or_refused(tmp_path, shared):
+    table = SlotTable(tmp_path / "slots.sqlite" if shared else None)
+    now = [0.0]
+    table.clock = lambda: now[0]
+    _small_learned_window(table, now)
+    # the window holds the 2 admitted calls and the refused one: no probe while that refusal is held
+    assert table.try_take("stats", 60, 2.0, 60.0)[0] is None

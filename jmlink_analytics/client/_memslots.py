@@ -78,6 +78,9 @@ class MemorySlots:
         learned = self._learned(state, calls, seconds, now)
         limit = calls if learned is None else learned
         count = len(state.answered) + len(state.in_flight) + len(state.refused)
+        if learned is not None and limit < min(2 * count, calls) and not state.in_flight and not state.refused:
+            limit = min(2 * count, calls)  # all admitted (nothing in flight, no refusal held): double, as a slow start
+            state.learned = (cut_window(limit, seconds), now)
         if count >= limit:
             ends = heapq.nsmallest(count - limit + 1, itertools.chain(
                 ((u, s, False) for u, s in state.answered),

@@ -15,8 +15,9 @@ budget.
 
 When the server refuses a call the window allowed (3006: another machine spends the same
 budget, or the gateway is stricter than documented), the endpoint is held to a learned window
-of fewer calls that grows back cubically (:mod:`._adaptive`); it is a row of the same table,
-so every process of the appKey slows down together.
+of fewer calls that grows back cubically, and doubles while every call in it is admitted
+(:mod:`._adaptive`); it is a row of the same table, so every process of the appKey slows down
+together.
 
 Clocks: a shared file is stamped in wall time, and processes' wall clocks may disagree (a
 clock stepped by NTP, a process under ``faketime``). The table keeps the latest time any
@@ -193,6 +194,13 @@ class SlotTable:
             learned = self._learned(conn, endpoint, calls, seconds, now)
             limit = calls if learned is None else learned
             (count,) = conn.execute("SELECT COUNT(*) FROM slots WHERE endpoint = ?", (endpoint,)).fetchone()
+            if learned is not None and limit < min(2 * count, calls) and not conn.execute(
+                    "SELECT 1 FROM slots WHERE endpoint = ? AND in_flight != 0 LIMIT 1", (endpoint,)).fetchone():
+                # every call of the window was admitted (none in flight, no refusal held): double, as TCP's slow
+                # start (an overshoot is refused and measures again; a window too small costs a whole window)
+                limit = min(2 * count, calls)
+                conn.execute("INSERT OR REPLACE INTO learned (endpoint, w_max, cut_at) VALUES (?, ?, ?)",
+                             (endpoint, cut_window(limit, seconds), now))
             if count >= limit:
                 until, in_flight = conn.execute(
                     "SELECT until, in_flight FROM slots WHERE endpoint = ? ORDER BY until LIMIT 1 OFFSET ?",
