@@ -188,7 +188,8 @@ def write_dataset(stats: pd.DataFrame, root: str | os.PathLike[str], *, partitio
     the union of what they wrote: the read-merge-write runs under an ``fcntl`` lock on
     ``root/_jmlink/lock``. The dataset records its shape once in ``root/_jmlink/``. Inside
     the files: ``link_key``, ``platform`` (text), ``date`` (Parquet DATE), the four counters
-    (INT64) and ``is_partial`` (BOOLEAN), sorted by link, platform and date.
+    (INT64) and ``is_partial`` (BOOLEAN), sorted by link, then platform (``all``, ``ios``,
+    ``android``, the order of fetch_stats), zstd, one row group per 1,048,576 rows.
 
     Examples
     --------
