@@ -116,8 +116,10 @@ def test_plot_funnel_labels_each_stage_with_its_conversion(split):
     assert [b.get_height() for b in bars] == totals.tolist()
     labels = [t.get_text() for t in ax.texts]
     assert labels[0] == f"{totals[0]:,}"
-    assert labels[1] == f"{totals[1]:,}\n{totals[1] / totals[0]:.1%} of exposures"
-    assert labels[3].endswith("of opens")
+    assert labels[1] == f"{totals[1]:,}\nCTR {totals[1] / totals[0]:.1%}"
+    assert labels[2] == f"{totals[2]:,}\nOpen rate {totals[2] / totals[1]:.1%}"
+    # the install rate is installs / clicks, as on the cards and in metrics.funnel (it said "of opens")
+    assert labels[3] == f"{totals[3]:,}\nInstall rate {totals[3] / totals[1]:.1%}"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["Exposures", "Clicks", "Opens", "Installs"]
     save_png(fig)
 
@@ -130,6 +132,8 @@ def test_plot_funnel_by_group_compares_the_conversions(split, links):
     ios = split[split["platform"] == "ios"]
     ctr = ios["click_count"].sum() / ios["exposure_count"].sum()
     assert f"{ctr:.1%}" in [t.get_text() for t in ax.texts]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "CTR (clicks / exposures)", "Open rate (opens / clicks)", "Install rate (installs / clicks)"]
     save_png(fig)
     fig, ax = plt.subplots(figsize=(10, 4))
     plot_funnel(split, by="channel", links=links, top=3, ax=ax)
@@ -609,3 +613,20 @@ def test_other_has_no_line_before_the_first_of_its_links_was_created():
     y = np.asarray(other.get_ydata(), dtype=np.float64)
     assert np.isnan(y[days < pd.Timestamp("2026-11-15")]).all()
     assert np.isfinite(y[(days >= pd.Timestamp("2026-11-15")) & (days < pd.Timestamp("2026-11-29"))]).all()
+
+
+def test_plot_funnel_by_group_draws_the_rates_metrics_funnel_defines(split, links):
+    # one definition per rate: each bar is metrics.funnel's conversion, "other" by the same definition
+    from jmlink_analytics import funnel
+
+    _fig, ax = plt.subplots(figsize=(10, 4))
+    plot_funnel(split, by="platform", ax=ax)
+    table = funnel(split, by="platform")
+    expected = table[table["stage"] != "exposure"]["conversion"].to_numpy()
+    assert np.allclose(sorted(b.get_height() for b in ax.patches), sorted(expected))
+    _fig, ax = plt.subplots(figsize=(10, 4))
+    plot_funnel(split, by="channel", links=links, top=2, ax=ax)
+    table = funnel(split, by="channel", links=links)
+    rest = table.iloc[2 * 4:].groupby("stage", observed=True)["count"].sum()
+    other = [rest["click"] / rest["exposure"], rest["open"] / rest["click"], rest["install"] / rest["click"]]
+    assert np.allclose([b.get_height() for b in ax.patches[-3:]], other)

@@ -27,7 +27,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from .._validate import check_int, check_metric, check_stats, normalize_by
-from ..metrics import trend_data
+from ..metrics import ratio, trend_data
 from ..schema import PLATFORM_LABELS, RATES, metric_label
 from . import _style as style
 
@@ -245,7 +245,7 @@ def plot_platforms(stats: pd.DataFrame, metric: str = "click_count", *, freq: st
             label = PLATFORM_STYLE[platform][0]
             if metric not in RATES:
                 total = data.to_numpy(dtype=np.float64).sum()
-                share = data[platform].sum() / total if total else np.nan
+                share = float(ratio(data[platform].sum(), total))
                 label += f" ({style.number_text('ctr', share)} of {metric_label(metric).lower()})"
             labels.append(label)
         incomplete = style.incomplete_periods(split, pd.DatetimeIndex(data.index), freq)
