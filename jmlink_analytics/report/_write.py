@@ -8,6 +8,7 @@ Every file is written under a temporary name and moved into place.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Iterable
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._files import atomic_path
 from .._validate import check_top
+from ..display import label_platforms
 from ..export import check_encoding, require_pyarrow, to_csv, write_parquet
 from ..schema import COUNTERS
 from ._analysis import ReportData, analyse, check_period
@@ -237,7 +239,10 @@ def write_report(
     if "parquet" in formats:
         written["daily.parquet"] = write_parquet(data.tables["daily"], out / "daily.parquet")
     if "xlsx" in formats:
-        written.update(write_workbook(data, out, written,
+        # the sheets say "iOS" / "Android" as the page and the charts do; the CSV files (machine data, and the
+        # daily table the workbook may write as daily.csv) keep the API's values
+        sheets = {name: table if name == "daily" else label_platforms(table) for name, table in data.tables.items()}
+        written.update(write_workbook(dataclasses.replace(data, tables=sheets), out, written,
                                       lambda table, path: to_csv(_for_csv(table), path, encoding=encoding)))
     if "png" in formats or "html" in formats:
         data.charts = _render_charts(data)
