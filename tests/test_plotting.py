@@ -462,7 +462,8 @@ def test_plot_breakdown_takes_the_metric_second_and_refuses_the_links_table_ther
     parameters = inspect.signature(plot_breakdown).parameters
     assert list(parameters)[:3] == ["stats", "metric", "by"]
     assert "legend" not in parameters  # it drew nothing: the bars are labelled
-    assert "links" not in inspect.signature(plot_platforms).parameters  # the lines are platforms
+    # plot_platforms takes links now (issue 20: no line before the first link existed), keyword-only
+    assert inspect.signature(plot_platforms).parameters["links"].kind is inspect.Parameter.KEYWORD_ONLY
 
 
 def test_no_private_attribute_is_left_on_the_axes(split):
@@ -630,3 +631,21 @@ def test_plot_funnel_by_group_draws_the_rates_metrics_funnel_defines(split, link
     rest = table.iloc[2 * 4:].groupby("stage", observed=True)["count"].sum()
     other = [rest["click"] / rest["exposure"], rest["open"] / rest["click"], rest["install"] / rest["click"]]
     assert np.allclose([b.get_height() for b in ax.patches[-3:]], other)
+
+
+def test_the_platform_lines_start_when_the_first_link_was_created(split, links):
+    # seen in the 365-day report: flat zero lines for the half year before any link existed
+    created = pd.Timestamp("2024-06-17 10:00")
+    links = links.assign(create_time=[created + pd.Timedelta(days=i) for i in range(len(links))])
+    split = split.copy()
+    split.loc[split["date"] < created.normalize(), COUNTER_COLUMNS] = 0
+    _fig, ax = plt.subplots()
+    plot_platforms(split, "click_count", links=links, freq="D", ax=ax)
+    lines = solid_lines(ax)
+    assert [line.get_label() for line in lines][0].startswith("iOS (")  # the shares of the whole range
+    for line in lines:
+        days, y = pd.DatetimeIndex(line.get_xdata()), np.asarray(line.get_ydata(), dtype=np.float64)
+        assert np.isnan(y[days < created.normalize()]).all() and np.isfinite(y[days == created.normalize()]).all()
+    _fig, plain = plt.subplots()  # without the links table the zeros are the data
+    plot_platforms(split, "click_count", freq="D", ax=plain)
+    assert np.isfinite(np.asarray(solid_lines(plain)[0].get_ydata(), dtype=np.float64)[:7]).all()

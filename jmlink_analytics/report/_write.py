@@ -85,7 +85,7 @@ def _render_charts(data: ReportData) -> dict[str, bytes]:
         "funnel": (lambda ax: plotting.plot_funnel(overall, ax=ax), (8, 4.2)),
         "channels": (lambda ax: plotting.plot_breakdown(overall, "click_count", by="channel", links=names, ax=ax),
                      (8, 4.2)),
-        "platforms": (lambda ax: plotting.plot_platforms(split, "click_count", ax=ax), (10, 4.2)),
+        "platforms": (lambda ax: plotting.plot_platforms(split, "click_count", links=names, ax=ax), (10, 4.2)),
         "heatmap": (lambda ax: plotting.plot_heatmap(overall, "click_count", top=20, links=names, ax=ax), (11, 6.5)),
     }
     charts: dict[str, bytes] = {}
