@@ -642,7 +642,7 @@ def test_the_platform_lines_start_when_the_first_link_was_created(split, links):
     _fig, ax = plt.subplots()
     plot_platforms(split, "click_count", links=links, freq="D", ax=ax)
     lines = solid_lines(ax)
-    assert [line.get_label() for line in lines][0].startswith("iOS (")  # the shares of the whole range
+    assert lines[0].get_label().startswith("iOS (")  # the shares of the whole range
     for line in lines:
         days, y = pd.DatetimeIndex(line.get_xdata()), np.asarray(line.get_ydata(), dtype=np.float64)
         assert np.isnan(y[days < created.normalize()]).all() and np.isfinite(y[days == created.normalize()]).all()

@@ -76,7 +76,7 @@ def _before_creation(data: pd.DataFrame, links: pd.DataFrame | None, alias: str)
 
 def _before_first_link(data: pd.DataFrame, stats: pd.DataFrame, links: pd.DataFrame | None,
                        alias: str) -> pd.DataFrame:
-    """``data`` (periods x platforms) with NaN in the periods that end before the first link of ``stats`` was created."""
+    """``data`` (periods x platforms), NaN in the periods that end before the first link of ``stats`` existed."""
     if links is None or "create_time" not in links.columns or "link_key" not in links.columns:
         return data
     mine = links[links["link_key"].astype(str).isin(set(stats["link_key"].astype(str)))]
