@@ -649,3 +649,20 @@ def test_the_platform_lines_start_when_the_first_link_was_created(split, links):
     _fig, plain = plt.subplots()  # without the links table the zeros are the data
     plot_platforms(split, "click_count", freq="D", ax=plain)
     assert np.isfinite(np.asarray(solid_lines(plain)[0].get_ydata(), dtype=np.float64)[:7]).all()
+
+
+@pytest.mark.parametrize("figsize", [(10, 4.8), (7, 4)])
+def test_the_legend_never_covers_the_second_axis_label(figsize):
+    # seen in the 7-day report: "Clicks: other (grey)" ran under the legend's handles (anchored at 1.09 x the width)
+    stats = days_of(7, links=40)
+    stats["click_count"] = stats["click_count"] * 40  # "other" in the ten thousands: wide tick labels
+    fig, ax = plt.subplots(figsize=figsize)
+    plot_trend(stats, "click_count", by="link_key", top=8, ax=ax)
+    fig.tight_layout()
+    fig.canvas.draw()
+    (right,) = drawn_axes(ax)[1:]
+    assert right.get_ylabel().startswith("Clicks: other")
+    label = right.yaxis.label.get_window_extent()
+    ticks = max(t.get_window_extent().x1 for t in right.get_yticklabels() if t.get_text())
+    legend = ax.get_legend().get_window_extent()
+    assert legend.x0 > max(label.x1, ticks)
