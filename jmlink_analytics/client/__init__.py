@@ -9,10 +9,17 @@ layer needs only :class:`DataClient` of a client; the settings are the value obj
 from __future__ import annotations
 
 from ._client import DEFAULT_BASE_URL, JMLinkClient
-from ._ratelimit import DEFAULT_RATE_LIMITS, normalize_rate_limits
 from ._responses import INT64_MAX, LinksPage, StatRows
 from .protocol import DataClient
-from .settings import DEFAULT_MAX_ANSWER_BYTES, Limits, RateLimits, Retries, Timeouts
+from .settings import (
+    DEFAULT_MAX_ANSWER_BYTES,
+    DEFAULT_RATE_LIMITS,
+    Limits,
+    RateLimits,
+    Retries,
+    Timeouts,
+    normalize_rate_limits,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL", "DEFAULT_MAX_ANSWER_BYTES", "DEFAULT_RATE_LIMITS", "INT64_MAX", "DataClient", "JMLinkClient",

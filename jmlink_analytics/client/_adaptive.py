@@ -26,6 +26,12 @@ cutting the window down to its floor as cuts of cuts did (before: 5 of 20 calls 
 window after the first refusal). A refused call keeps its slot until the server frees its
 first one (our oldest admitted call leaves the window), so refusals are spaced, never a stream.
 
+Growing back by time alone is too slow when the room comes back at once (the other machine's
+job ended): a window learned at a few calls held a process to a trickle in a window the
+server had wholly free, and cost a whole window (bench_adaptive). So whenever every call in
+the window was admitted (none in flight, no refusal held), the learned window doubles, up to
+the configured ``calls``, as TCP's slow start; an overshoot is refused and measures again.
+
 The state is one row per endpoint in the slot table, so every process of the appKey sharing
 the table slows down together. This module holds the arithmetic only.
 

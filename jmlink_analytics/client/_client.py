@@ -88,7 +88,10 @@ class JMLinkClient:
         this client (and, with ``shared_limits``, all clients of the appKey on this machine).
     session : requests.Session, optional
         A session to send with; it is used as is and never closed by the client (its own
-        adapters: the deadline is then checked between reads of the body only).
+        adapters: the deadline is then checked between reads of the body only). The
+        environment's proxy settings (``HTTPS_PROXY``, ``HTTP_PROXY``, ``NO_PROXY``,
+        ``REQUESTS_CA_BUNDLE``) are read once, when the client is made; the session's own
+        headers, auth, cookies and proxies are taken as they are at each request.
     backoff_factor : float, default 0.5
         The first retry waits about this many seconds, doubling on each retry.
     backoff_max : float, default 30.0

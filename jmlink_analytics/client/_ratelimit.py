@@ -15,8 +15,9 @@ budget.
 
 When the server refuses a call the window allowed (3006: another machine spends the same
 budget, or the gateway is stricter than documented), the endpoint is held to a learned window
-of fewer calls that grows back cubically (:mod:`._adaptive`); it is a row of the same table,
-so every process of the appKey slows down together.
+of fewer calls that grows back cubically, and doubles while every call in it is admitted
+(:mod:`._adaptive`); it is a row of the same table, so every process of the appKey slows down
+together.
 
 Clocks: a shared file is stamped in wall time, and processes' wall clocks may disagree (a
 clock stepped by NTP, a process under ``faketime``). The table keeps the latest time any
@@ -42,21 +43,18 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ._adaptive import cut_window, learned_calls
+from ._memslots import MemorySlots
 from ._slotfile import connect, file_id, shared_limits_path, sweep_stale
 
-__all__ = ["DEFAULT_RATE_LIMITS", "EndpointLimiter", "Slot", "SlotTable", "normalize_rate_limits",
-           "shared_limits_path"]
+__all__ = ["EndpointLimiter", "Slot", "SlotTable", "shared_limits_path"]
 
 logger = logging.getLogger("jmlink_analytics")
-
-#: The documented limits: calls per window of seconds, per appKey and endpoint.
-DEFAULT_RATE_LIMITS: dict[str, tuple[int, float]] = {"links": (100, 60.0), "stats": (500, 60.0)}
 
 #: While a slot another process holds is in flight, its end is unknown: look again this often.
 _POLL_S = 0.02
@@ -96,39 +94,6 @@ class Slot:
     taken: float
 
 
-def normalize_rate_limits(rate_limits: Mapping[str, tuple[int, float]] | None) -> dict[str, tuple[int, float]]:
-    """Validate a ``{"links": (calls, seconds), "stats": (calls, seconds)}`` mapping.
-
-    Missing endpoints take the documented default; ``None`` means all defaults.
-
-    Raises
-    ------
-    ValueError, TypeError
-        For unknown endpoint names or limits that are not a positive ``(calls, seconds)`` pair.
-    """
-    limits = dict(DEFAULT_RATE_LIMITS)
-    if rate_limits is None:
-        return limits
-    if not isinstance(rate_limits, Mapping):
-        raise TypeError(
-            "rate_limits must be a mapping like {'links': (100, 60), 'stats': (500, 60)} or None; "
-            f"got {type(rate_limits).__name__}"
-        )
-    for name, value in rate_limits.items():
-        if name not in DEFAULT_RATE_LIMITS:
-            raise ValueError(f"rate_limits keys must be 'links' or 'stats'; got {name!r}")
-        try:
-            calls, seconds = value
-        except (TypeError, ValueError):
-            raise TypeError(f"rate_limits[{name!r}] must be a (calls, seconds) pair; got {value!r}") from None
-        if isinstance(calls, bool) or not isinstance(calls, int) or calls < 1:
-            raise ValueError(f"rate_limits[{name!r}] calls must be an integer >= 1; got {calls!r}")
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < float("inf"):
-            raise ValueError(f"rate_limits[{name!r}] seconds must be a finite number > 0; got {seconds!r}")
-        limits[name] = (calls, float(seconds))
-    return limits
-
-
 class SlotTable:
     """The slots and learned windows of every endpoint: in memory (one client) or a file (every process).
 
@@ -146,8 +111,12 @@ class SlotTable:
         self.lock = threading.Condition()  # one transaction at a time in this process; notified on release
         self._conn: sqlite3.Connection | None = None
         self._file: tuple[int, int] | None = None
-        if self.path is not None:
-            sweep_stale(self.path.parent, self.path)
+        #: The table in Python when no other process reads it (no SQL: see :mod:`._memslots`).
+        self._memory: MemorySlots | None = None
+        if self.path is None:
+            self._memory = MemorySlots()
+            return
+        sweep_stale(self.path.parent, self.path)
         self._connect()  # at once, so a folder that cannot hold the file fails the client's construction
 
     def _connect(self) -> sqlite3.Connection:
@@ -158,14 +127,10 @@ class SlotTable:
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.close()
                 self._conn = None
-            if self._conn is None:
-                if self.path is None:
-                    conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-                    conn.executescript(_SCHEMA)
-                else:
-                    conn = connect(self.path, _SCHEMA)
-                    self._file = file_id(self.path)
-                self._conn = conn
+            if self._conn is None:  # the file's (a table in memory is Python: self._memory)
+                assert self.path is not None
+                self._conn = connect(self.path, _SCHEMA)
+                self._file = file_id(self.path)
             return self._conn
 
     def __repr__(self) -> str:
@@ -210,7 +175,13 @@ class SlotTable:
         ``wait`` is the least it can be (a whole window). ``learned`` is the calls per window
         the endpoint is held to after a refusal (fewer than ``calls``), or None.
         """
-        return self._guarded(lambda: self._take(endpoint, calls, seconds, hold))
+        if self._memory is not None:
+            with self.lock:
+                now = self.clock()
+                slot, wait, exact, learned = self._memory.take(endpoint, calls, seconds, hold, now)
+            return (None if slot is None else Slot(slot, now)), wait, exact, learned
+        return self._guarded(lambda: self._take(endpoint, calls, seconds, hold),
+                             lambda: self.try_take(endpoint, calls, seconds, hold))
 
     def _take(self, endpoint: str, calls: int, seconds: float, hold: float
               ) -> tuple[Slot | None, float, bool, int | None]:
@@ -223,6 +194,13 @@ class SlotTable:
             learned = self._learned(conn, endpoint, calls, seconds, now)
             limit = calls if learned is None else learned
             (count,) = conn.execute("SELECT COUNT(*) FROM slots WHERE endpoint = ?", (endpoint,)).fetchone()
+            if learned is not None and limit < min(2 * count, calls) and not conn.execute(
+                    "SELECT 1 FROM slots WHERE endpoint = ? AND in_flight != 0 LIMIT 1", (endpoint,)).fetchone():
+                # every call of the window was admitted (none in flight, no refusal held): double, as TCP's slow
+                # start (an overshoot is refused and measures again; a window too small costs a whole window)
+                limit = min(2 * count, calls)
+                conn.execute("INSERT OR REPLACE INTO learned (endpoint, w_max, cut_at) VALUES (?, ?, ?)",
+                             (endpoint, cut_window(limit, seconds), now))
             if count >= limit:
                 until, in_flight = conn.execute(
                     "SELECT until, in_flight FROM slots WHERE endpoint = ? ORDER BY until LIMIT 1 OFFSET ?",
@@ -288,7 +266,9 @@ class SlotTable:
                 return learned, max(0.0, until + seconds - now)
 
         with self.lock:  # one transaction at a time on the connection
-            learned, frees = self._guarded(cut)
+            if self._memory is not None:
+                return self._memory.refused(endpoint, slot.id, slot.taken, calls, seconds, self.clock())
+            learned, frees = self._guarded(cut, lambda: self.refused(endpoint, slot, calls, seconds))
             return int(learned), float(frees)
 
     def answered(self, slot: Slot) -> None:
@@ -298,11 +278,14 @@ class SlotTable:
                 conn.execute("UPDATE slots SET until = ?, in_flight = 0 WHERE id = ?", (self._now(conn), slot.id))
 
         with self.lock:
-            self._guarded(update)
+            if self._memory is not None:
+                self._memory.answered(slot.id, self.clock())
+            else:
+                self._guarded(update, lambda: self.answered(slot))
             self.lock.notify_all()
 
-    def _guarded(self, operation: Callable[[], Any]) -> Any:
-        """Run ``operation``; if the shared file fails (disk full, locked too long), go on in memory."""
+    def _guarded(self, operation: Callable[[], Any], in_memory: Callable[[], Any]) -> Any:
+        """Run ``operation``; if the shared file fails (disk full, locked too long), go on in memory (``in_memory``)."""
         try:
             return operation()
         except sqlite3.Error as exc:
@@ -315,10 +298,15 @@ class SlotTable:
                     with contextlib.suppress(sqlite3.Error):
                         self._conn.close()
                 self._conn, self.path, self.clock, self.offset = None, None, time.monotonic, 0.0
-            return operation()
+                self._memory = MemorySlots()
+            return in_memory()
 
     def clear(self) -> None:
         """Forget every slot and learned window (tests and benchmarks)."""
+        if self._memory is not None:
+            with self.lock:
+                self._memory.clear()
+            return
         with self.lock, self._transaction() as conn:
             conn.execute("DELETE FROM slots")
             conn.execute("DELETE FROM learned")
@@ -326,6 +314,8 @@ class SlotTable:
     def close(self) -> None:
         """Close the connection (a memory table forgets its slots; using it again reopens it)."""
         with self.lock:
+            if self._memory is not None:
+                self._memory.clear()
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None

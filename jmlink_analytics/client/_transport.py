@@ -29,6 +29,7 @@ from .._version import __version__
 from ..errors import JMLinkError, RateLimitError, ResponseFormatError, TransportError
 from ._deadline import DeadlineAdapter, watch
 from ._decode import decode_answer
+from ._prepared import Prepared
 from ._ratelimit import REPORT_WAITS_FROM_S, EndpointLimiter, Slot
 from .settings import Limits, Retries, Timeouts
 
@@ -86,6 +87,8 @@ class Transport:
         self.pool_size = DEFAULT_POOL_SIZE if owns_session else None
         self._origin = _origin(base_url)
         self._listeners: list[WaitListener] = []
+        #: The session's settings and the environment's proxies merged once (see :mod:`._prepared`).
+        self.prepared = Prepared(session, base_url, auth, self.headers)
 
     # -- connections and listeners ------------------------------------------------------------
     def reserve(self, workers: int) -> None:
@@ -174,8 +177,9 @@ class Transport:
         with watch(deadline) as alarm:
             try:
                 left = max(deadline - time.monotonic(), 0.001)
-                response = self.session.get(url, params=params, auth=self.auth, headers=self.headers, stream=True,
-                                            allow_redirects=False, timeout=(min(connect, left), min(read, left)))
+                request, settings = self.prepared.request(url, params)
+                response = self.session.send(request, allow_redirects=False,
+                                             timeout=(min(connect, left), min(read, left)), **settings)
                 response.raw.decode_content = True  # gzip/deflate decoded as read (requests leaves it off)
                 chunks, size = [], 0
                 while True:

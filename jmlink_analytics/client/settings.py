@@ -16,9 +16,46 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._validate import check_int
-from ._ratelimit import DEFAULT_RATE_LIMITS, normalize_rate_limits
 
-__all__ = ["DEFAULT_MAX_ANSWER_BYTES", "Limits", "RateLimits", "Retries", "Timeouts"]
+__all__ = ["DEFAULT_MAX_ANSWER_BYTES", "DEFAULT_RATE_LIMITS", "Limits", "RateLimits", "Retries", "Timeouts",
+           "normalize_rate_limits"]
+
+#: The documented limits: calls per window of seconds, per appKey and endpoint.
+DEFAULT_RATE_LIMITS: dict[str, tuple[int, float]] = {"links": (100, 60.0), "stats": (500, 60.0)}
+
+
+def normalize_rate_limits(rate_limits: Mapping[str, tuple[int, float]] | None) -> dict[str, tuple[int, float]]:
+    """Validate a ``{"links": (calls, seconds), "stats": (calls, seconds)}`` mapping.
+
+    Missing endpoints take the documented default; ``None`` means all defaults.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For unknown endpoint names or limits that are not a positive ``(calls, seconds)`` pair.
+    """
+    limits = dict(DEFAULT_RATE_LIMITS)
+    if rate_limits is None:
+        return limits
+    if not isinstance(rate_limits, Mapping):
+        raise TypeError(
+            "rate_limits must be a mapping like {'links': (100, 60), 'stats': (500, 60)} or None; "
+            f"got {type(rate_limits).__name__}"
+        )
+    for name, value in rate_limits.items():
+        if name not in DEFAULT_RATE_LIMITS:
+            raise ValueError(f"rate_limits keys must be 'links' or 'stats'; got {name!r}")
+        try:
+            calls, seconds = value
+        except (TypeError, ValueError):
+            raise TypeError(f"rate_limits[{name!r}] must be a (calls, seconds) pair; got {value!r}") from None
+        if isinstance(calls, bool) or not isinstance(calls, int) or calls < 1:
+            raise ValueError(f"rate_limits[{name!r}] calls must be an integer >= 1; got {calls!r}")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < float("inf"):
+            raise ValueError(f"rate_limits[{name!r}] seconds must be a finite number > 0; got {seconds!r}")
+        limits[name] = (calls, float(seconds))
+    return limits
+
 
 #: The largest answer, counted after decoding (gzip), the client reads: 16 MiB. A 500-record
 #: listing page is about 0.4 MB and a 3,660-day stat answer about 0.4 MB, so both fit 40 times.
