@@ -482,3 +482,16 @@ def test_the_workbook_labels_the_platforms_and_the_csv_keeps_the_api_values(fram
     assert ">ios<" not in page and ">android<" not in page and ">iOS</td>" in page
     assert sorted(read(tmp_path, "summary_by_platform.csv")["platform"]) == ["android", "ios"]  # machine data
     assert set(read(tmp_path, "daily.csv")["platform"]) == {"ios", "android"}
+
+
+def test_a_previous_period_without_any_traffic_is_named_as_the_reason_for_no_change(history, tmp_path):
+    # seen in the 365-day report of the CLI sandbox (links younger than a year): every card read "– vs ..."
+    stats, links = history
+    stats = stats.copy()
+    stats.loc[stats["date"] < pd.Timestamp(START), ["exposure_count", "click_count", "open_count",
+                                                    "install_count"]] = 0
+    write_report(stats, links, tmp_path, formats=("html",), period=(START, TODAY))
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "before have no exposures, clicks, opens or installs" in page and "shows as –" in page
+    write_report(history[0], links, tmp_path, formats=("html",), period=(START, TODAY))  # with traffic: no such note
+    assert "before have no exposures" not in (tmp_path / "index.html").read_text(encoding="utf-8")

@@ -116,9 +116,14 @@ def _comparison_note(data: ReportData) -> str:
     """What the cards' changes compare, or why there is none."""
     if data.current is not None and data.previous is not None:
         days = (data.current[1] - data.current[0]).days + 1
+        empty = ""
+        if data.previous_totals is not None and not any(data.previous_totals.get(c, 0) for c in COUNTERS):
+            # seen in a 365-day report of an app younger than a year: every change read "–" with no reason
+            empty = (f" The {days:,} before have no exposures, clicks, opens or installs (the links did not exist "
+                     "yet, or had no traffic): a change from nothing is not a number, so it shows as –.")
         return (f'<p class="note">Changes: the {days:,} complete day{"" if days == 1 else "s"} '
                 f"{escape(_span(data.current))} against the {days:,} before ({escape(_span(data.previous))}); "
-                "partial days are left out.</p>")
+                f"partial days are left out.{escape(empty)}</p>")
     how = ""
     if data.history_start is not None and data.history_start >= data.start and "partial" not in data.comparison_note:
         how = (" To compare, give write_report stats that start as many days earlier and period=(start, end); "
