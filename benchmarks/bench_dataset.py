@@ -1,125 +1,173 @@
-"""`jmlink-analytics sync` of 1,000 links x 365 days, twice; the dataset's size and reads against the SQLite store.
+"""The warehouse against the engines: write_dataset and read_dataset vs DuckDB and pyarrow, side by side.
 
-An in-process sandbox (today = China's today, no latency, rate limits far above the work) serves
-1,000 links; the command's client gets the same generous limits (``JMLinkClient.from_env`` is
-wrapped here: against the real API's 500 stat calls a minute, 2,000 requests take 4 minutes
-whatever the code does). ``sync --days 365 --platform split`` runs twice in a row through ``cli.main``, as
-cron would run it: the first run fetches everything (2,000 requests), the second only the two
-partial days of each link and platform. Side by side:
+The same synthetic stats table (``bench_dashboard.synthetic``, seed 0: N links x 365 days x
+ios/android, with fetch_stats' dtypes: categorical ``link_key`` of strings, categorical
+``platform``, ``date`` datetime64[ns], int64 counters, bool ``is_partial``) is written and read
+by each contender in turn, in one process, alternating, ``--repeat`` rounds; medians and
+ratios (ours / peer) are printed.
 
-* the dataset's bytes per row against the SQLite store (``Store``) holding the same days;
-* ``read_dataset`` of one month against a full read (best of 3 each), and a full read through
-  ``pandas.read_parquet`` (pyarrow's own dataset reader, untyped) as the baseline;
-* ``write_dataset`` of the whole year (staging folder + ``os.replace`` per day) against
-  pyarrow's ``write_dataset(existing_data_behavior="delete_matching")`` straight into the root.
+Writing, each into a fresh folder:
 
-Run: ``.venv/bin/python benchmarks/bench_dataset.py [--links 1000 --days 365]``.
+* ours: ``write_dataset(stats, root)`` (the lock, the shape record, staging, fsync and
+  ``os.replace`` per day; the re-read of existing days finds none in a fresh folder);
+* DuckDB: ``COPY (SELECT ..., strftime(date, '%Y-%m-%d') AS dt FROM stats) TO root
+  (FORMAT PARQUET, PARTITION_BY (dt))`` on the pandas frame (DuckDB scans it in place);
+* pyarrow: ``pyarrow.Table.from_pandas`` then ``pyarrow.dataset.write_dataset`` with hive
+  partitioning on ``dt`` (zstd, one row group per day), straight into the root.
+
+Reading the dataset ours wrote, a whole year and the last 30 days:
+
+* ours: ``read_dataset(root)`` / ``read_dataset(root, start=..., end=...)`` (the typed,
+  sorted table);
+* DuckDB: ``SELECT <columns> FROM read_parquet('root/*/*.parquet', hive_partitioning = true)``
+  (``WHERE dt BETWEEN ...`` for the month) then ``.df()``: pandas with DuckDB's own types
+  (``link_key`` object, not sorted).
+
+Also printed: a second write of the whole year over the first (every day re-read and merged
+under the lock: what ``sync`` does when it rewrites days).
+
+Run: ``.venv/bin/python benchmarks/bench_dataset.py [--links 1000,5000 --days 365 --repeat 5]``.
+The default is ``--links 1000 --repeat 5`` (about a minute); ``--links 1000,5000`` adds the big size.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
-import io
-import os
+import gc
+import shutil
+import statistics
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-NO_LIMIT = {"links": (1_000_000, 60.0), "stats": (1_000_000, 60.0)}
+HERE = Path(__file__).resolve().parent
+GOALS = {"write vs DuckDB": 1.5, "read a year": 1.1, "read a month": 1.0}
 
 
-def folder_bytes(root: Path) -> int:
-    return sum(p.stat().st_size for p in root.rglob("*.parquet"))
+def typed(stats):
+    """``stats`` with fetch_stats' exact dtypes (data/dtypes.py)."""
+    import pandas as pd
+
+    from jmlink_analytics.data.dtypes import PLATFORM_DTYPE, STRING_DTYPE
+
+    keys = pd.Index(stats["link_key"].cat.categories.astype(str), dtype=STRING_DTYPE)
+    return stats.assign(link_key=pd.Categorical(stats["link_key"].astype(str), categories=keys),
+                        platform=stats["platform"].astype(str).astype(PLATFORM_DTYPE),
+                        date=stats["date"].astype("datetime64[ns]"))
 
 
-def best_of(n: int, call) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(n):
-        started = time.perf_counter()
-        result = call()
-        times.append(time.perf_counter() - started)
-    return min(times), result
+def timed(call: Callable[[], object]) -> float:
+    gc.collect()
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def measure(n_links: int, args: argparse.Namespace) -> None:
+    """Time every case at one size and print the medians and ratios."""
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    from bench_dashboard import synthetic
+
+    from jmlink_analytics import read_dataset, write_dataset
+
+    stats = typed(synthetic(n_links, args.days)[0])
+    last = stats["date"].max().date()
+    month = (last - dt.timedelta(days=29), last)
+    with tempfile.TemporaryDirectory(dir=None) as tmp:
+        base = Path(tmp)
+        counter = iter(range(10**6))
+
+        def fresh(name: str) -> Path:
+            return base / f"{name}-{next(counter)}"
+
+        def ours_write() -> None:
+            root = fresh("ours")
+            write_dataset(stats, root)
+            shutil.rmtree(root)
+
+        def duck_write() -> None:
+            root = fresh("duck")
+            con = duckdb.connect()
+            con.register("stats", stats)
+            con.execute(f"""COPY (SELECT link_key::VARCHAR AS link_key, platform::VARCHAR AS platform,
+                                         date::DATE AS date, exposure_count, click_count, open_count,
+                                         install_count, is_partial, strftime(date, '%Y-%m-%d') AS dt
+                                  FROM stats)
+                            TO '{root}' (FORMAT PARQUET, PARTITION_BY (dt), COMPRESSION zstd)""")
+            con.close()
+            shutil.rmtree(root)
+
+        def arrow_write() -> None:
+            root = fresh("arrow")
+            table = pa.Table.from_pandas(stats.assign(dt=stats["date"].dt.strftime("%Y-%m-%d")),
+                                         preserve_index=False)
+            ds.write_dataset(table, root, format="parquet", basename_template="part-{i}.parquet",
+                             partitioning=ds.partitioning(pa.schema([("dt", pa.string())]), flavor="hive"),
+                             existing_data_behavior="error", min_rows_per_group=1 << 20,
+                             max_rows_per_group=1 << 20,
+                             file_options=ds.ParquetFileFormat().make_write_options(compression="zstd"))
+            shutil.rmtree(root)
+
+        root = base / "dataset"
+        write_dataset(stats, root)
+        columns = "link_key, platform, date, exposure_count, click_count, open_count, install_count, is_partial"
+        glob = f"{root}/*/*.parquet"
+
+        def duck_read(where: str = "") -> None:
+            con = duckdb.connect()
+            con.execute(f"SELECT {columns} FROM read_parquet('{glob}', hive_partitioning = true) {where}").df()
+            con.close()
+
+        month_where = f"WHERE dt BETWEEN '{month[0]}' AND '{month[1]}'"
+        n_month = len(read_dataset(root, start=month[0], end=month[1]))
+
+        def rewrite() -> None:
+            write_dataset(stats, root)
+
+        cases = {
+            "write": {"ours": ours_write, "DuckDB COPY": duck_write, "pyarrow write_dataset": arrow_write},
+            "read a year": {"ours": lambda: read_dataset(root), "DuckDB .df()": duck_read},
+            "read a month": {"ours": lambda: read_dataset(root, start=month[0], end=month[1]),
+                             "DuckDB .df()": lambda: duck_read(month_where)},
+            "rewrite a year (merge)": {"ours": rewrite},
+        }
+        times: dict[tuple[str, str], list[float]] = {}
+        for _ in range(args.repeat):
+            for case, runners in cases.items():
+                for name, call in runners.items():
+                    times.setdefault((case, name), []).append(timed(call))
+    print(f"  {n_links:,} links x {args.days} days x 2 platforms = {len(stats):,} rows "
+          f"(a month: {n_month:,} rows)", flush=True)
+    for case, runners in cases.items():
+        ours = statistics.median(times[case, "ours"])
+        line = f"    {case:<24} ours {ours:6.3f} s"
+        for name in list(runners)[1:]:
+            peer = statistics.median(times[case, name])
+            line += f" | {name} {peer:6.3f} s, ours / peer {ours / peer:4.2f}"
+        print(line)
+        print("        runs: " + "; ".join(f"{name} " + ", ".join(f"{t:.2f}" for t in times[case, name])
+                                    for name in runners))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--links", type=int, default=1000)
+    parser.add_argument("--links", default="1000", help="comma-separated sizes, e.g. 1000,5000")
     parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
-
-    import pandas as pd
+    sys.path.insert(0, str(HERE))
+    import duckdb
     import pyarrow as pa
-    import pyarrow.dataset as ds
 
-    from jmlink_analytics import cli, read_dataset, write_dataset
-    from jmlink_analytics._dates import china_today
-    from jmlink_analytics.client import JMLinkClient
-    from jmlink_analytics.data import Store, fetch_stats
-    from jmlink_analytics.export._dataset import _to_arrow
-    from jmlink_analytics.sandbox import Sandbox
-
-    from_env = JMLinkClient.from_env.__func__
-    JMLinkClient.from_env = classmethod(lambda cls, environ=None, **kw: from_env(cls, environ,
-                                                                                 **{"rate_limits": NO_LIMIT, **kw}))
-    today = china_today()
-    with Sandbox(links=args.links, days=args.days + 2, today=today, rate_limits=NO_LIMIT) as sb, \
-            tempfile.TemporaryDirectory() as tmp:
-        os.environ.update({"JMLINK_APP_KEY": sb.app_key, "JMLINK_MASTER_SECRET": sb.master_secret,
-                           "JMLINK_BASE_URL": sb.base_url, "XDG_CACHE_HOME": str(Path(tmp) / "xdg")})
-        root = Path(tmp) / "jmlink_stats"
-        argv_sync = ["sync", "--out", str(root), "--days", str(args.days), "--no-cache", "--no-progress"]
-        print(f"bench_dataset: {args.links} links x {args.days} days x ios/android, in-process sandbox, today {today}")
-        runs = []
-        for _ in range(2):
-            sb.clear_requests()
-            printed = io.StringIO()
-            started = time.perf_counter()
-            with contextlib.redirect_stdout(printed):
-                status = cli.main(argv_sync)
-            runs.append((time.perf_counter() - started, len([r for r in sb.requests if r.path.endswith("/stat")]),
-                         printed.getvalue().strip().splitlines()[-1].strip()))
-            assert status == 0, printed.getvalue()
-        for label, (seconds, requests, said) in zip(("first run ", "second run"), runs, strict=True):
-            print(f"  sync, {label}: {seconds:6.2f} s, {requests:,} stat requests\n      {said}")
-        print(f"  first / second: {runs[0][0] / runs[1][0]:.1f}x")
-
-        t_full, full = best_of(3, lambda: read_dataset(root))
-        month_start = today - dt.timedelta(days=29)
-        t_month, month = best_of(3, lambda: read_dataset(root, start=month_start, end=today))
-        t_pandas, raw = best_of(3, lambda: pd.read_parquet(root))
-        n_rows = len(full)
-        print(f"  read_dataset, full year      : {t_full:6.3f} s ({n_rows:,} rows)")
-        print(f"  read_dataset, one month      : {t_month:6.3f} s ({len(month):,} rows); full / month "
-              f"{t_full / t_month:.1f}x")
-        print(f"  pandas.read_parquet(root)    : {t_pandas:6.3f} s ({len(raw):,} rows, untyped: link_key "
-              f"{raw['link_key'].dtype}, dt {raw['dt'].dtype}); read_dataset / pandas {t_full / t_pandas:.2f}")
-
-        with Store(Path(tmp) / "store.sqlite3") as store, sb.client() as client:
-            keys = sorted(link["link_key"] for link in sb.app.links)
-            start = today - dt.timedelta(days=args.days - 1)
-            fetch_stats(client, keys, start=start, end=today, platform=["ios", "android"], store=store,
-                        progress=False)
-            info = store.info()
-        data_bytes = folder_bytes(root)
-        print(f"  on disk: dataset {data_bytes / 1e6:6.1f} MB = {data_bytes / n_rows:5.1f} bytes/row; "
-              f"SQLite store {info.size_bytes / 1e6:6.1f} MB = {info.size_bytes / info.rows:5.1f} bytes/row "
-              f"({info.rows:,} days); store / dataset {info.size_bytes / data_bytes:.1f}x")
-
-        t_ours, _ = best_of(2, lambda: write_dataset(full, Path(tmp) / "ours"))
-        table = _to_arrow(full, "dt")
-
-        def straight() -> None:
-            ds.write_dataset(table, Path(tmp) / "straight", format="parquet", basename_template="part-{i}.parquet",
-                             partitioning=ds.partitioning(pa.schema([("dt", pa.string())]), flavor="hive"),
-                             existing_data_behavior="delete_matching", max_rows_per_group=1 << 20,
-                             file_options=ds.ParquetFileFormat().make_write_options(compression="zstd"))
-
-        t_straight, _ = best_of(2, straight)
-        print(f"  write_dataset, whole year    : {t_ours:6.3f} s (staging + fsync + os.replace per day)")
-        print(f"  pyarrow delete_matching      : {t_straight:6.3f} s (straight into the root, not atomic per day); "
-              f"ours / straight {t_ours / t_straight:.2f}")
+    print(f"bench_dataset: medians of {args.repeat} alternating rounds, in one process; "
+          f"DuckDB {duckdb.__version__}, pyarrow {pa.__version__}", flush=True)
+    for n_links in [int(n) for n in args.links.split(",")]:
+        measure(n_links, args)
     return 0
 
 

@@ -36,6 +36,16 @@ GOALS = {1000: (5.0, None), 5000: (15.0, 2048.0)}  # links: (seconds, MB of peak
 FULL, NO_XLSX, SHEET = "csv,png,html,xlsx", "csv,png,html", "sheet"
 
 
+def daily_note(book: Path) -> str | None:
+    """The note above the workbook's daily sheet (where the full table is), or None without one."""
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(book, read_only=True)["daily"]
+    first = next(sheet.iter_rows(min_row=1, max_row=1, max_col=1, values_only=True))[0]
+    rows = sheet.max_row
+    return f"{rows:,} rows; A1: {first}" if first and str(first).startswith("One row per") else None
+
+
 def worker(args: argparse.Namespace) -> int:
     """In a fresh process: build the tables, time one write_report (or to_excel of the daily table), print JSON."""
     sys.path.insert(0, str(HERE))
@@ -60,9 +70,10 @@ def worker(args: argparse.Namespace) -> int:
         size = sum(path.stat().st_size for path in written.values())
         book = written.get("report.xlsx") or written.get("daily.xlsx")
         book_size = book.stat().st_size if book else 0
+        note = daily_note(book) if args.formats != SHEET and book else None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(json.dumps({"seconds": elapsed, "rows": len(stats), "files": len(written), "bytes": size,
-                      "xlsx_bytes": book_size, "peak_mb": peak,
+                      "xlsx_bytes": book_size, "peak_mb": peak, "daily_note": note,
                       "package": str(Path(jmlink_analytics.__file__).parents[1])}))
     return 0
 
@@ -111,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
               f"peak memory {peak['baseline', case]:,.0f} / {peak['ours', case]:,.0f} MB")
         times = {name: ", ".join(f"{r['seconds']:.2f}" for r in runs[name, case]) for name in ("baseline", "ours")}
         print(f"      runs: baseline {times['baseline']}; ours {times['ours']}")
+    note = runs["ours", FULL][0]["daily_note"]
+    print(f"  ours: the workbook's daily sheet: {note or 'no note (one row per link and day)'}")
     for name in ("baseline", "ours"):
         book = runs[name, FULL][0]["xlsx_bytes"]
         print(f"  {name}: report.xlsx adds {median[name, FULL] - median[name, NO_XLSX]:.2f} s "

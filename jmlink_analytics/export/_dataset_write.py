@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._files import fsync as _fsync
 from .._validate import check_stats
 from ..errors import DatasetLockError
-from ..schema import COUNTERS, PLATFORMS, STATS_COLUMNS
+from ..schema import PLATFORMS, STATS_COLUMNS
+from ._dataset_days import DayTable, day_table, workers, write_day
 from ._layout import (
     Shape,
     check_shape,
@@ -53,13 +53,6 @@ _PARTITION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _KEY = ["link_key", "platform", "date"]
 
 
-def _schema() -> Any:
-    import pyarrow as pa
-
-    return pa.schema([("link_key", pa.string()), ("platform", pa.string()), ("date", pa.date32()),
-                      *[(c, pa.int64()) for c in COUNTERS], ("is_partial", pa.bool_())])
-
-
 def _check_root(root: Any) -> Path:
     if not isinstance(root, (str, os.PathLike)):
         raise TypeError(f"root must be a folder path (str or os.PathLike); got {type(root).__name__}")
@@ -67,6 +60,9 @@ def _check_root(root: Any) -> Path:
 
 
 def _check_table(stats: Any) -> pd.DataFrame:
+    """``stats`` if it is fetch_stats' table with known platforms (duplicates: :func:`.day_table`)."""
+    import pandas as pd
+
     stats = check_stats(stats)
     missing = [c for c in STATS_COLUMNS if c not in stats.columns]
     if missing:
@@ -80,44 +76,23 @@ def _check_table(stats: Any) -> pd.DataFrame:
     for column in ("link_key", "platform", "is_partial"):
         if stats[column].isna().any():
             raise ValueError(f"stats column {column!r} has missing values")
-    bad = set(stats["platform"].astype(str).unique()) - set(PLATFORMS)
+    platforms = stats["platform"]
+    if isinstance(platforms.dtype, pd.CategoricalDtype):  # the categories present, not 3.65 million texts
+        present = platforms.cat.categories[np.unique(platforms.cat.codes.to_numpy())]
+        bad = {str(v) for v in present} - set(PLATFORMS)
+    else:
+        bad = set(platforms.astype(str).unique()) - set(PLATFORMS)
     if bad:
         raise ValueError(f"stats column 'platform' must hold 'all', 'ios' or 'android'; got {sorted(bad)}")
-    duplicated = stats.duplicated(_KEY)
-    if duplicated.any():
-        row = stats[duplicated].iloc[0]
-        raise ValueError(f"stats has {int(duplicated.sum())} duplicate (link_key, platform, date) row(s), e.g. "
-                         f"{row['link_key']!r}, {row['platform']!r}, {row['date']:%Y-%m-%d}")
     return stats
 
 
-def _text_array(column: pd.Series) -> Any:
-    """A text column as an Arrow string array, decoding a categorical in Arrow rather than in Python."""
-    import pandas as pd
-    import pyarrow as pa
-
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        codes = column.cat.codes.to_numpy()
-        dictionary = pa.array([str(v) for v in column.cat.categories], pa.string())
-        return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), dictionary).cast(pa.string())
-    return pa.array(column.astype(str).to_numpy(dtype=object), pa.string())
-
-
-def _to_arrow(stats: pd.DataFrame, partition: str) -> tuple[Any, list[str]]:
-    """The rows as an Arrow table with the day folder's value in column ``partition``, and those days."""
-    import pandas as pd
-    import pyarrow as pa
-
-    days = stats["date"].to_numpy().astype("datetime64[D]")
-    codes, distinct = pd.factorize(days)
-    names = np.datetime_as_string(np.asarray(distinct, dtype="datetime64[D]"), unit="D").astype(object)
-    arrays = [_text_array(stats["link_key"]), _text_array(stats["platform"]), pa.array(days, pa.date32()),
-              *[pa.array(stats[c].to_numpy(dtype=np.int64), pa.int64()) for c in COUNTERS],
-              pa.array(stats["is_partial"].to_numpy(dtype=bool), pa.bool_()),
-              pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array(names, pa.string()))
-              .cast(pa.string())]
-    table = pa.Table.from_arrays(arrays, schema=_schema().append(pa.field(partition, pa.string())))
-    return table, sorted(str(n) for n in names)
+def _duplicates(stats: pd.DataFrame) -> ValueError:
+    """The error for a table with duplicate rows (found in day_table; described here)."""
+    duplicated = stats.duplicated(_KEY)
+    row = stats[duplicated].iloc[0]
+    return ValueError(f"stats has {int(duplicated.sum())} duplicate (link_key, platform, date) row(s), e.g. "
+                      f"{row['link_key']!r}, {row['platform']!r}, {row['date']:%Y-%m-%d}")
 
 
 def _day_files(folder: Path) -> list[Path]:
@@ -126,49 +101,26 @@ def _day_files(folder: Path) -> list[Path]:
     return sorted(f for f in folder.glob("*.parquet") if not f.name.startswith((".", "_")) and f.is_file())
 
 
-def _merged(table: Any, old_files: dict[str, list[Path]], partition: str) -> Any:
-    """``table`` plus the rows of the days' current files that it does not replace, sorted within each day."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def _write_days(table: DayTable, data: Path, partition: str, staging: Path) -> list[Path]:
+    """Write the day files of ``table`` (each merged with the day's current files) into ``data``; under the lock.
 
-    def read(day: str, path: Path) -> Any:
-        old = pq.read_table(path, columns=_schema().names).cast(_schema())
-        return old.append_column(partition, pa.array([day] * old.num_rows, pa.string()))
-
-    jobs = [(day, path) for day, paths in old_files.items() for path in paths]
-    with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as pool:
-        old = pa.concat_tables(list(pool.map(lambda job: read(*job), jobs)))
-    kept = old.join(table.select(_KEY), keys=_KEY, join_type="left anti")
-    if kept.num_rows == 0:
-        return table
-    merged = pa.concat_tables([table, kept.select(table.column_names)])
-    return merged.sort_by([(partition, "ascending"), ("link_key", "ascending"), ("platform", "ascending"),
-                           ("date", "ascending")])
-
-
-def _write_days(table: Any, days: list[str], data: Path, partition: str, staging: Path) -> list[Path]:
-    """Write the day files of ``table`` (merged with the days' files) into ``data``; under the lock."""
-    import pyarrow as pa
-    import pyarrow.dataset as ds
-
-    old_files = {day: files for day in days if (files := _day_files(data / f"{partition}={day}"))}
-    if old_files:
-        table = _merged(table, old_files, partition)
+    Each day is read, merged, written and flushed in a pool of threads into a staging folder;
+    then, once all are staged, each replaces its day's file (``os.replace``), in day order.
+    """
     folder = staging / secrets.token_hex(6)
+    folder.mkdir(parents=True, exist_ok=True)
     try:
-        ds.write_dataset(table, folder, format="parquet", basename_template="part-{i}.parquet",
-                         partitioning=ds.partitioning(pa.schema([(partition, pa.string())]), flavor="hive"),
-                         existing_data_behavior="error", min_rows_per_group=1 << 20, max_rows_per_group=1 << 20,
-                         file_options=ds.ParquetFileFormat().make_write_options(compression="zstd"))
-        staged = [(day, folder / f"{partition}={day}" / "part-0.parquet") for day in days]
-        with ThreadPoolExecutor(max_workers=8) as pool:  # flush the new files before they replace good ones
-            list(pool.map(_fsync, [path for _, path in staged]))
+        old_files = {day: _day_files(data / f"{partition}={day}") for day in table.days}
+        staged = [folder / f"{day}.parquet" for day in table.days]
+        with ThreadPoolExecutor(max_workers=workers()) as pool:
+            list(pool.map(lambda i: write_day(table.day(i), old_files[table.days[i]], staged[i]),
+                          range(len(table.days))))
         written = []
-        for day, path in staged:
+        for day, path in zip(table.days, staged, strict=True):
             day_dir = data / f"{partition}={day}"
             day_dir.mkdir(parents=True, exist_ok=True)
             os.replace(path, day_dir / DATA_FILE)
-            for other in old_files.get(day, []):  # merged into part-0 above (e.g. part-1.parquet of another tool)
+            for other in old_files[day]:  # merged into part-0 above (e.g. part-1.parquet of another tool)
                 if other.name != DATA_FILE:
                     other.unlink(missing_ok=True)
             written.append(day_dir / DATA_FILE)
@@ -236,7 +188,8 @@ def write_dataset(stats: pd.DataFrame, root: str | os.PathLike[str], *, partitio
     the union of what they wrote: the read-merge-write runs under an ``fcntl`` lock on
     ``root/_jmlink/lock``. The dataset records its shape once in ``root/_jmlink/``. Inside
     the files: ``link_key``, ``platform`` (text), ``date`` (Parquet DATE), the four counters
-    (INT64) and ``is_partial`` (BOOLEAN), sorted by link, platform and date.
+    (INT64) and ``is_partial`` (BOOLEAN), sorted by link, then platform (``all``, ``ios``,
+    ``android``, the order of fetch_stats), zstd, one row group per 1,048,576 rows.
 
     Examples
     --------
@@ -258,11 +211,11 @@ def write_dataset(stats: pd.DataFrame, root: str | os.PathLike[str], *, partitio
     link_table = None if links is None else links_arrow(links)
     if stats.empty and link_table is None:
         return []
+    table = day_table(stats, lambda: _duplicates(stats))
     shape = Shape("apps" if app else "days", platform_mode(stats["platform"].unique()) if len(stats) else "",
                   partition)
     if shape.platforms:
         check_shape(top, shape)
-    table, days = _to_arrow(stats, partition)
     data = top / f"app={app}" if app else top
     top.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -272,7 +225,7 @@ def write_dataset(stats: pd.DataFrame, root: str | os.PathLike[str], *, partitio
             if shape.platforms:
                 check_shape(top, shape)  # again: another writer may have recorded its shape meanwhile
                 record_shape(top, shape)
-                written = _write_days(table, days, data, partition, staging_dir(top))
+                written = _write_days(table, data, partition, staging_dir(top))
             if link_table is not None:
                 write_links_arrow(link_table, top, app, staging_dir(top))
     except DatasetLockError as exc:  # never lose the rows: they go to a rescue file outside the dataset

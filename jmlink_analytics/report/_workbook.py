@@ -45,12 +45,14 @@ DAILY_BY_LINK_ROWS = 50_000
 _PLATFORMS = ("ios", "android")
 
 
-def _side_by_side(overall: pd.DataFrame, split: pd.DataFrame | None, keys: list[str]) -> pd.DataFrame:
-    """``overall`` summed per ``keys`` (with ``date``), each counter followed by its iOS and Android sums."""
+def _side_by_side(overall: pd.DataFrame, split: pd.DataFrame | None,
+                  keys: Callable[[pd.DataFrame], list[pd.Series]]) -> pd.DataFrame:
+    """``overall`` summed per day and ``keys(frame)``, each counter followed by its iOS and Android sums."""
     import pandas as pd
 
     def summed(frame: pd.DataFrame) -> pd.DataFrame:
-        return frame.groupby(["date", *keys], observed=True, sort=True)[list(COUNTERS)].sum()
+        # grouped by Series (categoricals where possible), so the 3.65 million rows are never copied with a key
+        return frame[list(COUNTERS)].groupby([frame["date"], *keys(frame)], observed=True, sort=True).sum()
 
     table = summed(overall)
     order: list[str] = []
@@ -59,9 +61,30 @@ def _side_by_side(overall: pd.DataFrame, split: pd.DataFrame | None, keys: list[
         if split is not None:
             order += [f"{counter}_{platform}" for platform in _PLATFORMS]
     if split is not None:
-        parts = [summed(split[split["platform"] == platform]).add_suffix(f"_{platform}") for platform in _PLATFORMS]
+        platforms = split["platform"]
+        parts = [summed(split[platforms == platform]).add_suffix(f"_{platform}") for platform in _PLATFORMS]
         table = table.join(pd.concat(parts, axis=1), how="left")
     return table[order].reset_index()
+
+
+def _channel_of(names: pd.DataFrame) -> Callable[[pd.DataFrame], list[pd.Series]]:
+    """``frame -> [channel]``: each row's link's channel (``(none)`` without one), a categorical by link code."""
+    import numpy as np
+    import pandas as pd
+
+    channel = names.assign(link_key=names["link_key"].astype(str)).set_index("link_key")["channel"]
+
+    def keys(frame: pd.DataFrame) -> list[pd.Series]:
+        links = frame["link_key"]
+        if not isinstance(links.dtype, pd.CategoricalDtype):
+            links = links.astype("category")
+        per_link = pd.Series(links.cat.categories.astype(str)).map(channel).astype(object).fillna("(none)")
+        labels, per_link_codes = np.unique(per_link.to_numpy(dtype=str), return_inverse=True)
+        codes = per_link_codes[links.cat.codes.to_numpy()]
+        return [pd.Series(pd.Categorical.from_codes(codes, categories=labels.tolist()), index=frame.index,
+                          name="channel")]
+
+    return keys
 
 
 def daily_sheet(data: ReportData) -> tuple[pd.DataFrame, str | None]:
@@ -85,21 +108,17 @@ def daily_sheet(data: ReportData) -> tuple[pd.DataFrame, str | None]:
     overall, split, names = data.overall, data.split, data.names
     partial = overall.groupby("date", sort=True)["is_partial"].any() if "is_partial" in overall else None
     if len(overall) <= DAILY_BY_LINK_ROWS:
-        table = _with_names(_side_by_side(overall, split, ["link_key"]), names)
+        table = _with_names(_side_by_side(overall, split, lambda frame: [frame["link_key"]]), names)
         table = table.sort_values(["link_key", "date"], kind="stable", ignore_index=True)
         table.insert(0, "date", table.pop("date"))
         note = None
     else:
-        channel = names.assign(link_key=names["link_key"].astype(str)).set_index("link_key")["channel"]
-
-        def with_channel(frame: pd.DataFrame) -> pd.DataFrame:
-            return frame.assign(channel=frame["link_key"].astype(str).map(channel).astype(object)
-                                .fillna("(none)"))
-
-        overall_c = with_channel(overall)
-        table = _side_by_side(overall_c, None if split is None else with_channel(split), ["channel"])
-        links = overall_c.groupby(["date", "channel"], observed=True, sort=True)["link_key"].nunique()
+        by_channel = _channel_of(names)
+        table = _side_by_side(overall, split, by_channel)
+        links = overall["link_key"].groupby([overall["date"], *by_channel(overall)], observed=True,
+                                             sort=True).nunique()
         table.insert(2, "links", links.to_numpy())
+        table["channel"] = table["channel"].astype(table["channel"].cat.categories.dtype)  # text, as before
         days = (data.end - data.start).days + 1
         note = (f"One row per day and channel: {len(overall):,} link-days ({data.n_links:,} links, {days:,} days) "
                 "are too many rows to work with here. One row per link, platform and day: {full} in the same "
