@@ -189,13 +189,13 @@ def test_multiindex_column_headers_are_neutralized_on_every_level(tmp_path):
     assert "=HYPERLINK(\"x\")" in [cell for row in raw for cell in row]
 
 
-def test_the_fast_writer_writes_exactly_what_pandas_writes(tmp_path):
+@pytest.mark.parametrize("n", [3000, 140_000], ids=["one chunk", "three chunks"])
+def test_the_fast_writer_writes_exactly_what_pandas_writes(tmp_path, n):
     from jmlink_analytics.export._csv import prepare_frame
 
     rng = np.random.default_rng(3)
     texts = np.array(["a,b", 'say "hi"', "two\nlines", "cr\rx", "", "=SUM(A1)", "微信", " padded ", "-2", "'q"],
                      dtype=object)
-    n = 3000
     frame = pd.DataFrame({
         "text": rng.choice(texts, n), "ints": rng.integers(-5, 10**12, n), "rates": rng.random(n).round(6),
         "flags": rng.random(n) > 0.5, "category": pd.Categorical(rng.choice(texts, n)),

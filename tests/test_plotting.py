@@ -116,8 +116,10 @@ def test_plot_funnel_labels_each_stage_with_its_conversion(split):
     assert [b.get_height() for b in bars] == totals.tolist()
     labels = [t.get_text() for t in ax.texts]
     assert labels[0] == f"{totals[0]:,}"
-    assert labels[1] == f"{totals[1]:,}\n{totals[1] / totals[0]:.1%} of exposures"
-    assert labels[3].endswith("of opens")
+    assert labels[1] == f"{totals[1]:,}\nCTR {totals[1] / totals[0]:.1%}"
+    assert labels[2] == f"{totals[2]:,}\nOpen rate {totals[2] / totals[1]:.1%}"
+    # the install rate is installs / clicks, as on the cards and in metrics.funnel (it said "of opens")
+    assert labels[3] == f"{totals[3]:,}\nInstall rate {totals[3] / totals[1]:.1%}"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["Exposures", "Clicks", "Opens", "Installs"]
     save_png(fig)
 
@@ -130,6 +132,8 @@ def test_plot_funnel_by_group_compares_the_conversions(split, links):
     ios = split[split["platform"] == "ios"]
     ctr = ios["click_count"].sum() / ios["exposure_count"].sum()
     assert f"{ctr:.1%}" in [t.get_text() for t in ax.texts]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "CTR (clicks / exposures)", "Open rate (opens / clicks)", "Install rate (installs / clicks)"]
     save_png(fig)
     fig, ax = plt.subplots(figsize=(10, 4))
     plot_funnel(split, by="channel", links=links, top=3, ax=ax)
@@ -458,7 +462,8 @@ def test_plot_breakdown_takes_the_metric_second_and_refuses_the_links_table_ther
     parameters = inspect.signature(plot_breakdown).parameters
     assert list(parameters)[:3] == ["stats", "metric", "by"]
     assert "legend" not in parameters  # it drew nothing: the bars are labelled
-    assert "links" not in inspect.signature(plot_platforms).parameters  # the lines are platforms
+    # plot_platforms takes links now (issue 20: no line before the first link existed), keyword-only
+    assert inspect.signature(plot_platforms).parameters["links"].kind is inspect.Parameter.KEYWORD_ONLY
 
 
 def test_no_private_attribute_is_left_on_the_axes(split):
@@ -609,3 +614,55 @@ def test_other_has_no_line_before_the_first_of_its_links_was_created():
     y = np.asarray(other.get_ydata(), dtype=np.float64)
     assert np.isnan(y[days < pd.Timestamp("2026-11-15")]).all()
     assert np.isfinite(y[(days >= pd.Timestamp("2026-11-15")) & (days < pd.Timestamp("2026-11-29"))]).all()
+
+
+def test_plot_funnel_by_group_draws_the_rates_metrics_funnel_defines(split, links):
+    # one definition per rate: each bar is metrics.funnel's conversion, "other" by the same definition
+    from jmlink_analytics import funnel
+
+    _fig, ax = plt.subplots(figsize=(10, 4))
+    plot_funnel(split, by="platform", ax=ax)
+    table = funnel(split, by="platform")
+    expected = table[table["stage"] != "exposure"]["conversion"].to_numpy()
+    assert np.allclose(sorted(b.get_height() for b in ax.patches), sorted(expected))
+    _fig, ax = plt.subplots(figsize=(10, 4))
+    plot_funnel(split, by="channel", links=links, top=2, ax=ax)
+    table = funnel(split, by="channel", links=links)
+    rest = table.iloc[2 * 4:].groupby("stage", observed=True)["count"].sum()
+    other = [rest["click"] / rest["exposure"], rest["open"] / rest["click"], rest["install"] / rest["click"]]
+    assert np.allclose([b.get_height() for b in ax.patches[-3:]], other)
+
+
+def test_the_platform_lines_start_when_the_first_link_was_created(split, links):
+    # seen in the 365-day report: flat zero lines for the half year before any link existed
+    created = pd.Timestamp("2024-06-17 10:00")
+    links = links.assign(create_time=[created + pd.Timedelta(days=i) for i in range(len(links))])
+    split = split.copy()
+    split.loc[split["date"] < created.normalize(), COUNTER_COLUMNS] = 0
+    _fig, ax = plt.subplots()
+    plot_platforms(split, "click_count", links=links, freq="D", ax=ax)
+    lines = solid_lines(ax)
+    assert lines[0].get_label().startswith("iOS (")  # the shares of the whole range
+    for line in lines:
+        days, y = pd.DatetimeIndex(line.get_xdata()), np.asarray(line.get_ydata(), dtype=np.float64)
+        assert np.isnan(y[days < created.normalize()]).all() and np.isfinite(y[days == created.normalize()]).all()
+    _fig, plain = plt.subplots()  # without the links table the zeros are the data
+    plot_platforms(split, "click_count", freq="D", ax=plain)
+    assert np.isfinite(np.asarray(solid_lines(plain)[0].get_ydata(), dtype=np.float64)[:7]).all()
+
+
+@pytest.mark.parametrize("figsize", [(10, 4.8), (7, 4)])
+def test_the_legend_never_covers_the_second_axis_label(figsize):
+    # seen in the 7-day report: "Clicks: other (grey)" ran under the legend's handles (anchored at 1.09 x the width)
+    stats = days_of(7, links=40)
+    stats["click_count"] = stats["click_count"] * 40  # "other" in the ten thousands: wide tick labels
+    fig, ax = plt.subplots(figsize=figsize)
+    plot_trend(stats, "click_count", by="link_key", top=8, ax=ax)
+    fig.tight_layout()
+    fig.canvas.draw()
+    (right,) = drawn_axes(ax)[1:]
+    assert right.get_ylabel().startswith("Clicks: other")
+    label = right.yaxis.label.get_window_extent()
+    ticks = max(t.get_window_extent().x1 for t in right.get_yticklabels() if t.get_text())
+    legend = ax.get_legend().get_window_extent()
+    assert legend.x0 > max(label.x1, ticks)

@@ -681,3 +681,25 @@ def test_a_long_legend_is_inside_the_figure():
     assert len(legend.get_texts()) == 5  # four links and the dashed note: outside, on the right
     dash.figure.canvas.draw()
     assert _inside_the_figure(dash.figure, legend)
+
+
+def test_the_platform_buttons_show_their_whole_labels(stats):
+    # seen in Chromium under Voila: at 80px the first button read "All platf…" (issue 20, what users see).
+    # A label fits when its width in the widgets' 13px sans font plus the button's 2 x 12px padding does.
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    both = pd.concat([stats, stats.assign(platform="all")], ignore_index=True)
+    toggle = Dashboard(both).controls["platform"]
+    width = float(toggle.style.button_width.removesuffix("px"))
+    labels = [label for label, _value in toggle.options]
+    assert labels == ["All platforms", "iOS", "Android"]  # the labels of schema.PLATFORM_LABELS
+    measure = TextToPath().get_text_width_height_descent
+    for label in labels:
+        assert measure(label, FontProperties(family="DejaVu Sans", size=13), ismath=False)[0] + 24 <= width
+
+
+def test_the_caption_names_the_platforms_as_the_charts_do(stats):
+    # one label per platform: schema.PLATFORM_LABELS, as on the toggle and the charts (it said "all platforms")
+    total = stats.groupby(["link_key", "date"], observed=True)[COUNTERS].sum().reset_index().assign(platform="all")
+    assert "links · All platforms ·" in Dashboard(total).headline.value

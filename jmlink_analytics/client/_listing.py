@@ -7,10 +7,13 @@ before the current page shifts them down: the last link of a page read comes aga
 visible from the answers: ``total`` changes between pages, or a link comes back at another
 place than where this pass saw it. Either way, the pass may have missed a link, so the
 listing is read again from page 1; passes go on until one shows no shift, or one brings no
-link not seen before (links keep moving, but nothing is missing). A deletion and an addition
-that cancel out on pages already read are the one change no answer shows; they lose nothing
-(what moved was before the current page either way) except when the addition lands after
-it, and then the total stays and no link repeats: no listing API without a cursor can tell.
+link not seen before (links keep moving, but nothing is missing). A deletion before the
+current page cancelled by an addition after it is the one change no answer shows (the total
+stays, no link repeats; no listing API without a cursor can tell), and it hides the link it
+shifted onto a page already read: so a listing of more than one page is always read at least
+twice, and passes go on until one after the first shows no shift or brings no link not seen
+before. A link that existed throughout is lost only if two passes both missed it. A listing of
+one page is one answer and is read once.
 
 Bounded: at most :data:`LISTING_PASSES` passes over the first page's total, plus
 :data:`EXTRA_LISTING_PAGES`; an empty page within the promised total, a first-pass page of
@@ -86,14 +89,18 @@ def iter_listing(get_page: Callable[[int, int], LinksPage], page_size: int) -> I
                 break
             page_index += 1
         passes += 1
-        if not shifted:
-            if len(where) < total:
-                raise error(f"a full pass of {page_index} pages brought {len(where)}")
-            return
+        if not shifted and len(where) < total:
+            raise error(f"a full pass of {page_index} pages brought {len(where)}")
+        if not shifted and (page_index == 1 or passes > 1):
+            return  # one page is one answer; or a clean pass after another: what either missed, the other saw
         if passes > 1 and not new_in_pass:
-            return  # links keep moving, but a whole pass brought none not seen before
-        logger.info("link listing: links were added or deleted while paging; reading it again from page 1 "
-                    "(%d links so far)", len(seen))
+            return  # a whole pass brought no link not seen before (links may keep moving: none is missing)
+        if shifted:
+            logger.info("link listing: links were added or deleted while paging; reading it again from page 1 "
+                        "(%d links so far)", len(seen))
+        else:
+            logger.debug("link listing: %d pages read; reading them again to confirm that nothing moved unseen "
+                         "(%d links)", page_index, len(seen))
 
 
 def _pages(total: int, page_size: int) -> int:

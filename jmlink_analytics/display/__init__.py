@@ -2,7 +2,7 @@
 
 :func:`format_cell` turns a count, a rate, a change or a date into the text of a table cell;
 :func:`column_kind` and :func:`metric_kind` decide which of those a column holds;
-:func:`column_label` names a column as the page does (its header);
+:func:`column_label` names a column as the page does (its header), :func:`label_platforms` its platforms;
 :func:`html_table` lays a frame out as the HTML table the report page and the dashboard share.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ._format import KINDS, MISSING, change_sign, column_kind, format_cell, is_missing, metric_kind
 from ._html import html_table
-from ._labels import column_label
+from ._labels import column_label, label_platforms
 
 __all__ = ["KINDS", "MISSING", "change_sign", "column_kind", "column_label", "format_cell", "html_table", "is_missing",
-           "metric_kind"]
+           "label_platforms", "metric_kind"]

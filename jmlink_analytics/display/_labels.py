@@ -7,9 +7,14 @@ a workbook or a table can show numbers without repeating the unit in every cell.
 
 from __future__ import annotations
 
-from ..schema import METRIC_LABELS
+from typing import TYPE_CHECKING
 
-__all__ = ["column_label"]
+from ..schema import METRIC_LABELS, PLATFORM_LABELS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["column_label", "label_platforms"]
 
 _NAMES = {
     "link_key": "Link key", "name": "Name", "channel": "Channel", "platform": "Platform", "date": "Date",
@@ -54,3 +59,32 @@ def column_label(column: str) -> str:
             if label != base:
                 return f"{label} {text}"
     return column
+
+
+def label_platforms(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with its ``platform`` values as people read them ("iOS", not ``ios``), for a page, sheet or widget.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Any table; only its ``platform`` column (if any) changes, in a copy.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``df`` itself when it has no ``platform`` column; otherwise a copy whose ``platform``
+        holds :data:`~jmlink_analytics.schema.PLATFORM_LABELS` ("All platforms", "iOS",
+        "Android"; other values unchanged) as text. CSV and Parquet files keep the API's values:
+        they are machine data.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> label_platforms(pd.DataFrame({"platform": ["ios", "android", "all"]}))["platform"].tolist()
+    ['iOS', 'Android', 'All platforms']
+    """
+    if "platform" not in df.columns:
+        return df
+    out = df.copy()
+    out["platform"] = [PLATFORM_LABELS.get(str(p), str(p)) for p in df["platform"]]
+    return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 import codecs
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -192,8 +192,11 @@ def _column_fields(column: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     return np.where(codes < 0, len(uniques), codes), fields
 
 
-def _merge_columns(columns: list[tuple[np.ndarray, np.ndarray]], n_rows: int) -> list[np.ndarray]:
-    """Each row's fields, neighbouring columns joined with ``,`` while their distinct pairs stay few.
+def _merge_columns(columns: Iterable[tuple[np.ndarray, np.ndarray] | None], n_rows: int
+                   ) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """(codes, fields) per group of columns, neighbouring columns joined with ``,`` while their distinct pairs stay few.
+
+    None as soon as a column is None (the fast path is not sure about it).
 
     A report's daily table repeats (link, name, channel, platform) on every day: four fields
     that take 2,000 distinct values together. Joining them once per distinct combination leaves
@@ -203,7 +206,10 @@ def _merge_columns(columns: list[tuple[np.ndarray, np.ndarray]], n_rows: int) ->
 
     limit = max(1024, n_rows // 64)
     groups: list[tuple[np.ndarray, np.ndarray]] = []
-    for codes, fields in columns:
+    for column in columns:
+        if column is None:
+            return None
+        codes, fields = column
         if groups and len(groups[-1][1]) * len(fields) < 2**62:
             last_codes, last_fields = groups[-1]
             pair_codes, pairs = pd.factorize(last_codes.astype(np.int64) * len(fields) + codes)
@@ -211,10 +217,15 @@ def _merge_columns(columns: list[tuple[np.ndarray, np.ndarray]], n_rows: int) ->
                 width = len(fields)
                 joined = np.array([last_fields[k // width] + "," + fields[k % width] for k in pairs.tolist()],
                                   dtype=object)
-                groups[-1] = (pair_codes, joined)
+                groups[-1] = (_small(pair_codes, len(joined)), joined)
                 continue
-        groups.append((codes, fields))
-    return [fields[codes] for codes, fields in groups]
+        groups.append((_small(codes, len(fields)), fields))
+    return groups
+
+
+def _small(codes: np.ndarray, n_fields: int) -> np.ndarray:
+    """``codes`` as int32 when the fields allow it: half the memory of a row index held per column."""
+    return codes.astype(np.int32) if n_fields < 2**31 else codes
 
 
 def csv_chunks(frame: pd.DataFrame, *, line_end: str = _LINE_END) -> Iterator[str] | None:
@@ -230,17 +241,18 @@ def csv_chunks(frame: pd.DataFrame, *, line_end: str = _LINE_END) -> Iterator[st
 
     if frame.shape[1] < 2 or isinstance(frame.columns, pd.MultiIndex):
         return None
-    columns = [_column_fields(frame.iloc[:, i]) for i in range(frame.shape[1])]
-    if any(c is None for c in columns):
+    columns = (_column_fields(frame.iloc[:, i]) for i in range(frame.shape[1]))  # one column's codes at a time
+    groups = _merge_columns(columns, len(frame))
+    if groups is None:
         return None
-    fields = _merge_columns(columns, len(frame))  # type: ignore[arg-type]
-    return _chunks(list(frame.columns), fields, len(frame), line_end)
+    return _chunks(list(frame.columns), groups, len(frame), line_end)
 
 
-def _chunks(names: list[Any], fields: list[np.ndarray], n_rows: int, line_end: str) -> Iterator[str]:
+def _chunks(names: list[Any], groups: list[tuple[np.ndarray, np.ndarray]], n_rows: int,
+            line_end: str) -> Iterator[str]:
     yield ",".join(_quote(str(name)) for name in names) + line_end
-    for at in range(0, n_rows, _CHUNK_ROWS):
-        rows = zip(*(f[at:at + _CHUNK_ROWS] for f in fields), strict=True)
+    for at in range(0, n_rows, _CHUNK_ROWS):  # each chunk's fields looked up then (no row x column array held)
+        rows = zip(*(fields[codes[at:at + _CHUNK_ROWS]] for codes, fields in groups), strict=True)
         yield line_end.join(map(",".join, rows)) + line_end
 
 

@@ -8,11 +8,13 @@ that bot's size limit, is :mod:`._render`'s job.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._dates import china_today, to_date
 from .._validate import check_int
+from ..metrics import ratio
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -98,7 +100,8 @@ def _metric(sums: dict[str, float] | None, metric: str) -> float | None:
     if sums is None:
         return None
     if metric == "ctr":
-        return sums["click_count"] / sums["exposure_count"] if sums["exposure_count"] > 0 else None
+        value = float(ratio(sums["click_count"], sums["exposure_count"]))  # the one safe division
+        return None if math.isnan(value) else value
     return sums[metric]
 
 

@@ -27,7 +27,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from .._validate import check_int, check_metric, check_stats, normalize_by
-from ..metrics import trend_data
+from ..metrics import ratio, trend_data
 from ..schema import PLATFORM_LABELS, RATES, metric_label
 from . import _style as style
 
@@ -71,6 +71,21 @@ def _before_creation(data: pd.DataFrame, links: pd.DataFrame | None, alias: str)
         when = created.get(str(column))
         if when is not None and not pd.isna(when):
             out.loc[np.asarray(ends < pd.Timestamp(when).normalize()), column] = np.nan
+    return out
+
+
+def _before_first_link(data: pd.DataFrame, stats: pd.DataFrame, links: pd.DataFrame | None,
+                       alias: str) -> pd.DataFrame:
+    """``data`` (periods x platforms), NaN in the periods that end before the first link of ``stats`` existed."""
+    if links is None or "create_time" not in links.columns or "link_key" not in links.columns:
+        return data
+    mine = links[links["link_key"].astype(str).isin(set(stats["link_key"].astype(str)))]
+    first = pd.to_datetime(mine["create_time"]).min()
+    if pd.isna(first):
+        return data
+    ends = pd.PeriodIndex(pd.DatetimeIndex(data.index), freq=alias).end_time.normalize()
+    out = data.astype(np.float64)
+    out.loc[np.asarray(ends < pd.Timestamp(first).normalize()), :] = np.nan
     return out
 
 
@@ -186,8 +201,9 @@ def plot_trend(stats: pd.DataFrame, metric: str = "click_count", *, by: str | li
     return ax
 
 
-def plot_platforms(stats: pd.DataFrame, metric: str = "click_count", *, freq: str | None = None,
-                   title: str | None = None, legend: bool = True, ax: Axes | None = None, **kwargs: Any) -> Axes:
+def plot_platforms(stats: pd.DataFrame, metric: str = "click_count", *, links: pd.DataFrame | None = None,
+                   freq: str | None = None, title: str | None = None, legend: bool = True, ax: Axes | None = None,
+                   **kwargs: Any) -> Axes:
     """Draw iOS against Android over time, one line each.
 
     Parameters
@@ -197,6 +213,9 @@ def plot_platforms(stats: pd.DataFrame, metric: str = "click_count", *, freq: st
         (``fetch_stats(..., platform=["ios", "android"])``); ``all`` rows are ignored.
     metric : str, default "click_count"
         A counter or a rate.
+    links : pandas.DataFrame, optional
+        The links table: with ``create_time``, the lines start in the period the first of the
+        links in ``stats`` was created (the days before any link existed are not zeros).
     freq : str, optional
         ``"D"``, ``"W"``, ``"MS"`` or another pandas alias; by default a day per point up to 90
         days of data, a week per point beyond.
@@ -245,10 +264,11 @@ def plot_platforms(stats: pd.DataFrame, metric: str = "click_count", *, freq: st
             label = PLATFORM_STYLE[platform][0]
             if metric not in RATES:
                 total = data.to_numpy(dtype=np.float64).sum()
-                share = data[platform].sum() / total if total else np.nan
+                share = float(ratio(data[platform].sum(), total))
                 label += f" ({style.number_text('ctr', share)} of {metric_label(metric).lower()})"
             labels.append(label)
         incomplete = style.incomplete_periods(split, pd.DatetimeIndex(data.index), freq)
+        data = _before_first_link(data, split, links, style.freq_alias(freq))
         style.lines(ax, data, incomplete, labels, [PLATFORM_STYLE[p][1] for p in platforms], **kwargs)
         ax.set_title(default if title is None else title)
         ax.set_ylabel(metric_label(metric, long=True))

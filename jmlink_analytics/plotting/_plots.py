@@ -26,25 +26,37 @@ from matplotlib.axes import Axes
 from matplotlib.colors import PowerNorm
 
 from .._validate import check_int, check_metric, check_stats, normalize_by
-from ..metrics import funnel, group_labels, summarize, trend_data
-from ..schema import COUNTERS, PLATFORM_LABELS, RATES, STAGES, metric_label
+from ..metrics import funnel, group_labels, ratio, summarize, trend_data
+from ..schema import COUNTERS, METRIC_LABELS, PLATFORM_LABELS, RATES, STAGES, metric_label
 from . import _style as style
 from ._lines import plot_platforms, plot_trend
 
 __all__ = ["plot_breakdown", "plot_funnel", "plot_heatmap", "plot_platforms", "plot_trend"]
 
 
-def _funnel_groups(table: pd.DataFrame, keys: list[str], top: int) -> tuple[list[str], np.ndarray]:
-    """Group labels and a (groups, 4) count matrix: the first ``top`` groups, the rest summed as "other"."""
+#: The funnel's rates, in stage order: the rate whose numerator is each stage after the first (schema.RATES).
+_STAGE_RATES: tuple[str, ...] = tuple(next(rate for rate, (num, _den) in RATES.items() if num == counter)
+                                      for counter in COUNTERS[1:])
+
+
+def _funnel_groups(table: pd.DataFrame, keys: list[str], top: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Group labels, a (groups, 4) count matrix and a (groups, 3) matrix of the stage rates.
+
+    The first ``top`` groups keep metrics.funnel's conversion; the rest are summed as "other",
+    its rates by the same definition (schema.RATES, metrics.ratio).
+    """
     counts = table["count"].to_numpy(dtype=np.float64).reshape(-1, len(STAGES))
+    conversion = table["conversion"].to_numpy(dtype=np.float64).reshape(-1, len(STAGES))[:, 1:]
     labels = list(group_labels(table.iloc[::len(STAGES)], keys))
     if keys == ["platform"]:
         labels = [PLATFORM_LABELS.get(label, label) for label in labels]
     if len(labels) > top:
-        rest = counts[top:].sum(axis=0, keepdims=True)
+        rest = counts[top:].sum(axis=0)
+        rates = [ratio(rest[COUNTERS.index(RATES[r][0])], rest[COUNTERS.index(RATES[r][1])]) for r in _STAGE_RATES]
         counts = np.vstack([counts[:top], rest])
+        conversion = np.vstack([conversion[:top], np.asarray(rates, dtype=np.float64)])
         labels = [*labels[:top], "other"]
-    return labels, counts
+    return labels, counts, conversion
 
 
 def plot_funnel(stats: pd.DataFrame, *, by: str | list[str] | None = None, links: pd.DataFrame | None = None,
@@ -74,18 +86,20 @@ def plot_funnel(stats: pd.DataFrame, *, by: str | list[str] | None = None, links
     Returns
     -------
     matplotlib.axes.Axes
-        Without ``by``: four bars, the count of each stage, labelled with the count and the share of
-        the previous stage that reached it. With ``by``: groups' counts differ by orders of
-        magnitude, so the bars compare what groups convert: for each step (click / exposure,
-        open / click, install / open) one bar per group, labelled in percent; the legend gives
-        each group's exposures. Empty ``stats``: the title and "no data to show".
+        Without ``by``: four bars, the count of each stage, labelled with the count and the
+        stage's rate as :func:`~jmlink_analytics.funnel` defines it and the cards name it ("CTR",
+        "Open rate", "Install rate": installs / clicks, not installs / opens). With ``by``:
+        groups' counts differ by orders of magnitude, so the bars compare the three rates
+        (``ctr``, ``open_rate``, ``install_rate``, labelled with their definitions) one bar per
+        group, in percent; the legend gives each group's exposures. Empty ``stats``: the title
+        and "no data to show".
     """
     stats = check_stats(stats, need_date=False)
     top = check_int(top, "top", 1)
     keys = normalize_by(by)
     ax = style.axes_or_current(ax)
     if title is None:
-        title = (f"Conversion at each step of the funnel, by {style.by_words(keys)}" if keys
+        title = (f"Funnel rates by {style.by_words(keys)}" if keys
                  else "Funnel: exposure → click → open → install")
     with style.fonts(ax):
         table = funnel(stats, by=by, links=links) if not stats.empty else stats.iloc[:0]
@@ -99,9 +113,9 @@ def plot_funnel(stats: pd.DataFrame, *, by: str | list[str] | None = None, links
             conversion = table["conversion"].to_numpy(dtype=np.float64)
             options: dict[str, Any] = {"width": 0.7, "color": "#4c72b0"} | kwargs
             bars = ax.bar(np.arange(len(STAGES)), counts, **options)
-            texts = [f"{counts[0]:,.0f}"] + [
-                f"{counts[i]:,.0f}\n{style.number_text('ctr', conversion[i])} of {STAGES[i - 1]}s"
-                for i in range(1, len(STAGES))]
+            texts = [f"{counts[0]:,.0f}"] + [  # the rate as the cards name it: "Install rate 19.5%"
+                f"{counts[i]:,.0f}\n{METRIC_LABELS[rate]} {style.number_text(rate, conversion[i])}"
+                for i, rate in enumerate(_STAGE_RATES, start=1)]
             ax.bar_label(bars, labels=texts, padding=2, fontsize=8)
             ax.set_xticks(np.arange(len(STAGES)), [f"{s.capitalize()}s" for s in STAGES])
             ax.set_ylabel("Count")
@@ -115,10 +129,7 @@ def plot_funnel(stats: pd.DataFrame, *, by: str | list[str] | None = None, links
 
 def _grouped_funnel(ax: Axes, table: pd.DataFrame, keys: list[str], top: int, legend: bool, **kwargs: Any) -> None:
     """Bars of each step's conversion, one per group (see plot_funnel)."""
-    labels, counts = _funnel_groups(table, keys, top)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        conversion = np.where(counts[:, :-1] > 0, counts[:, 1:] / np.where(counts[:, :-1] > 0, counts[:, :-1], 1.0),
-                              np.nan)
+    labels, counts, conversion = _funnel_groups(table, keys, top)
     steps = np.arange(len(STAGES) - 1)
     width = 0.84 / len(labels)
     colors = style.palette(len(labels))
@@ -129,11 +140,10 @@ def _grouped_funnel(ax: Axes, table: pd.DataFrame, keys: list[str], top: int, le
                                    "label": f"{label} ({counts[i, 0]:,.0f} exposures)"}
         bars = ax.bar(steps + (i - (len(labels) - 1) / 2) * width, np.nan_to_num(conversion[i]),
                       **(options | kwargs))
-        ax.bar_label(bars, labels=[style.number_text("ctr", v) for v in conversion[i]], padding=2,
-                     fontsize=7 if vertical else 8, rotation=90 if vertical else 0)
-    names = [f"{STAGES[i + 1].capitalize()}s / {STAGES[i]}s" for i in steps]
-    ax.set_xticks(steps, names)
-    ax.set_ylabel("Conversion from the previous stage")
+        texts = [style.number_text(r, v) for r, v in zip(_STAGE_RATES, conversion[i], strict=True)]
+        ax.bar_label(bars, labels=texts, padding=2, fontsize=7 if vertical else 8, rotation=90 if vertical else 0)
+    ax.set_xticks(steps, [metric_label(rate, long=True) for rate in _STAGE_RATES])
+    ax.set_ylabel("Rate")
     style.number_axis(ax.yaxis, "ctr")
     largest = np.nanmax(conversion) if np.isfinite(conversion).any() else 1.0
     ax.set_ylim(0, max(largest, 0.01) * (1.3 if vertical else 1.15))
@@ -197,7 +207,7 @@ def plot_breakdown(stats: pd.DataFrame, metric: str = "click_count", *, by: str 
             rest = table.iloc[top:][list(COUNTERS)].sum()
             if metric in RATES:
                 num, den = RATES[metric]
-                other = rest[num] / rest[den] if rest[den] else np.nan
+                other = float(ratio(rest[num], rest[den]))
             else:
                 other = rest[metric]
             values = np.append(values[:top], other)

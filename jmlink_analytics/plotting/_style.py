@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import matplotlib as mpl
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.text import Text
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator, PercentFormatter
+from matplotlib.transforms import offset_copy
 
 from ..metrics import freq_alias
 from ..schema import RATES
@@ -317,6 +319,18 @@ def _marked(y: np.ndarray, dots: bool) -> np.ndarray:
     return finite & ~left & ~right
 
 
+def _beyond(ax: Axes, right: Axes) -> Any:
+    """The transform of ``ax``'s Axes coordinates, shifted right past ``right``'s tick labels and axis label.
+
+    The shift is measured in points (text keeps its size when a layout resizes the Axes), so a
+    legend anchored at x = 1 never covers the second axis' label: a fixed fraction of the
+    Axes width (it was 1.09) did, when the ticks were wide ("10,000") or the figure narrow.
+    """
+    box = right.get_tightbbox()  # the figure's renderer
+    points = 0.0 if box is None else max(0.0, (box.x1 - ax.bbox.x1) / ax.figure.dpi * 72)
+    return offset_copy(ax.transAxes, fig=cast(Figure, ax.figure), x=points + 6, y=0, units="points")
+
+
 def legend(ax: Axes, incomplete: np.ndarray, title: str | None = None, *, handles: list[Any] | None = None,
            labels: list[str] | None = None, right: Axes | None = None) -> None:
     """The legend (outside the Axes when long, beyond ``right``'s tick labels), with a note on dashed lines."""
@@ -332,7 +346,8 @@ def legend(ax: Axes, incomplete: np.ndarray, title: str | None = None, *, handle
     outside = len(labels) > 4
     if outside:
         ax.legend(handles, labels, title=title, fontsize=8, title_fontsize=8, frameon=False, loc="upper left",
-                  bbox_to_anchor=(1.01 if right is None else 1.09, 1.0))
+                  **({"bbox_to_anchor": (1.01, 1.0)} if right is None
+                     else {"bbox_to_anchor": (1.0, 1.0), "bbox_transform": _beyond(ax, right)}))
     else:
         ax.legend(handles, labels, title=title, fontsize=8, title_fontsize=8, framealpha=0.85, edgecolor="none",
                   loc="best")

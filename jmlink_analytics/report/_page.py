@@ -12,9 +12,9 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from .._version import __version__
-from ..display import change_sign, format_cell, html_table, is_missing
+from ..display import change_sign, format_cell, html_table, is_missing, label_platforms
 from ..metrics import ratio
-from ..schema import COUNTERS, METRIC_LABELS, PLATFORM_LABELS, RATES, metric_label
+from ..schema import COUNTERS, METRIC_LABELS, RATES, metric_label
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,10 +71,8 @@ def _label(column: str) -> str:
 
 def table_html(df: pd.DataFrame, columns: list[str], *, top: int, empty: str = "None.") -> str:
     """An escaped HTML table of the first ``top`` rows of ``df`` (only the ``columns`` it has); platforms labelled."""
-    if "platform" in df.columns and "platform" in columns:
-        shown = df.head(top).copy()
-        shown["platform"] = [PLATFORM_LABELS.get(str(p), str(p)) for p in shown["platform"]]
-        df = shown
+    if "platform" in columns:
+        df = label_platforms(df.head(top))
     return html_table(df, columns, labels={c: _label(c) for c in columns}, kinds={"impact": "count"}, top=top,
                       empty=empty)
 
@@ -118,14 +116,24 @@ def _comparison_note(data: ReportData) -> str:
     """What the cards' changes compare, or why there is none."""
     if data.current is not None and data.previous is not None:
         days = (data.current[1] - data.current[0]).days + 1
+        empty = ""
+        if data.previous_totals is not None and not any(data.previous_totals.get(c, 0) for c in COUNTERS):
+            # seen in a 365-day report of an app younger than a year: every change read "–" with no reason
+            empty = (f" The {days:,} before have no exposures, clicks, opens or installs (the links did not exist "
+                     "yet, or had no traffic): a change from nothing is not a number, so it shows as –.")
         return (f'<p class="note">Changes: the {days:,} complete day{"" if days == 1 else "s"} '
                 f"{escape(_span(data.current))} against the {days:,} before ({escape(_span(data.previous))}); "
-                "partial days are left out.</p>")
+                f"partial days are left out.{escape(empty)}</p>")
     how = ""
     if data.history_start is not None and data.history_start >= data.start and "partial" not in data.comparison_note:
         how = (" To compare, give write_report stats that start as many days earlier and period=(start, end); "
                "<code>jmlink-analytics report</code> fetches them.")
-    return f'<p class="note">No change is shown: {escape(data.comparison_note)}.{how}</p>'
+    return f'<p class="note">No change is shown: {escape(_why_no_change(data))}.{how}</p>'
+
+
+def _why_no_change(data: ReportData) -> str:
+    """The reason of metrics.comparison_windows, without its own "no change is shown" (the page says it once)."""
+    return data.comparison_note.replace(": no change is shown", "")
 
 
 def _charts(data: ReportData) -> str:
@@ -163,7 +171,7 @@ def _tables(data: ReportData, top: int) -> str:
                      "Counts change in percent of the previous period, rates in percentage points (pp).</p>"
                      + table_html(comparison, columns, top=top))
     if "period_comparison" not in tables:
-        parts.append(f"<h2>Biggest changes</h2><p class=\"note\">No comparison: {escape(data.comparison_note)}.</p>")
+        parts.append(f"<h2>Biggest changes</h2><p class=\"note\">No comparison: {escape(_why_no_change(data))}.</p>")
     anomalies = tables["anomalies"]
     columns = ["link_key", "name", "channel", "start", "end", "days", "expected", "actual", "change", "impact",
                "score"]

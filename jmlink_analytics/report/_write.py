@@ -8,6 +8,7 @@ Every file is written under a temporary name and moved into place.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Iterable
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._files import atomic_path
 from .._validate import check_top
+from ..display import label_platforms
 from ..export import check_encoding, require_pyarrow, to_csv, write_parquet
 from ..schema import COUNTERS
 from ._analysis import ReportData, analyse, check_period
@@ -83,7 +85,7 @@ def _render_charts(data: ReportData) -> dict[str, bytes]:
         "funnel": (lambda ax: plotting.plot_funnel(overall, ax=ax), (8, 4.2)),
         "channels": (lambda ax: plotting.plot_breakdown(overall, "click_count", by="channel", links=names, ax=ax),
                      (8, 4.2)),
-        "platforms": (lambda ax: plotting.plot_platforms(split, "click_count", ax=ax), (10, 4.2)),
+        "platforms": (lambda ax: plotting.plot_platforms(split, "click_count", links=names, ax=ax), (10, 4.2)),
         "heatmap": (lambda ax: plotting.plot_heatmap(overall, "click_count", top=20, links=names, ax=ax), (11, 6.5)),
     }
     charts: dict[str, bytes] = {}
@@ -237,7 +239,10 @@ def write_report(
     if "parquet" in formats:
         written["daily.parquet"] = write_parquet(data.tables["daily"], out / "daily.parquet")
     if "xlsx" in formats:
-        written.update(write_workbook(data, out, written,
+        # the sheets say "iOS" / "Android" as the page and the charts do; the CSV files (machine data, and the
+        # daily table the workbook may write as daily.csv) keep the API's values
+        sheets = {name: table if name == "daily" else label_platforms(table) for name, table in data.tables.items()}
+        written.update(write_workbook(dataclasses.replace(data, tables=sheets), out, written,
                                       lambda table, path: to_csv(_for_csv(table), path, encoding=encoding)))
     if "png" in formats or "html" in formats:
         data.charts = _render_charts(data)

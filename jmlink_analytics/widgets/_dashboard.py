@@ -44,6 +44,8 @@ __all__ = ["Dashboard"]
 logger = logging.getLogger("jmlink_analytics")
 
 _FREQS = (("Auto", "auto"), ("Day", "D"), ("Week", "W"), ("Month", "MS"))
+#: The platform buttons are as wide as the longest label needs ("All platforms" was cut to "All platf…" at 80px).
+PLATFORM_BUTTON_WIDTH = "118px"
 _LINES = 10  # picking 2 to this many links draws one line per link
 
 
@@ -132,7 +134,7 @@ class Dashboard(widgets.VBox):
             "end": widgets.DatePicker(value=index.last_day, min=index.first_day, max=index.last_day,
                                       description="End"),
             "platform": widgets.ToggleButtons(options=self._platform_options(), description="Platform",
-                                              style={"button_width": "80px"}),
+                                              style={"button_width": PLATFORM_BUTTON_WIDTH}),
             "metric": widgets.Dropdown(options=[(METRIC_LABELS[m], m) for m in METRICS], value="click_count",
                                        description="Metric"),
             "freq": widgets.ToggleButtons(options=_FREQS, value="auto", description="Per",
@@ -278,7 +280,7 @@ class Dashboard(widgets.VBox):
     def _platform_caption(self) -> str:
         choice = self.controls["platform"].value
         rows = self._index.platform_rows(choice)
-        return " + ".join(PLATFORM_LABELS[p] if p != "all" else "all platforms" for p in rows)
+        return " + ".join(PLATFORM_LABELS[p] for p in rows)
 
     def _selection(self) -> Selection:
         idx, c = self._index, self.controls

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..display import format_cell, html_table, metric_kind
-from ..schema import COUNTERS, METRIC_LABELS, METRICS, RATES
+from ..schema import COUNTERS, METRIC_LABELS, METRICS, PLATFORM_LABELS, RATES
 from ._index import with_rates
 
 __all__ = [
@@ -197,10 +197,9 @@ def png_output(figure: Any) -> dict[str, Any]:
 
 def window_caption(n_links: int, total_links: int, platform: str, start: dt.date, end: dt.date) -> str:
     """``"12 of 60 links · iOS + Android · 2024-05-01 – 2024-05-30 (30 days)"``."""
-    names = {"all": "all platforms", "ios": "iOS", "android": "Android"}
     days = (end - start).days + 1
     return (
-        f"{n_links:,} of {total_links:,} links · {names.get(platform, platform)} · "
+        f"{n_links:,} of {total_links:,} links · {PLATFORM_LABELS.get(platform, platform)} · "
         f"{start:%Y-%m-%d} – {end:%Y-%m-%d} ({days} day{'s' if days != 1 else ''})"
     )
 
