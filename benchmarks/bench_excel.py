@@ -25,13 +25,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _worker import run_worker
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -95,12 +97,7 @@ def worker(args: argparse.Namespace) -> int:
 
 
 def run(package_root: Path, case: str, args: argparse.Namespace) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(package_root)}
-    result = subprocess.run([sys.executable, __file__, "--worker", "--case", case, "--links", str(args.links),
-                             "--days", str(args.days)], env=env, capture_output=True, text=True, check=True)
-    out = json.loads(result.stdout.strip().splitlines()[-1])
-    assert Path(out["package"]).resolve() == package_root.resolve(), out["package"]
-    return out
+    return run_worker(__file__, package_root, "--case", case, "--links", str(args.links), "--days", str(args.days))
 
 
 def main(argv: list[str] | None = None) -> int:

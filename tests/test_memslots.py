@@ -97,8 +97,12 @@ def test_clear_forgets_slots_and_learned_windows():
     assert slot is not None and learned is None
 
 
-def _small_learned_window(table: SlotTable, now: list[float]) -> None:
-    """Two calls admitted, the third refused: a learned window of 2 calls per 2 s (of 60 configured)."""
+def _small_learned_window(tmp_path, shared: bool) -> tuple[SlotTable, list[float]]:
+    """A table (in memory or a file) on a clock of its own where two calls were admitted and the third refused:
+    a learned window of 2 calls per 2 s (of 60 configured)."""
+    table = SlotTable(tmp_path / "slots.sqlite" if shared else None)
+    now = [0.0]
+    table.clock = lambda: now[0]
     slots = []
     for _ in range(3):
         slot, *_ = table.try_take("stats", 60, 2.0, 60.0)
@@ -106,16 +110,14 @@ def _small_learned_window(table: SlotTable, now: list[float]) -> None:
         now[0] += 0.05
         table.answered(slot)
     assert table.refused("stats", slots[-1], 60, 2.0)[0] == 2
+    return table, now
 
 
 @pytest.mark.parametrize("shared", [False, True], ids=["memory", "file"])
 def test_a_small_learned_window_doubles_while_every_call_is_admitted(tmp_path, shared):
     # the other machine stopped: no refusal comes, and a window learned at 2 calls must not hold this one to a
     # trickle (it cost a whole window in bench_adaptive); with nothing in flight and no refusal held, it doubles
-    table = SlotTable(tmp_path / "slots.sqlite" if shared else None)
-    now = [0.0]
-    table.clock = lambda: now[0]
-    _small_learned_window(table, now)
+    table, now = _small_learned_window(tmp_path, shared)
     now[0] += 2.0  # the window is empty again (the refused call's slot too)
     sent = []
     for _ in range(8):  # rounds of: take what the window allows, then every answer comes
@@ -135,9 +137,6 @@ def test_a_small_learned_window_doubles_while_every_call_is_admitted(tmp_path, s
 
 @pytest.mark.parametrize("shared", [False, True], ids=["memory", "file"])
 def test_a_learned_window_does_not_grow_while_a_call_is_in_flight_or_refused(tmp_path, shared):
-    table = SlotTable(tmp_path / "slots.sqlite" if shared else None)
-    now = [0.0]
-    table.clock = lambda: now[0]
-    _small_learned_window(table, now)
+    table, _ = _small_learned_window(tmp_path, shared)
     # the window holds the 2 admitted calls and the refused one: no probe while that refusal is held
     assert table.try_take("stats", 60, 2.0, 60.0)[0] is None
