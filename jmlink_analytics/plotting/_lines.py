@@ -52,6 +52,11 @@ def _other_axis(ax: Axes, data: pd.DataFrame, incomplete: np.ndarray, label: str
     return right, lines[0]
 
 
+def _period_ends(data: pd.DataFrame, alias: str) -> pd.DatetimeIndex:
+    """The last day of each period (row) of ``data``."""
+    return pd.PeriodIndex(pd.DatetimeIndex(data.index), freq=alias).end_time.normalize()
+
+
 def _before_creation(data: pd.DataFrame, links: pd.DataFrame | None, alias: str) -> pd.DataFrame:
     """``data`` (columns: link keys) with NaN in the periods that end before each link was created.
 
@@ -65,7 +70,7 @@ def _before_creation(data: pd.DataFrame, links: pd.DataFrame | None, alias: str)
     created = created[~created.index.duplicated()].dropna()
     if created.empty:
         return data
-    ends = pd.PeriodIndex(pd.DatetimeIndex(data.index), freq=alias).end_time.normalize()
+    ends = _period_ends(data, alias)
     out = data.astype(np.float64)
     for column in out.columns:
         when = created.get(str(column))
@@ -74,18 +79,21 @@ def _before_creation(data: pd.DataFrame, links: pd.DataFrame | None, alias: str)
     return out
 
 
-def _before_first_link(data: pd.DataFrame, stats: pd.DataFrame, links: pd.DataFrame | None,
-                       alias: str) -> pd.DataFrame:
-    """``data`` (periods x platforms), NaN in the periods that end before the first link of ``stats`` existed."""
+def _first_created(links: pd.DataFrame | None, keys: set[str], *, among: bool) -> pd.Timestamp | None:
+    """The earliest ``create_time`` of the links whose key is (``among``) or is not in ``keys``; None if unknown."""
     if links is None or "create_time" not in links.columns or "link_key" not in links.columns:
+        return None
+    chosen = links["link_key"].astype(str).isin(keys).to_numpy()
+    first = pd.to_datetime(links.loc[chosen if among else ~chosen, "create_time"]).min()
+    return None if pd.isna(first) else pd.Timestamp(first)
+
+
+def _before(data: pd.DataFrame, when: pd.Timestamp | None, alias: str) -> pd.DataFrame:
+    """``data`` with NaN in every column for the periods that end before ``when`` (a sum of links: before the first)."""
+    if when is None:
         return data
-    mine = links[links["link_key"].astype(str).isin(set(stats["link_key"].astype(str)))]
-    first = pd.to_datetime(mine["create_time"]).min()
-    if pd.isna(first):
-        return data
-    ends = pd.PeriodIndex(pd.DatetimeIndex(data.index), freq=alias).end_time.normalize()
     out = data.astype(np.float64)
-    out.loc[np.asarray(ends < pd.Timestamp(first).normalize()), :] = np.nan
+    out.loc[np.asarray(_period_ends(data, alias) < when.normalize()), :] = np.nan
     return out
 
 
@@ -153,13 +161,8 @@ def plot_trend(stats: pd.DataFrame, metric: str = "click_count", *, by: str | li
             others_attr = data.attrs.get("others", 0)
             alias = style.freq_alias(freq)
             rest = data.iloc[:, top:].astype(np.float64)
-            if has_other and links is not None and "create_time" in links.columns and "link_key" in links.columns:
-                # "other" starts when the first of its links was created (it is their sum)
-                mine = links[~links["link_key"].astype(str).isin(columns[:top])]
-                first = pd.to_datetime(mine["create_time"]).min()
-                if not pd.isna(first):
-                    rest = _before_creation(rest, pd.DataFrame({"link_key": [str(rest.columns[0])],
-                                                                "create_time": [first]}), alias)
+            if has_other:  # "other" starts when the first of its links was created (it is their sum)
+                rest = _before(rest, _first_created(links, set(columns[:top]), among=False), alias)
             data = pd.concat([_before_creation(data.iloc[:, :top], links, alias), rest], axis=1)
             data.attrs["others"] = others_attr
         named = columns[:-1] if has_other else columns
@@ -268,7 +271,8 @@ def plot_platforms(stats: pd.DataFrame, metric: str = "click_count", *, links: p
                 label += f" ({style.number_text('ctr', share)} of {metric_label(metric).lower()})"
             labels.append(label)
         incomplete = style.incomplete_periods(split, pd.DatetimeIndex(data.index), freq)
-        data = _before_first_link(data, split, links, style.freq_alias(freq))
+        data = _before(data, _first_created(links, set(split["link_key"].astype(str)), among=True),
+                       style.freq_alias(freq))
         style.lines(ax, data, incomplete, labels, [PLATFORM_STYLE[p][1] for p in platforms], **kwargs)
         ax.set_title(default if title is None else title)
         ax.set_ylabel(metric_label(metric, long=True))
