@@ -26,6 +26,7 @@ from .._dates import DateLike, to_date
 from .._validate import check_link_keys
 from ..schema import COUNTERS, PLATFORMS, STATS_COLUMNS
 from ._dataset_write import DATA_FILE, _check_root, split_app, write_dataset
+from ._order import RowOrder
 from ._parquet import require_pyarrow
 
 if TYPE_CHECKING:
@@ -194,57 +195,11 @@ def _dictionary_codes(column: Any, categories: Sequence[str] | None = None) -> t
     return codes, wanted
 
 
-class _Order:
-    """How to put the rows read (day after day) in the table's order (link, platform, day).
-
-    ``kind`` is ``"same"`` (already in order), ``"transpose"`` (every day holds the same
-    link-platforms in the same order, the usual year of a sync: the order is the transpose of a
-    days x pairs grid, copied several times faster than a gather) or ``"take"`` (``index``).
-    """
-
-    def __init__(self, key_codes: np.ndarray, platform_codes: np.ndarray, days: np.ndarray) -> None:
-        self.kind, self.index, self.grid = "same", np.empty(0, dtype=np.intp), (0, 0)
-        if len(days) < 2:
-            return
-        if bool((days[1:] < days[:-1]).any()):  # not in day order (not what read_dataset reads): sort by all
-            self.kind, self.index = "take", np.lexsort((days, platform_codes, key_codes))
-            return
-        composite = key_codes.astype(np.int64) * len(PLATFORMS) + platform_codes
-        if bool((composite[1:] >= composite[:-1]).all()):
-            return
-        starts = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
-        n_days, pairs = len(starts), len(days) // len(starts)
-        if n_days * pairs == len(days) and bool((starts == np.arange(n_days) * pairs).all()):
-            grid = composite.reshape(n_days, pairs)
-            if bool((grid[:, 1:] > grid[:, :-1]).all()) and bool((grid == grid[0]).all()):
-                self.kind, self.grid = "transpose", (n_days, pairs)
-                return
-        # the days are in order, so a stable sort by (link, platform) alone orders the rows: on one small
-        # integer key, which numpy sorts by radix (16-bit keys), several times faster than a lexsort of three
-        small = np.uint16 if composite.max() < 1 << 16 else np.int64
-        self.kind, self.index = "take", np.argsort(composite.astype(small), kind="stable")
-
-    def apply(self, values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """``values`` in the table's order (into ``out`` when given)."""
-        if self.kind == "take":
-            return np.take(values, self.index, out=out)
-        if out is None:
-            out = np.empty_like(values)
-        if self.kind == "same":
-            out[:] = values
-        else:
-            n_days, pairs = self.grid
-            np.copyto(out.reshape(pairs, n_days), values.reshape(n_days, pairs).T)
-        return out
-
-
-def _ordered(column: Any, dtype: Any, order: _Order, out: np.ndarray | None = None) -> np.ndarray:
-    """An Arrow column as a numpy array of ``dtype`` in the table's order."""
+def _ordered(column: Any, dtype: Any, order: RowOrder, out: np.ndarray | None = None) -> np.ndarray:
+    """An Arrow column as a numpy array of ``dtype`` in the table's order (link, platform, day)."""
     values = column.to_numpy()
     if values.dtype != dtype:
         values = values.astype(dtype)
-    if order.kind == "same" and out is None:
-        return values
     return order.apply(values, out)
 
 
@@ -258,7 +213,9 @@ def _to_frame(table: Any) -> pd.DataFrame:
     if (platform_codes < 0).any():
         raise ValueError("the dataset holds a platform other than 'all', 'ios' and 'android'")
     days = table.column("date").to_numpy()
-    order = _Order(key_codes, platform_codes, days)
+    # the files' rows come day after day: ordered by (link-platform, day), usually the transpose of their grid
+    order = RowOrder(key_codes.astype(np.int64) * len(PLATFORMS) + platform_codes,
+                     np.asarray(days, dtype="datetime64[D]").view(np.int64))
     # the counters as one 2-D block, gathered in place: pandas keeps it as its int64 block (no stacking copy)
     block = np.empty((len(COUNTERS), table.num_rows), dtype=np.int64)
     for i, name in enumerate(COUNTERS):

@@ -20,6 +20,7 @@ import numpy as np
 
 from .._files import fsync
 from ..schema import COUNTERS, PLATFORMS
+from ._order import RowOrder
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -82,43 +83,6 @@ def _platform_ranks(column: pd.Series) -> np.ndarray:
     return np.array([PLATFORMS.index(str(v)) for v in uniques], dtype=np.int64)[codes]
 
 
-def _permutation(day: np.ndarray, pair: np.ndarray) -> tuple[str, Any]:
-    """How to put rows in (day, pair) order: ``("same", None)``, ``("transpose", (pairs, days))`` when the rows
-    are a full grid in pair-then-day order (fetch_stats' order: a copy of the transposed grid), else
-    ``("take", index)``."""
-    n = len(day)
-    if n < 2:
-        return "same", None
-    step = (day[1:] > day[:-1]) | ((day[1:] == day[:-1]) & (pair[1:] > pair[:-1]))
-    if bool(step.all()):
-        return "same", None
-    n_days = len(np.unique(day)) if n <= 1 << 16 else int(np.count_nonzero(np.bincount(day - day.min())))
-    if n % n_days == 0:
-        grid_day, grid_pair = day.reshape(n // n_days, n_days), pair.reshape(n // n_days, n_days)
-        if bool((grid_day[:, 1:] > grid_day[:, :-1]).all()) and bool((grid_day == grid_day[0]).all()) \
-                and bool((grid_pair == grid_pair[:, :1]).all()) and bool((grid_pair[1:, 0] > grid_pair[:-1, 0]).all()):
-            return "transpose", (n // n_days, n_days)
-    span = int(day.max() - day.min()) if n else 0
-    by_day = (day - day.min()).astype(np.uint16 if span < 1 << 16 else np.int64)
-    index = np.argsort(by_day, kind="stable")  # radix sort on 16-bit days: input order kept within a day
-    sorted_pair = pair[index]
-    same_day = by_day[index][1:] == by_day[index][:-1]
-    if bool((sorted_pair[1:][same_day] > sorted_pair[:-1][same_day]).all()):
-        return "take", index
-    return "take", np.lexsort((pair, day))
-
-
-def _apply(how: str, arg: Any, values: np.ndarray) -> np.ndarray:
-    if how == "same":
-        return values
-    if how == "transpose":
-        pairs, n_days = arg
-        out = np.empty_like(values)
-        np.copyto(out.reshape(n_days, pairs), values.reshape(pairs, n_days).T)
-        return out
-    return np.take(values, arg)
-
-
 def day_table(stats: pd.DataFrame, duplicate_error: Any) -> DayTable:
     """The checked stats table as Arrow in file order, split by day.
 
@@ -141,21 +105,21 @@ def day_table(stats: pd.DataFrame, duplicate_error: Any) -> DayTable:
     platform_rank = _platform_ranks(stats["platform"])
     day = stats["date"].to_numpy().astype("datetime64[D]").view(np.int64)
     pair = link_rank * len(PLATFORMS) + platform_rank
-    how, arg = _permutation(day, pair)
-    day, pair = _apply(how, arg, day), _apply(how, arg, pair)
+    order = RowOrder(day, pair)
+    day, pair = order.apply(day), order.apply(pair)
     new_day = np.r_[True, day[1:] != day[:-1]]
     if bool((~new_day[1:] & (pair[1:] == pair[:-1])).any()):
         raise duplicate_error()
     starts = np.flatnonzero(new_day)
     bounds = np.r_[starts, len(day)]
     names = np.datetime_as_string(day[starts].astype("datetime64[D]"), unit="D").tolist()
-    link_codes = _apply(how, arg, link_rank)
+    link_codes = order.apply(link_rank)
     arrays = [pa.DictionaryArray.from_arrays(pa.array(link_codes.astype(np.int32)), pa.array(links, pa.string())),
               pa.DictionaryArray.from_arrays(pa.array((pair % len(PLATFORMS)).astype(np.int8)),
                                              pa.array(list(PLATFORMS), pa.string())),
               pa.array(day.astype(np.int32), pa.int32()).cast(pa.date32()),
-              *[pa.array(_apply(how, arg, stats[c].to_numpy(dtype=np.int64)), pa.int64()) for c in COUNTERS],
-              pa.array(_apply(how, arg, stats["is_partial"].to_numpy(dtype=bool)), pa.bool_())]
+              *[pa.array(order.apply(stats[c].to_numpy(dtype=np.int64)), pa.int64()) for c in COUNTERS],
+              pa.array(order.apply(stats["is_partial"].to_numpy(dtype=bool)), pa.bool_())]
     table = pa.Table.from_arrays(arrays, names=file_schema().names)
     return DayTable(table, [str(n) for n in names], bounds)
 
