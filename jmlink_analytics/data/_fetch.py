@@ -19,8 +19,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from collections.abc import Sequence
 from typing import Any, NamedTuple, cast
 
 import numpy as np
@@ -31,8 +30,8 @@ from tqdm.std import tqdm as text_tqdm
 from .._dates import DateLike, china_today, to_date
 from .._validate import check_int, check_link_keys, check_platforms
 from ..client import DataClient
-from ..errors import JMLinkError
 from ..schema import COUNTERS, PLATFORMS
+from ._fanout import run_tasks
 from ._frames import counters_from_rows, links_frame, stats_frame
 from ._spans import SpanCap, fetch_in_spans
 from .store import Store
@@ -214,10 +213,13 @@ def fetch_stats(
 
     failed: dict[str, str] = {}
     client.reserve(max(1, min(max_workers, len(tasks))))
+
+    def consume(task: _Task, counters: np.ndarray) -> None:  # on the worker threads: disjoint slices
+        cube[:, task.key, task.platform, task.offset:task.offset + task.n_days] = counters
+
     with _progress_bar(len(tasks), progress) as bar, client.observing_waits(bar.waiting):
-        for task, counters in _run(tasks, work, max_workers=max_workers, errors=errors, bar=bar, failed=failed,
-                                   key_of=lambda t: keys[t.key]):
-            cube[:, task.key, task.platform, task.offset:task.offset + task.n_days] = counters
+        run_tasks(tasks, work, consume, max_workers=max_workers, errors=errors, failed=failed,
+                  key_of=lambda t: keys[t.key], done=bar.update)
     if spans.fails is not None:
         logger.info("fetch_stats: the API refused ranges over %d days; asked in spans of %d", spans.fails - 1,
                     spans.works)
@@ -234,45 +236,7 @@ def fetch_stats(
     return frame
 
 
-# -- the fan-out ----------------------------------------------------------------------------
-def _run(tasks: list[_Task], work: Callable[[_Task], np.ndarray], *, max_workers: int, errors: str,
-         bar: _Bar, failed: dict[str, str], key_of: Callable[[_Task], str],
-         ) -> Iterator[tuple[_Task, np.ndarray]]:
-    """Run ``work`` over ``tasks`` on a thread pool; yield ``(task, result)`` as results arrive.
-
-    ``errors="warn"`` records failed link keys in ``failed``; ``"raise"`` drops the queue on the
-    first :class:`JMLinkError`, lets in-flight requests end, then raises it. Any other exception
-    (``KeyboardInterrupt`` included) drops the queue and propagates at once.
-    """
-    if not tasks:
-        return
-    executor = ThreadPoolExecutor(max_workers=min(max_workers, len(tasks)), thread_name_prefix="jmlink-fetch")
-    futures: dict[Future[np.ndarray], _Task] = {executor.submit(work, task): task for task in tasks}
-    first_error: JMLinkError | None = None
-    try:
-        for future in as_completed(futures):
-            task = futures[future]
-            bar.update(1)
-            try:
-                result = future.result()
-            except JMLinkError as exc:
-                if errors == "raise":
-                    first_error = exc
-                    break
-                logger.info("fetch_stats: %s (%s) failed: %s", key_of(task), PLATFORMS[task.platform], exc)
-                failed.setdefault(key_of(task), str(exc))
-                continue
-            yield task, result
-    except BaseException:  # Ctrl-C, or an unexpected error: what was stored stays stored
-        executor.shutdown(wait=False, cancel_futures=True)
-        raise
-    if first_error is not None:
-        logger.info("fetch_stats: stopping after %s; waiting for requests in flight", first_error)
-    executor.shutdown(wait=True, cancel_futures=True)
-    if first_error is not None:
-        raise first_error
-
-
+# -- the tasks ------------------------------------------------------------------------------
 def _missing_ranges(have: np.ndarray) -> list[_Task]:
     """One task per run of consecutive days not in ``have`` (shape links x platforms x days)."""
     n_keys, n_platforms, n_days = have.shape
