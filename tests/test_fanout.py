@@ -8,6 +8,7 @@ import time
 import pytest
 
 import jmlink_analytics.errors as e
+from jmlink_analytics.data import _fanout
 from jmlink_analytics.data._fanout import run_tasks
 
 
@@ -135,3 +136,68 @@ def test_no_task_runs_nothing():
     recorder = Recorder()
     run(recorder, [])
     assert recorder.started == [] and recorder.threads == set()
+
+
+class FakeClocks:
+    """Wall, CPU and per-thread CPU-wait clocks the test moves by hand, for :class:`_GilClock`."""
+
+    def __init__(self, monkeypatch):
+        self.wall = self.cpu = 0.0
+        self.waits: dict[str, int] = {"1": 0}
+        monkeypatch.setattr(_fanout.time, "monotonic", lambda: self.wall)
+        monkeypatch.setattr(_fanout.time, "process_time", lambda: self.cpu)
+        monkeypatch.setattr(_fanout, "_cpu_waits", lambda: dict(self.waits))
+
+    def advance(self, wall: float, cpu: float = 0.0, waited: float = 0.0) -> None:
+        self.wall += wall
+        self.cpu += cpu
+        if waited:
+            self.waits["1"] += round(waited * 1e9)
+
+
+def test_the_gil_clock_adds_workers_after_two_idle_looks_in_proportion(monkeypatch):
+    clocks = FakeClocks(monkeypatch)
+    gil = _fanout._GilClock()
+    clocks.advance(0.005, cpu=0.0001)
+    assert gil.workers_for(1) == 1  # one idle look: not yet
+    clocks.advance(0.005, cpu=0.0001)
+    assert gil.workers_for(1) == 25  # 2 % busy: 0.5 / 0.02 workers keep it half busy
+    clocks.advance(0.005, cpu=0.002)
+    assert gil.workers_for(25) == 25  # the next pair starts afresh
+    clocks.advance(0.005, cpu=0.002)
+    assert gil.workers_for(25) == 32  # 40 % busy: 25 * 0.5 / 0.4 = 31.25
+
+
+def test_the_gil_clock_keeps_the_workers_while_busy_and_looks_less_often(monkeypatch):
+    clocks = FakeClocks(monkeypatch)
+    gil = _fanout._GilClock()
+    ticks = []
+    for _ in range(10):
+        clocks.advance(gil.tick, cpu=gil.tick * 0.9)
+        assert gil.workers_for(1) == 1
+        ticks.append(gil.tick)
+    assert ticks[:3] == [0.01, 0.02, 0.04] and ticks[-1] == _fanout.LONGEST_TICK_S
+    clocks.advance(0.5, cpu=0.01)  # idle again: look often again
+    assert gil.workers_for(1) == 1 and gil.tick == _fanout.TICK_S
+
+
+def test_an_idle_look_between_busy_ones_adds_nothing(monkeypatch):
+    clocks = FakeClocks(monkeypatch)
+    gil = _fanout._GilClock()
+    for cpu in (0.0, 0.005, 0.0, 0.005, 0.0):  # the machine paused the process now and then
+        clocks.advance(0.005, cpu=cpu)
+        assert gil.workers_for(1) == 1
+
+
+def test_time_waiting_for_a_cpu_counts_as_busy(monkeypatch):
+    # a shared machine kept the process off the CPU: its CPU time fell behind, it was not idle
+    clocks = FakeClocks(monkeypatch)
+    gil = _fanout._GilClock()
+    for _ in range(4):
+        clocks.advance(0.005, cpu=0.001, waited=0.004)
+        assert gil.workers_for(1) == 1
+    clocks.waits = {"2": 10**9}  # that thread ended, another began: no wait is made up
+    clocks.advance(0.005, cpu=0.0001)
+    clocks.advance(0.005, cpu=0.0001)
+    assert gil.workers_for(1) == 1
+    assert gil.workers_for(1) > 1

@@ -127,8 +127,11 @@ def fetch_stats(
         A cache: only days never fetched, and days fetched while they could still change,
         are requested; every answer is stored as it arrives.
     max_workers : int, default 32
-        Concurrent requests (the client's connection pool grows to match); the client's rate limits
-        hold whatever the number, and 32 keeps a fetch on their floor (``benchmarks/README.md``).
+        The most concurrent requests (the client's connection pool grows to match); the client's
+        rate limits hold whatever the number, and 32 keeps a fetch on their floor
+        (``benchmarks/README.md``). Threads are added only while the running ones mostly wait
+        (the network, the rate limit): answers that come at once, from a local server, are
+        decoded on one thread, since more would only queue for the GIL.
     progress : bool or None, default None
         ``None`` shows a progress bar (a notebook bar under Jupyter, a text bar on stderr
         elsewhere) when more than 8 requests are needed; ``True`` always; ``False`` never.
