@@ -410,7 +410,8 @@ def test_every_range_reports_and_compares_equal_periods(cli_app, days, tmp_path)
     complete = days - 2  # today and yesterday are partial
     if complete < 1:
         assert "period_comparison.csv" not in written
-        # said once: it read "No change is shown: only partial days: no change is shown (...)"
+        # said once: it read "No change is shown: only partial days: no change is shown (...)" when the
+        # note carried the words too
         assert "No change is shown: only partial days (" in page and page.count("no change is shown") == 0
         return
     comparison = read(tmp_path, "period_comparison.csv")

@@ -587,7 +587,7 @@ def test_a_window_of_partial_days_only_shows_no_change(dash):
     set_window(dash, D(2024, 6, 10), D(2024, 6, 10))  # 06-10 is partial: nothing complete to compare
     assert figures(dash)["click_count"] == (4 + 6 + 10 + 0 + 1 + 3) * 2
     assert dash.headline_figures[["previous", "change", "pct_change", "compared"]].isna().all().all()
-    assert "only partial days: no change is shown" in dash.headline.value
+    assert "no change is shown: only partial days (the day is partial" in dash.headline.value
     assert "no previous period" in dash.headline.value and "▼" not in dash.headline.value
 
 

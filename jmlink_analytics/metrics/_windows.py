@@ -49,8 +49,8 @@ def comparison_windows(start: Any, end: Any, *, partial_days: Iterable[Any] = ()
         N days right before ``start``, as :func:`~jmlink_analytics.compare_periods` takes by
         default: two windows of the same length (a whole week against the week before when no
         day is partial). Both ``None`` when there is nothing to compare, with ``note`` saying
-        why (only partial days, or the data not reaching back N days); ``note`` is ``""``
-        otherwise.
+        why (only partial days, or the data not reaching back N days: the reason alone, each
+        caller says what it leaves out); ``note`` is ``""`` otherwise.
 
     Examples
     --------
@@ -67,8 +67,7 @@ def comparison_windows(start: Any, end: Any, *, partial_days: Iterable[Any] = ()
         complete -= _DAY
     if complete < first_day:
         what = "the day is partial" if length == 1 else f"all {length} days are partial"
-        return Comparison(None, None, f"only partial days: no change is shown ({what}: today and yesterday may "
-                                      "still grow)")
+        return Comparison(None, None, f"only partial days ({what}: today and yesterday may still grow)")
     compared = (complete - first_day).days + 1
     previous = (first_day - compared * _DAY, first_day - _DAY)
     if first is not None and previous[0] < to_date(first, "first"):

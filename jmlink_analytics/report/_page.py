@@ -128,12 +128,7 @@ def _comparison_note(data: ReportData) -> str:
     if data.history_start is not None and data.history_start >= data.start and "partial" not in data.comparison_note:
         how = (" To compare, give write_report stats that start as many days earlier and period=(start, end); "
                "<code>jmlink-analytics report</code> fetches them.")
-    return f'<p class="note">No change is shown: {escape(_why_no_change(data))}.{how}</p>'
-
-
-def _why_no_change(data: ReportData) -> str:
-    """The reason of metrics.comparison_windows, without its own "no change is shown" (the page says it once)."""
-    return data.comparison_note.replace(": no change is shown", "")
+    return f'<p class="note">No change is shown: {escape(data.comparison_note)}.{how}</p>'
 
 
 def _charts(data: ReportData) -> str:
@@ -171,7 +166,7 @@ def _tables(data: ReportData, top: int) -> str:
                      "Counts change in percent of the previous period, rates in percentage points (pp).</p>"
                      + table_html(comparison, columns, top=top))
     if "period_comparison" not in tables:
-        parts.append(f"<h2>Biggest changes</h2><p class=\"note\">No comparison: {escape(_why_no_change(data))}.</p>")
+        parts.append(f"<h2>Biggest changes</h2><p class=\"note\">No comparison: {escape(data.comparison_note)}.</p>")
     anomalies = tables["anomalies"]
     columns = ["link_key", "name", "channel", "start", "end", "days", "expected", "actual", "change", "impact",
                "score"]

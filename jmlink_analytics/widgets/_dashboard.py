@@ -223,7 +223,7 @@ class Dashboard(widgets.VBox):
         if windows.previous is not None:
             caption += f" · change vs {windows.previous[0]:%Y-%m-%d} – {windows.previous[1]:%Y-%m-%d}"
         else:
-            caption += f" · {windows.note}"
+            caption += f" · no change is shown: {windows.note}"
         note = ""
         if partial:
             days = ", ".join(f"{d:%Y-%m-%d}" for d in partial)
