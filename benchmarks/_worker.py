@@ -1,4 +1,4 @@
-"""Running one measurement in a fresh process on a given copy of the package (baseline or ours)."""
+"""Measurements in a fresh process on a given copy of the package: ours, or a baseline unpacked from git."""
 
 from __future__ import annotations
 
@@ -22,3 +22,11 @@ def run_worker(script: str | Path, package_root: Path, *argv: str) -> dict[str, 
     out: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     assert Path(out["package"]).resolve() == package_root.resolve(), out["package"]
     return out
+
+
+def unpack_package(root: Path, revision: str, into: Path) -> Path:
+    """Unpack ``jmlink_analytics`` as it was at git ``revision`` of ``root`` into ``into``; return ``into``."""
+    archive = subprocess.run(["git", "-C", str(root), "archive", revision, "jmlink_analytics"], capture_output=True,
+                             check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _worker import run_worker, unpack_package
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -47,10 +48,7 @@ def worker(args: argparse.Namespace) -> int:
 
 
 def run(package_root: Path, links: int, days: int) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(package_root)}
-    result = subprocess.run([sys.executable, __file__, "--worker", "--links", str(links), "--days", str(days)],
-                            env=env, capture_output=True, text=True, check=True, cwd=tempfile.gettempdir())
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_worker(__file__, package_root, "--links", str(links), "--days", str(days))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,10 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         return worker(args)
     sizes = list(dict.fromkeys([*args.links, *([5000] if args.big else [])]))
     with tempfile.TemporaryDirectory() as tmp:
-        baseline = Path(tmp)
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline, "jmlink_analytics"],
-                                 capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(baseline)], input=archive, check=True)
+        baseline = unpack_package(ROOT, args.baseline, Path(tmp))
         print(f"bench_anomalies: N links x {args.days} days x 2 platforms; baseline = git {args.baseline}; "
               f"median of {args.repeat} alternating runs, each in a fresh process")
         print(f"{'links':>6} {'rows':>10} {'baseline s':>11} {'ours s':>8} {'ratio':>6} "

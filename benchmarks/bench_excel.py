@@ -26,14 +26,13 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _worker import run_worker
+from _worker import run_worker, unpack_package
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -118,10 +117,7 @@ def main(argv: list[str] | None = None) -> int:
               "pandas openpyxl": "pandas to_excel, openpyxl"}
     runs: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        before = Path(tmp)
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.before, "jmlink_analytics"],
-                                 capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(before)], input=archive, check=True)
+        before = unpack_package(ROOT, args.before, Path(tmp))
         print(f"bench_excel: to_excel of the daily table, {args.links:,} links x {args.days} days x 2 platforms; "
               f"medians of {args.repeat} alternating runs, each in a fresh process", flush=True)
         for _ in range(args.repeat):

@@ -23,14 +23,13 @@ import argparse
 import json
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _worker import run_worker
+from _worker import run_worker, unpack_package
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -100,10 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     cases = [FULL, NO_XLSX, *([SHEET] if args.sheet else [])]
     runs: dict[tuple[str, str], list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        baseline = Path(tmp)
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline, "jmlink_analytics"],
-                                 capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(baseline)], input=archive, check=True)
+        baseline = unpack_package(ROOT, args.baseline, Path(tmp))
         print(f"bench_report: {args.links:,} links x {args.days} days x 2 platforms "
               f"({args.links * args.days * 2:,} daily rows); baseline = git {args.baseline}; medians of "
               f"{args.repeat} alternating runs, each in a fresh process", flush=True)
